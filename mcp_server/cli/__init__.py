@@ -1,0 +1,16 @@
+"""`bybit-tester` command line.
+
+Each command group lives in its own module and registers itself on the shared
+Typer app when imported here.
+"""
+
+from __future__ import annotations
+
+from mcp_server.cli._app import app
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Entry point of the `bybit-tester` script."""
+    app()

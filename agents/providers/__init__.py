@@ -1,0 +1,1 @@
+"""Provider adapters: one module per remote API, plus the local analyst agent."""

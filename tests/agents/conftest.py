@@ -1,0 +1,46 @@
+"""Fixtures: one fake provider server per session (uvicorn on loopback), routers against it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import pytest
+from agents_testkit import loopback_config
+
+from agents import MCPRouter, RouterConfig
+from agents.fake_providers import FakeProviders, FakeProviderServer
+
+MakeRouter = Callable[..., MCPRouter]
+
+
+@pytest.fixture(scope="session")
+def _server() -> Iterator[FakeProviderServer]:
+    with FakeProviderServer() as server:
+        yield server
+
+
+@pytest.fixture
+def server(_server: FakeProviderServer) -> FakeProviderServer:
+    _server.app.reset()
+    return _server
+
+
+@pytest.fixture
+def fake(server: FakeProviderServer) -> FakeProviders:
+    return server.app
+
+
+@pytest.fixture
+async def make_router(server: FakeProviderServer) -> AsyncIterator[MakeRouter]:
+    made: list[MCPRouter] = []
+
+    def make(config: RouterConfig | None = None, **kw: Any) -> MCPRouter:
+        cfg = config or loopback_config(server.deepseek_url, server.perplexity_url, **kw)
+        router = MCPRouter(cfg)
+        made.append(router)
+        return router
+
+    yield make
+    for router in made:
+        await router.aclose()

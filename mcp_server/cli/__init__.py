@@ -6,6 +6,7 @@ Typer app when imported here.
 
 from __future__ import annotations
 
+from mcp_server.cli import agents as _agents  # noqa: F401
 from mcp_server.cli._app import app
 
 __all__ = ["app", "main"]

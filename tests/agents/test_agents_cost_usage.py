@@ -91,7 +91,7 @@ async def test_perplexity_agent_api_payload_and_sources(
     assert body["tools"][0]["filters"]["search_recency_filter"] == "year"
     assert body["tool_choice"] == {"type": "web_search"}
     assert result.agent == "perplexity" and result.cost_usd == pytest.approx(0.0071)
-    assert [s.url for s in result.sources][0].startswith("https://www.investopedia.com")
+    assert result.sources[0].url.startswith("https://www.investopedia.com")
     assert result.untrusted and result.as_context().startswith('<untrusted source="perplexity">')
 
 

@@ -45,11 +45,16 @@ def classify_regime(task: MarketRegimeInput) -> MarketRegime:
     """Rules, in order: very high volatility percentile -> high_volatility; strong directional
     evidence (ADX > 25 or efficiency ratio > 0.3, with a non-trivial slope) -> trend; else range."""
     features = dict(task.features)
+    reasons: list[str] = []
     if task.closes:
-        derived = features_from_closes(task.closes, task.periods_per_year)
+        try:
+            derived = features_from_closes(task.closes, task.periods_per_year)
+        except ValueError as exc:
+            # Too short a history is an answerable case, not an error: say so and use the rest.
+            reasons.append(f"closes ignored: {exc}")
+            derived = {}
         for key, value in derived.items():
             features.setdefault(key, value)
-    reasons: list[str] = []
     slope = features.get("sma_slope")
     adx = features.get("adx")
     er = features.get("efficiency_ratio")
@@ -105,7 +110,7 @@ def classify_regime(task: MarketRegimeInput) -> MarketRegime:
             regime="range",
             direction=direction,
             confidence=0.2,
-            reasons=["no adx, efficiency_ratio, sma_slope or closes given"],
+            reasons=[*reasons, "no usable adx, efficiency_ratio, sma_slope or closes"],
             features=features,
         )
     score = trend_votes / evidence

@@ -337,3 +337,8 @@ async def test_every_kind_through_the_router_is_deterministic() -> None:
             assert not any(
                 isinstance(v, float) and math.isnan(v) for v in (a.output or {}).values()
             )
+
+
+def test_market_regime_with_too_few_closes_says_so() -> None:
+    out = run(TaskKind.MARKET_REGIME, {"closes": [100.0, 101.0, 102.0]})
+    assert out["regime"] == "range" and out["confidence"] <= 0.2

@@ -1,1 +1,62 @@
-"""engine package."""
+"""Backtest engine: numba kernels on plain arrays, validated at the boundary.
+
+Execution rules are in the README ("Execution semantics"). The engine never does
+I/O: callers pass candles in and get results out.
+"""
+
+from engine.backtest import backtest, backtest_signals, make_config
+from engine.candles import (
+    Candles,
+    count_time_gaps,
+    interval_minutes,
+    make_candles,
+    validate_candles,
+)
+from engine.config import BacktestConfig
+from engine.errors import (
+    EngineError,
+    GridTooLargeError,
+    InvalidDataError,
+    InvalidParameterError,
+    UnknownStrategyError,
+)
+from engine.frames import candles_from_frame
+from engine.grid import GridResult, expand_grid, run_grid
+from engine.metrics import METRIC_DOCS, METRIC_KEYS
+from engine.resample import VALID_INTERVALS, resample
+from engine.result import BacktestResult
+from engine.sample import generate_candles, sample_candles
+from engine.strategies import STRATEGIES, ParamSpec, Strategy, get_strategy, list_strategies
+
+__all__ = [
+    "METRIC_DOCS",
+    "METRIC_KEYS",
+    "STRATEGIES",
+    "VALID_INTERVALS",
+    "BacktestConfig",
+    "BacktestResult",
+    "Candles",
+    "EngineError",
+    "GridResult",
+    "GridTooLargeError",
+    "InvalidDataError",
+    "InvalidParameterError",
+    "ParamSpec",
+    "Strategy",
+    "UnknownStrategyError",
+    "backtest",
+    "backtest_signals",
+    "candles_from_frame",
+    "count_time_gaps",
+    "expand_grid",
+    "generate_candles",
+    "get_strategy",
+    "interval_minutes",
+    "list_strategies",
+    "make_candles",
+    "make_config",
+    "resample",
+    "run_grid",
+    "sample_candles",
+    "validate_candles",
+]

@@ -1,0 +1,617 @@
+"""The bar-by-bar simulation kernel (rules: shared/specs/engine-semantics.md).
+
+One kernel serves single backtests (``record=True``: trade records and the
+equity curve) and the parameter grid (``record=False``: only streamed
+statistics, O(1) memory per combination), so both give the same numbers.
+
+Per bar ``i`` the order of events is fixed:
+1. funding due at this bar's open is charged to the position held into it;
+2. the order decided at bar ``i-1``'s close fills at this open (reversal =
+   close + open); the old position's stop is not tested on this bar;
+3. intrabar exits: liquidation, stop-loss, trailing stop (as it stood at the
+   open) and take-profit, with gap fills and the same-bar rule; then the
+   trailing peak moves with this bar's extreme;
+4. the strategy's signal on this bar's close becomes an order for the next
+   open (or fills at this close with ``fill="close"``);
+5. equity is marked to the close and the streamed statistics are updated.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from engine._nb.enums import (
+    ACT_CLOSE,
+    ACT_LONG,
+    ACT_NONE,
+    ACT_SHORT,
+    DIR_LONG,
+    DIR_SHORT,
+    EXIT_END,
+    EXIT_LIQUIDATION,
+    EXIT_SIGNAL,
+    EXIT_SL,
+    EXIT_TP,
+    EXIT_TRAIL,
+    F_FEE,
+    F_INIT_CAPITAL,
+    F_LEVERAGE,
+    F_MAINT_MARGIN,
+    F_MAKER_FEE,
+    F_MIN_QTY,
+    F_QTY_STEP,
+    F_SIZE,
+    F_SL,
+    F_SLIPPAGE,
+    F_TP,
+    F_TRAIL,
+    F_TRAIL_ACTIVATION,
+    I_CHECK_ENTRY_BAR,
+    I_DIRECTION,
+    I_FILL_CLOSE,
+    I_HAS_FUNDING,
+    I_LIQUIDATION,
+    I_SAME_BAR,
+    I_SIZE_MODE,
+    N_STATS,
+    N_TCOLS,
+    RULE_BANDS,
+    RULE_BREAKOUT,
+    RULE_CROSS,
+    RULE_HOLD,
+    RULE_LEVELS,
+    S_BEST_RET,
+    S_DAY_RET_SQ,
+    S_DAY_RET_SUM,
+    S_DAYS,
+    S_DD_SQ,
+    S_DOWN_SQ,
+    S_DURATION_SUM,
+    S_ENDED_OPEN,
+    S_EXITS_BASE,
+    S_EXPOSURE_BARS,
+    S_FEES,
+    S_FINAL_EQUITY,
+    S_FUNDING,
+    S_GROSS_LOSS,
+    S_GROSS_PROFIT,
+    S_LOSS_PNL_SUM,
+    S_MAX_CONSEC_LOSSES,
+    S_MAX_DD,
+    S_MAX_DD_DURATION,
+    S_N_AMBIGUOUS,
+    S_N_BARS,
+    S_N_LOSSES,
+    S_N_SKIPPED,
+    S_N_TRADES,
+    S_N_WINS,
+    S_PNL_M2,
+    S_PNL_MEAN,
+    S_RET_SQ_BARS,
+    S_RET_SUM,
+    S_RET_SUM_BARS,
+    S_WIN_PNL_SUM,
+    S_WORST_RET,
+    SAME_OHLC_PATH,
+    SAME_TP_FIRST,
+    SIZE_EQUITY_FRACTION,
+    SIZE_FIXED_QTY,
+    T_ENTRY_IDX,
+    T_ENTRY_PRICE,
+    T_EXIT_IDX,
+    T_EXIT_PRICE,
+    T_EXIT_REASON,
+    T_FEES,
+    T_FUNDING,
+    T_PNL,
+    T_QTY,
+    T_RETURN,
+    T_SIDE,
+)
+
+SIG_LE = 1
+SIG_LX = 2
+SIG_SE = 4
+SIG_SX = 8
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def signals_nb(a, b, c, d, e, rule, rp, start, out):  # type: ignore[no-untyped-def]
+    """Write each bar's entry/exit flags into ``out`` as a bitmask (SIG_*).
+
+    ``a``..``e`` are the strategy's lines, read per ``rule``. Bars before
+    ``start`` (the warm-up) get no signal. One loop per rule: a rule switch
+    inside the bar loop would cost more than the simulation itself."""
+    n = out.shape[0]
+    out[: min(start, n)] = 0
+    if rule == RULE_CROSS:
+        for i in range(start, n):
+            up = (a[i - 1] < b[i - 1]) & (a[i] > b[i])
+            dn = (b[i - 1] < a[i - 1]) & (b[i] > a[i])
+            out[i] = (SIG_LE | SIG_SX) * up + (SIG_SE | SIG_LX) * dn
+    elif rule == RULE_LEVELS:
+        lower = rp[0]
+        upper = rp[1]
+        for i in range(start, n):
+            a0 = a[i - 1]
+            a1 = a[i]
+            out[i] = (
+                SIG_LE * ((a0 < lower) & (a1 > lower))
+                + SIG_SE * ((a0 > upper) & (a1 < upper))
+                + SIG_LX * ((a0 < upper) & (a1 > upper))
+                + SIG_SX * ((a0 > lower) & (a1 < lower))
+            )
+    elif rule == RULE_BANDS:
+        k = rp[0]
+        for i in range(start, n):
+            p0 = a[i - 1]
+            p1 = a[i]
+            m0 = b[i - 1]
+            m1 = b[i]
+            out[i] = (
+                SIG_LE * ((p0 > m0 - k * c[i - 1]) & (p1 < m1 - k * c[i]))
+                + SIG_SE * ((p0 < m0 + k * c[i - 1]) & (p1 > m1 + k * c[i]))
+                + SIG_LX * ((p0 < m0) & (p1 > m1))
+                + SIG_SX * ((m0 < p0) & (m1 > p1))
+            )
+    elif rule == RULE_BREAKOUT:
+        for i in range(start, n):
+            p = a[i]
+            out[i] = (
+                SIG_LE * (p > b[i - 1])
+                + SIG_SE * (p < c[i - 1])
+                + SIG_SX * (p > d[i - 1])
+                + SIG_LX * (p < e[i - 1])
+            )
+    elif rule == RULE_HOLD:
+        out[start:] = 0
+        if start < n:
+            out[start] = SIG_LE
+    else:  # RULE_SIGNALS
+        for i in range(start, n):
+            out[i] = (
+                SIG_LE * (a[i] != 0.0)
+                + SIG_LX * (b[i] != 0.0)
+                + SIG_SE * (c[i] != 0.0)
+                + SIG_SX * (d[i] != 0.0)
+            )
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def signal_start(rule, warmup):  # type: ignore[no-untyped-def]
+    """First bar that may signal: crossings look one bar back, so never bar 0."""
+    return warmup if rule == RULE_HOLD else max(warmup, 1)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def resolve_action(side, sig, direction):  # type: ignore[no-untyped-def]
+    """Turn a signal bitmask into one order given the current position (no pyramiding)."""
+    le = (sig & SIG_LE) != 0
+    lx = (sig & SIG_LX) != 0
+    se = (sig & SIG_SE) != 0
+    sx = (sig & SIG_SX) != 0
+    allow_long = direction != DIR_SHORT
+    allow_short = direction != DIR_LONG
+    if side > 0:
+        if se and allow_short:
+            return ACT_SHORT
+        if lx or se:
+            return ACT_CLOSE
+    elif side < 0:
+        if le and allow_long:
+            return ACT_LONG
+        if sx or le:
+            return ACT_CLOSE
+    else:
+        if le and allow_long:
+            return ACT_LONG
+        if se and allow_short:
+            return ACT_SHORT
+    return ACT_NONE
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _entry_qty(equity, fill, fc, size_mode):  # type: ignore[no-untyped-def]
+    """Order quantity for a new position, 0.0 when it cannot be placed."""
+    if equity <= 0.0:
+        return 0.0
+    if size_mode == SIZE_EQUITY_FRACTION:
+        # leave room for the entry fee, as an exchange would
+        qty = equity * fc[F_SIZE] * fc[F_LEVERAGE] / (fill * (1.0 + fc[F_FEE]))
+    elif size_mode == SIZE_FIXED_QTY:
+        qty = fc[F_SIZE]
+    else:
+        qty = fc[F_SIZE] / fill
+    step = fc[F_QTY_STEP]
+    if step > 0.0:
+        qty = np.floor(qty / step + 1e-9) * step
+    if qty <= 0.0 or qty < fc[F_MIN_QTY]:
+        return 0.0
+    return qty
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _book_trade(stats, trades, nt, record, side, qty, entry, entry_idx, entry_fee, funding_paid, fill, exit_fee, i, reason, consec):  # type: ignore[no-untyped-def]
+    """Stream one closed trade into ``stats`` (and ``trades`` when recording).
+
+    Returns the new trade count and the current run of losing trades. The
+    buffer is sized up front and never replaced: reassigning an array inside
+    the bar loop would put reference counting on the hot path."""
+    pnl = side * qty * (fill - entry) - entry_fee - exit_fee - funding_paid
+    ret = pnl / (qty * entry)
+    n = stats[S_N_TRADES] + 1.0
+    stats[S_N_TRADES] = n
+    delta = pnl - stats[S_PNL_MEAN]
+    stats[S_PNL_MEAN] += delta / n
+    stats[S_PNL_M2] += delta * (pnl - stats[S_PNL_MEAN])
+    stats[S_RET_SUM] += ret
+    if n == 1.0 or ret > stats[S_BEST_RET]:
+        stats[S_BEST_RET] = ret
+    if n == 1.0 or ret < stats[S_WORST_RET]:
+        stats[S_WORST_RET] = ret
+    stats[S_DURATION_SUM] += i - entry_idx
+    if pnl > 0.0:
+        stats[S_N_WINS] += 1.0
+        stats[S_GROSS_PROFIT] += pnl
+        stats[S_WIN_PNL_SUM] += pnl
+        consec = 0
+    else:
+        if pnl < 0.0:
+            stats[S_N_LOSSES] += 1.0
+            stats[S_GROSS_LOSS] -= pnl
+            stats[S_LOSS_PNL_SUM] += pnl
+        consec += 1
+        if consec > stats[S_MAX_CONSEC_LOSSES]:
+            stats[S_MAX_CONSEC_LOSSES] = consec
+    stats[S_EXITS_BASE + reason] += 1.0
+    stats[S_FEES] += exit_fee
+    if record:
+        t = trades[nt]
+        t[T_ENTRY_IDX] = entry_idx
+        t[T_EXIT_IDX] = i
+        t[T_SIDE] = side
+        t[T_QTY] = qty
+        t[T_ENTRY_PRICE] = entry
+        t[T_EXIT_PRICE] = fill
+        t[T_PNL] = pnl
+        t[T_RETURN] = ret
+        t[T_FEES] = entry_fee + exit_fee
+        t[T_FUNDING] = funding_paid
+        t[T_EXIT_REASON] = reason
+    return nt + 1, consec
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _protective_stop(side, entry, sl_lvl, liq_lvl, peak, trail, trail_act):  # type: ignore[no-untyped-def]
+    """The tightest of stop-loss, trailing stop and liquidation, with its reason.
+
+    Levels that are off are -inf for longs and +inf for shorts, so the caller's
+    per-bar test is two comparisons. Recomputed only when the peak moves."""
+    stop = sl_lvl
+    reason = EXIT_SL
+    if trail > 0.0 and (trail_act <= 0.0 or side * (peak - entry) >= trail_act * entry):
+        ts = peak * (1.0 - side * trail)
+        if side * (ts - stop) > 0.0:
+            stop = ts
+            reason = EXIT_TRAIL
+    if side * (liq_lvl - stop) > 0.0:
+        stop = liq_lvl
+        reason = EXIT_LIQUIDATION
+    return stop, reason
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _intrabar_exit(side, stop, stop_reason, tp_lvl, o, h, lo, c, same_bar, slip):  # type: ignore[no-untyped-def]
+    """Resolve a bar that touched the stop or the take-profit: (reason, fill, ambiguous).
+
+    A bar opening beyond the stop fills at the open; a take-profit fills at
+    its level or the better open; both touched is settled by ``same_bar``."""
+    if side > 0.0:
+        hit_stop = lo <= stop
+        hit_tp = h >= tp_lvl
+        gap_stop = o <= stop
+        gap_tp = o >= tp_lvl
+    else:
+        hit_stop = h >= stop
+        hit_tp = lo <= tp_lvl
+        gap_stop = o >= stop
+        gap_tp = o <= tp_lvl
+    take_stop = hit_stop
+    ambiguous = False
+    if hit_stop and hit_tp:
+        if gap_tp:
+            take_stop = False
+        elif not gap_stop:
+            ambiguous = True
+            if same_bar == SAME_TP_FIRST:
+                take_stop = False
+            elif same_bar == SAME_OHLC_PATH:
+                low_first = c >= o  # bullish bars run O-L-H-C, bearish O-H-L-C
+                take_stop = low_first if side > 0.0 else not low_first
+    if take_stop:
+        if stop_reason == EXIT_LIQUIDATION:
+            return stop_reason, stop, ambiguous  # isolated margin: the loss stops at the liquidation price
+        raw = o if gap_stop else stop
+        return stop_reason, raw * (1.0 - side * slip), ambiguous
+    return EXIT_TP, (o if gap_tp else tp_lvl), ambiguous
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def simulate_nb(time, open_, high, low, close, funding, sig, fc, ic, record):  # type: ignore[no-untyped-def]
+    """Run one backtest on the signal bitmask ``sig`` (see :func:`signals_nb`).
+
+    Returns (stats, equity, trades, n_trades). Position state lives in local
+    scalars; arrays are written only when a trade closes."""
+    n = close.shape[0]
+    stats = np.zeros(N_STATS)
+    equity_out = np.empty(n if record else 0)
+    cap = 1
+    if record:  # every trade opens on its own entry-signal bar
+        for i in range(n):
+            if sig[i] & (SIG_LE | SIG_SE):
+                cap += 1
+    trades = np.empty((cap, N_TCOLS))
+    nt = 0
+    init = fc[F_INIT_CAPITAL]
+    fill_close = ic[I_FILL_CLOSE] != 0
+    direction = ic[I_DIRECTION]
+    check_entry = ic[I_CHECK_ENTRY_BAR] != 0
+    has_funding = ic[I_HAS_FUNDING] != 0
+    same_bar = ic[I_SAME_BAR]
+    size_mode = ic[I_SIZE_MODE]
+    liq_on = ic[I_LIQUIDATION] != 0
+    fee = fc[F_FEE]
+    maker_fee = fc[F_MAKER_FEE]
+    slip = fc[F_SLIPPAGE]
+    sl = fc[F_SL]
+    tp = fc[F_TP]
+    trail = fc[F_TRAIL]
+    trail_act = fc[F_TRAIL_ACTIVATION]
+    liq_dist = 1.0 / fc[F_LEVERAGE] - fc[F_MAINT_MARGIN]
+    trail_on = trail > 0.0
+    # position
+    cash = init
+    side = 0.0
+    qty = 0.0
+    entry = 0.0
+    entry_idx = 0
+    entry_fee = 0.0
+    fund_paid = 0.0
+    inf = np.inf
+    sl_lvl = -inf
+    tp_lvl = inf
+    liq_lvl = -inf
+    stop = -inf
+    stop_reason = EXIT_SL
+    peak = 0.0
+    consec = 0
+    pending = ACT_NONE
+    # streamed per-bar statistics
+    prev_eq = init
+    peak_eq = init
+    inv_prev = 1.0 / init
+    inv_peak = inv_prev
+    dd_start = 0
+    max_dd = 0.0
+    max_dd_dur = 0
+    ret_sum = 0.0
+    ret_sq = 0.0
+    down_sq = 0.0
+    dd_sq = 0.0
+    exposure = 0
+    fees = 0.0
+    funding_total = 0.0
+    n_amb = 0
+    n_skip = 0
+    day_ms = 86_400_000
+    next_day = (time[0] // day_ms + 1) * day_ms if n > 0 else 0
+    day_start_eq = init
+    d_n = 0
+    d_sum = 0.0
+    d_sq = 0.0
+    for i in range(n):
+        o = open_[i]
+        in_market = side != 0.0
+        # 1. funding at this open, paid by the position held over the funding time
+        if has_funding and side != 0.0:
+            rate = funding[i]
+            if rate != 0.0:
+                pay = side * qty * o * rate
+                cash -= pay
+                fund_paid += pay
+                funding_total += pay
+        # 2. the order decided at the previous close fills at this open
+        entered = False
+        if pending != ACT_NONE:
+            act = pending
+            pending = ACT_NONE
+            if side != 0.0 and (act == ACT_CLOSE or (act == ACT_LONG) == (side < 0.0)):
+                fill = o * (1.0 - side * slip)
+                exit_fee = qty * fill * fee
+                cash += side * qty * (fill - entry) - exit_fee
+                nt, consec = _book_trade(
+                    stats, trades, nt, record, side, qty, entry, entry_idx, entry_fee,
+                    fund_paid, fill, exit_fee, i, EXIT_SIGNAL, consec,
+                )
+                side = 0.0
+            if act != ACT_CLOSE and side == 0.0:
+                new_side = 1.0 if act == ACT_LONG else -1.0
+                fill = o * (1.0 + slip * new_side)
+                q = _entry_qty(cash, fill, fc, size_mode)
+                if q > 0.0:
+                    side = new_side
+                    qty = q
+                    entry = fill
+                    entry_idx = i
+                    entry_fee = q * fill * fee
+                    cash -= entry_fee
+                    fees += entry_fee
+                    fund_paid = 0.0
+                    sl_lvl = fill * (1.0 - side * sl) if sl > 0.0 else -side * inf
+                    tp_lvl = fill * (1.0 + side * tp) if tp > 0.0 else side * inf
+                    liq_lvl = fill * (1.0 - side * liq_dist) if liq_on else -side * inf
+                    peak = fill
+                    stop, stop_reason = _protective_stop(
+                        side, entry, sl_lvl, liq_lvl, peak, trail, trail_act
+                    )
+                    entered = True
+                else:
+                    n_skip += 1
+        # 3. intrabar exits on a position that lived through (part of) this bar
+        c = close[i]
+        if side != 0.0:
+            in_market = True
+            h = high[i]
+            lo = low[i]
+            lower = stop if side > 0.0 else tp_lvl
+            upper = tp_lvl if side > 0.0 else stop
+            if (lo <= lower or h >= upper) and (check_entry or not entered):
+                reason, fill, amb = _intrabar_exit(
+                    side, stop, stop_reason, tp_lvl, o, h, lo, c, same_bar, slip
+                )
+                if amb:
+                    n_amb += 1
+                exit_fee = qty * fill * (maker_fee if reason == EXIT_TP else fee)
+                cash += side * qty * (fill - entry) - exit_fee
+                nt, consec = _book_trade(
+                    stats, trades, nt, record, side, qty, entry, entry_idx, entry_fee,
+                    fund_paid, fill, exit_fee, i, reason, consec,
+                )
+                side = 0.0
+            if trail_on and ((side > 0.0 and h > peak) or (side < 0.0 and lo < peak)):
+                peak = h if side > 0.0 else lo
+                stop, stop_reason = _protective_stop(
+                    side, entry, sl_lvl, liq_lvl, peak, trail, trail_act
+                )
+        # 4. the signal on this close
+        s_i = sig[i]
+        if s_i != 0:
+            act = resolve_action(side, s_i, direction)
+            if act != ACT_NONE:
+                if not fill_close:
+                    if i + 1 < n:
+                        pending = act
+                else:
+                    if side != 0.0 and (act == ACT_CLOSE or (act == ACT_LONG) == (side < 0.0)):
+                        fill = c * (1.0 - side * slip)
+                        exit_fee = qty * fill * fee
+                        cash += side * qty * (fill - entry) - exit_fee
+                        nt, consec = _book_trade(
+                            stats, trades, nt, record, side, qty, entry, entry_idx, entry_fee,
+                            fund_paid, fill, exit_fee, i, EXIT_SIGNAL, consec,
+                        )
+                        side = 0.0
+                    if act != ACT_CLOSE and side == 0.0:
+                        new_side = 1.0 if act == ACT_LONG else -1.0
+                        fill = c * (1.0 + slip * new_side)
+                        q = _entry_qty(cash, fill, fc, size_mode)
+                        if q > 0.0:
+                            side = new_side
+                            qty = q
+                            entry = fill
+                            entry_idx = i
+                            entry_fee = q * fill * fee
+                            cash -= entry_fee
+                            fees += entry_fee
+                            fund_paid = 0.0
+                            sl_lvl = fill * (1.0 - side * sl) if sl > 0.0 else -side * inf
+                            tp_lvl = fill * (1.0 + side * tp) if tp > 0.0 else side * inf
+                            liq_lvl = fill * (1.0 - side * liq_dist) if liq_on else -side * inf
+                            peak = fill
+                            stop, stop_reason = _protective_stop(
+                                side, entry, sl_lvl, liq_lvl, peak, trail, trail_act
+                            )
+                        else:
+                            n_skip += 1
+        # 5. mark to the close and stream the per-bar statistics
+        if side != 0.0:
+            in_market = True
+            eq = cash + side * qty * (c - entry)
+        else:
+            eq = cash
+        if in_market:
+            exposure += 1
+        # Divisions dominate this loop's cost, so each bar does at most one:
+        # 1/eq is reused as the next bar's 1/prev, and 1/peak changes only on new highs.
+        if eq != prev_eq:
+            r = eq * inv_prev - 1.0 if prev_eq > 0.0 else 0.0
+            inv_prev = 1.0 / eq if eq > 0.0 else 0.0
+            ret_sum += r
+            ret_sq += r * r
+            neg = min(r, 0.0)  # branch-free: the sign of r is a coin flip per bar
+            down_sq += neg * neg
+        if eq >= peak_eq:
+            peak_eq = eq
+            inv_peak = 1.0 / eq if eq > 0.0 else 0.0
+            dd_start = i
+        else:
+            dd = 1.0 - eq * inv_peak if peak_eq > 0.0 else 1.0
+            dd_sq += dd * dd
+            if dd > max_dd:
+                max_dd = dd
+            if i - dd_start > max_dd_dur:
+                max_dd_dur = i - dd_start
+        if i + 1 == n or time[i + 1] >= next_day:
+            dr = eq / day_start_eq - 1.0 if day_start_eq > 0.0 else 0.0
+            d_n += 1
+            d_sum += dr
+            d_sq += dr * dr
+            day_start_eq = eq
+            if i + 1 < n:
+                next_day = (time[i + 1] // day_ms + 1) * day_ms
+        prev_eq = eq
+        if record:
+            equity_out[i] = eq
+    # A position still open is closed at the last close for the metrics (no fee), flagged.
+    if side != 0.0 and n > 0:
+        stats[S_ENDED_OPEN] = 1.0
+        nt, consec = _book_trade(
+            stats, trades, nt, record, side, qty, entry, entry_idx, entry_fee,
+            fund_paid, close[n - 1], 0.0, n - 1, EXIT_END, consec,
+        )
+    stats[S_FEES] += fees
+    stats[S_FUNDING] = funding_total
+    stats[S_N_AMBIGUOUS] = n_amb
+    stats[S_N_SKIPPED] = n_skip
+    stats[S_FINAL_EQUITY] = prev_eq
+    stats[S_N_BARS] = n
+    stats[S_RET_SUM_BARS] = ret_sum
+    stats[S_RET_SQ_BARS] = ret_sq
+    stats[S_DOWN_SQ] = down_sq
+    stats[S_DD_SQ] = dd_sq
+    stats[S_DAYS] = d_n
+    stats[S_DAY_RET_SUM] = d_sum
+    stats[S_DAY_RET_SQ] = d_sq
+    stats[S_MAX_DD] = max_dd
+    stats[S_MAX_DD_DURATION] = max_dd_dur
+    stats[S_EXPOSURE_BARS] = exposure
+    return stats, equity_out, trades[:nt], nt
+
+
+@njit(cache=True, nogil=True, error_model="numpy", parallel=True)
+def grid_nb(time, open_, high, low, close, funding, lines, rule, rows, rps, warmups, risk, fc, ic, n_workers):  # type: ignore[no-untyped-def]
+    """Streamed statistics for many parameter combinations, in parallel.
+
+    ``rows[k]`` picks combination k's lines from the shared ``lines`` matrix,
+    ``rps[k]`` and ``warmups[k]`` complete its signal and ``risk[k]`` holds its
+    (sl, tp, trail). Memory: O(combinations) on top of the shared lines."""
+    m = rows.shape[0]
+    n = close.shape[0]
+    out = np.empty((m, N_STATS))
+    n_chunks = min(m, max(1, n_workers))
+    for ch in prange(n_chunks):
+        sig = np.empty(n, dtype=np.int8)  # one mask buffer per worker, reused
+        fck = fc.copy()
+        for k in range(ch, m, n_chunks):
+            r = rows[k]
+            signals_nb(
+                lines[r[0]], lines[r[1]], lines[r[2]], lines[r[3]], lines[r[4]],
+                rule, rps[k], signal_start(rule, warmups[k]), sig,
+            )
+            fck[F_SL] = risk[k, 0]
+            fck[F_TP] = risk[k, 1]
+            fck[F_TRAIL] = risk[k, 2]
+            stats, _, _, _ = simulate_nb(time, open_, high, low, close, funding, sig, fck, ic, False)
+            out[k] = stats
+    return out

@@ -1,0 +1,156 @@
+"""``backtest()``: validate at the boundary, run the kernel, build the result."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import ValidationError
+
+from engine._nb.backtest_nb import signal_start, signals_nb, simulate_nb
+from engine._nb.enums import S_ENDED_OPEN
+from engine.candles import Candles, count_time_gaps, validate_candles
+from engine.config import BacktestConfig, funding_per_bar
+from engine.errors import InvalidDataError, InvalidParameterError
+from engine.metrics import metrics_from_stats
+from engine.result import BacktestResult
+from engine.strategies import LineTable, SignalPlan, Strategy, get_strategy, signals_plan
+
+
+def make_config(config: BacktestConfig | Mapping[str, Any] | None = None, **overrides: Any) -> BacktestConfig:
+    """A validated :class:`BacktestConfig` from a model, a mapping and/or keywords.
+
+    Raises :class:`InvalidParameterError` with every problem listed."""
+    if isinstance(config, BacktestConfig) and not overrides:
+        return config
+    base: dict[str, Any] = (
+        config.model_dump() if isinstance(config, BacktestConfig) else dict(config or {})
+    )
+    base.update(overrides)
+    try:
+        return BacktestConfig(**base)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors()
+        )
+        raise InvalidParameterError(f"invalid backtest option(s): {problems}") from None
+
+
+def _check_length(candles: Candles, plan: SignalPlan, name: str) -> None:
+    if len(candles) < 2:
+        raise InvalidDataError(f"{len(candles)} bar(s) is too few to backtest; pass at least 2 bars")
+    if plan.warmup >= len(candles) - 1:
+        raise InvalidDataError(
+            f"{name} needs more than {plan.warmup + 1} bars to warm up but the data has "
+            f"{len(candles)}; load more history or shorten the indicator windows"
+        )
+
+
+def plan_signals(plan: SignalPlan, lines: npt.NDArray[np.float64]) -> npt.NDArray[np.int8]:
+    """The per-bar signal bitmask of one plan (1 long entry, 2 long exit, 4 short
+    entry, 8 short exit), as the kernel reads it."""
+    r = plan.rows
+    sig = np.empty(lines.shape[1], dtype=np.int8)
+    signals_nb(
+        lines[r[0]], lines[r[1]], lines[r[2]], lines[r[3]], lines[r[4]],
+        plan.rule, plan.rparams, signal_start(plan.rule, plan.warmup), sig,
+    )
+    return sig
+
+
+def run_plan(
+    candles: Candles,
+    plan: SignalPlan,
+    lines: npt.NDArray[np.float64],
+    config: BacktestConfig,
+    *,
+    strategy: str,
+    params: dict[str, Any],
+    funding_series: tuple[np.ndarray, np.ndarray] | None = None,
+    validate: bool = True,
+) -> BacktestResult:
+    """Run the kernel for one prepared plan and assemble the result."""
+    if validate:
+        validate_candles(candles)
+    _check_length(candles, plan, strategy)
+    funding = funding_per_bar(candles.time, config, funding_series)
+    has_funding = bool(funding.any())
+    stats, equity, trades, _ = simulate_nb(
+        candles.time, candles.open, candles.high, candles.low, candles.close, funding,
+        plan_signals(plan, lines), config.float_array(), config.int_array(has_funding), True,
+    )
+    ppy = candles.periods_per_year
+    bh = float(candles.close[-1] / candles.close[0] - 1.0) if candles.close[0] > 0 else None
+    metrics = metrics_from_stats(
+        stats, initial_capital=config.initial_capital, periods_per_year=ppy, buy_and_hold_return=bh
+    )
+    return BacktestResult(
+        strategy=strategy,
+        params=params,
+        config=config.model_dump(),
+        metrics=metrics,
+        equity=equity,
+        trades=trades,
+        time=candles.time,
+        periods_per_year=ppy,
+        symbol=candles.symbol,
+        interval=candles.interval,
+        synthetic=candles.synthetic,
+        ended_open=bool(stats[S_ENDED_OPEN]),
+        gaps=count_time_gaps(candles),
+    )
+
+
+def backtest(
+    candles: Candles,
+    strategy: str | Strategy = "ema_cross",
+    params: Mapping[str, Any] | None = None,
+    config: BacktestConfig | Mapping[str, Any] | None = None,
+    *,
+    funding_series: tuple[np.ndarray, np.ndarray] | None = None,
+    **options: Any,
+) -> BacktestResult:
+    """Backtest a built-in strategy on ``candles``.
+
+    ``params`` overrides the strategy's defaults (validated against its
+    parameter spec); ``config`` and keyword ``options`` set execution options
+    (see :class:`BacktestConfig`), e.g. ``backtest(c, "ema_cross",
+    {"fast": 20, "slow": 50}, sl=0.003, tp=0.006, fee=0.00055)``.
+    ``funding_series`` = (event times in ms, rates) replaces a constant rate.
+    """
+    strat = strategy if isinstance(strategy, Strategy) else get_strategy(strategy)
+    cfg = make_config(config, **options)
+    resolved = strat.resolve_params(params)
+    table = LineTable(candles)
+    plan = strat.plan(table, resolved)
+    validate_candles(candles)
+    _check_length(candles, plan, strat.name)
+    return run_plan(
+        candles, plan, table.build(), cfg, strategy=strat.name, params=resolved,
+        funding_series=funding_series, validate=False,
+    )
+
+
+def backtest_signals(
+    candles: Candles,
+    long_entry: npt.ArrayLike,
+    long_exit: npt.ArrayLike | None = None,
+    short_entry: npt.ArrayLike | None = None,
+    short_exit: npt.ArrayLike | None = None,
+    config: BacktestConfig | Mapping[str, Any] | None = None,
+    *,
+    warmup: int = 0,
+    funding_series: tuple[np.ndarray, np.ndarray] | None = None,
+    **options: Any,
+) -> BacktestResult:
+    """Backtest your own boolean signals (each decided on its bar's close) with
+    exactly the same execution rules as the built-in strategies."""
+    cfg = make_config(config, **options)
+    table = LineTable(candles)
+    plan = signals_plan(table, long_entry, long_exit, short_entry, short_exit, warmup)
+    return run_plan(
+        candles, plan, table.build(), cfg, strategy="signals", params={"warmup": warmup},
+        funding_series=funding_series,
+    )

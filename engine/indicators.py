@@ -1,0 +1,95 @@
+"""Technical indicators: validated wrappers over the numba kernels.
+
+Definitions (pinned by tests): EMA alpha=2/(n+1) seeded with the first value;
+SMA NaN before n values; RSI and ATR use Wilder's smoothing seeded with a simple
+mean; Bollinger uses the population standard deviation; Donchian is the rolling
+max of highs and min of lows including the current bar.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from engine._nb import indicators_nb as K
+from engine.errors import InvalidParameterError
+
+F64 = npt.NDArray[np.float64]
+
+
+def _arr(x: npt.ArrayLike) -> F64:
+    return np.ascontiguousarray(x, dtype=np.float64)
+
+
+def _window(n: int, name: str = "window") -> int:
+    if int(n) != n or n < 1:
+        raise InvalidParameterError(f"{name} must be a positive integer, got {n!r}")
+    return int(n)
+
+
+def ema(x: npt.ArrayLike, n: int) -> F64:
+    """Exponential moving average (pandas ``ewm(span=n, adjust=False)``)."""
+    return K.ema_nb(_arr(x), _window(n))  # type: ignore[no-any-return]
+
+
+def sma(x: npt.ArrayLike, n: int) -> F64:
+    """Simple moving average of the last n values."""
+    return K.sma_nb(_arr(x), _window(n))  # type: ignore[no-any-return]
+
+
+def rsi(close: npt.ArrayLike, n: int = 14) -> F64:
+    """Wilder's relative strength index (0-100)."""
+    return K.rsi_nb(_arr(close), _window(n))  # type: ignore[no-any-return]
+
+
+def atr(high: npt.ArrayLike, low: npt.ArrayLike, close: npt.ArrayLike, n: int = 14) -> F64:
+    """Wilder's average true range."""
+    return K.atr_nb(_arr(high), _arr(low), _arr(close), _window(n))  # type: ignore[no-any-return]
+
+
+def roc(x: npt.ArrayLike, n: int) -> F64:
+    """Rate of change over n bars as a fraction."""
+    return K.roc_nb(_arr(x), _window(n))  # type: ignore[no-any-return]
+
+
+class MACD(NamedTuple):
+    macd: F64
+    signal: F64
+    hist: F64
+
+
+def macd(close: npt.ArrayLike, fast: int = 12, slow: int = 26, signal: int = 9) -> MACD:
+    """MACD line (EMA fast - EMA slow), its EMA signal line and the histogram."""
+    c = _arr(close)
+    line = K.ema_nb(c, _window(fast, "fast")) - K.ema_nb(c, _window(slow, "slow"))
+    sig = K.ema_nb(line, _window(signal, "signal"))
+    return MACD(line, sig, line - sig)
+
+
+class Bands(NamedTuple):
+    lower: F64
+    middle: F64
+    upper: F64
+
+
+def bollinger(close: npt.ArrayLike, n: int = 20, k: float = 2.0) -> Bands:
+    """Bollinger bands: SMA(n) +/- k population standard deviations."""
+    c = _arr(close)
+    mid = K.sma_nb(c, _window(n))
+    sd = K.rolling_std_nb(c, n)
+    return Bands(mid - k * sd, mid, mid + k * sd)
+
+
+def rolling_std(x: npt.ArrayLike, n: int) -> F64:
+    """Population standard deviation of the last n values."""
+    return K.rolling_std_nb(_arr(x), _window(n))  # type: ignore[no-any-return]
+
+
+def donchian(high: npt.ArrayLike, low: npt.ArrayLike, n: int = 20) -> Bands:
+    """Donchian channel: lowest low, midpoint and highest high of the last n bars."""
+    w = _window(n)
+    up = K.rolling_max_nb(_arr(high), w)
+    dn = K.rolling_min_nb(_arr(low), w)
+    return Bands(dn, (up + dn) / 2.0, up)

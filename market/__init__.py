@@ -1,1 +1,78 @@
-"""market package."""
+"""Bybit market data: v5 client, fake Bybit server, local candle store, cache, MarketData service.
+
+`market` imports nothing else of this project; `mcp_server` wires it to
+settings, the CLI and the engine's sample generator.
+"""
+
+from market._fake_data import CandleSource, random_walk_candles
+from market._fake_faults import Fault
+from market._http import MAINNET_URL, ClientConfig
+from market._limiter import RateLimiter
+from market.bybit import (
+    BybitClient,
+    FetchProgress,
+    FundingRate,
+    Gap,
+    Instrument,
+    Ticker,
+)
+from market.candles import Candles
+from market.errors import (
+    ContinuityError,
+    ExchangeError,
+    ExchangeTimeoutError,
+    ExchangeUnavailableError,
+    InvalidRangeError,
+    InvalidRequestError,
+    IPBannedError,
+    MalformedResponseError,
+    MarketError,
+    RateLimitedError,
+    RetryableExchangeError,
+    StoreError,
+    StoreUnavailableError,
+    UnknownIntervalError,
+    UnknownSymbolError,
+)
+from market.fake_bybit import FakeBybit, FakeBybitConfig, FakeInstrument
+from market.intervals import BYBIT_INTERVALS, normalize_interval
+from market.resample import resample
+from market.serve import ServerThread
+
+__all__ = [
+    "BYBIT_INTERVALS",
+    "MAINNET_URL",
+    "BybitClient",
+    "CandleSource",
+    "Candles",
+    "ClientConfig",
+    "ContinuityError",
+    "ExchangeError",
+    "ExchangeTimeoutError",
+    "ExchangeUnavailableError",
+    "FakeBybit",
+    "FakeBybitConfig",
+    "FakeInstrument",
+    "Fault",
+    "FetchProgress",
+    "FundingRate",
+    "Gap",
+    "IPBannedError",
+    "Instrument",
+    "InvalidRangeError",
+    "InvalidRequestError",
+    "MalformedResponseError",
+    "MarketError",
+    "RateLimitedError",
+    "RateLimiter",
+    "RetryableExchangeError",
+    "ServerThread",
+    "StoreError",
+    "StoreUnavailableError",
+    "Ticker",
+    "UnknownIntervalError",
+    "UnknownSymbolError",
+    "normalize_interval",
+    "random_walk_candles",
+    "resample",
+]

@@ -16,6 +16,7 @@ from market.bybit import (
     Instrument,
     Ticker,
 )
+from market.cache import Cache, CacheStats, MemoryCache, RedisCache, decode_arrays, encode_arrays
 from market.candles import Candles
 from market.errors import (
     ContinuityError,
@@ -36,17 +37,25 @@ from market.errors import (
 )
 from market.fake_bybit import FakeBybit, FakeBybitConfig, FakeInstrument
 from market.intervals import BYBIT_INTERVALS, normalize_interval
-from market.resample import resample
+from market.resample import can_resample, resample
 from market.serve import ServerThread
+from market.service import BackfillReport, MarketData
+from market.store import CandleStore, DatasetInfo, DatasetKey, default_data_dir
 
 __all__ = [
     "BYBIT_INTERVALS",
     "MAINNET_URL",
+    "BackfillReport",
     "BybitClient",
+    "Cache",
+    "CacheStats",
     "CandleSource",
+    "CandleStore",
     "Candles",
     "ClientConfig",
     "ContinuityError",
+    "DatasetInfo",
+    "DatasetKey",
     "ExchangeError",
     "ExchangeTimeoutError",
     "ExchangeUnavailableError",
@@ -62,9 +71,12 @@ __all__ = [
     "InvalidRangeError",
     "InvalidRequestError",
     "MalformedResponseError",
+    "MarketData",
     "MarketError",
+    "MemoryCache",
     "RateLimitedError",
     "RateLimiter",
+    "RedisCache",
     "RetryableExchangeError",
     "ServerThread",
     "StoreError",
@@ -72,6 +84,10 @@ __all__ = [
     "Ticker",
     "UnknownIntervalError",
     "UnknownSymbolError",
+    "can_resample",
+    "decode_arrays",
+    "default_data_dir",
+    "encode_arrays",
     "normalize_interval",
     "random_walk_candles",
     "resample",

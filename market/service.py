@@ -1,0 +1,272 @@
+"""`MarketData`: store first, exchange for what is missing, cache for hot ranges.
+
+One call, `get_candles`, answers from the local store, fetches only the missing
+ranges from Bybit (persisting pages as they arrive, so an interrupted backfill
+resumes where it stopped), and caches closed ranges. On top of it: the seeds'
+working set (the last N candles per key) and multi-timeframe views.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from market.bybit import BybitClient, FetchProgress, Gap
+from market.cache import Cache, decode_arrays, encode_arrays
+from market.candles import Candles
+from market.errors import InvalidRangeError
+from market.intervals import floor_time, interval_ms, next_open, normalize_interval
+from market.resample import can_resample, resample
+from market.store import CandleStore, DatasetKey
+
+__all__ = ["BackfillReport", "MarketData"]
+
+log = logging.getLogger("market.service")
+
+ProgressSink = Callable[[FetchProgress], object]
+
+
+@dataclass
+class BackfillReport:
+    """What a fill did: ranges fetched, candles written, requests, exchange gaps."""
+
+    key: DatasetKey
+    ranges: list[Gap] = field(default_factory=list)
+    fetched: int = 0
+    added: int = 0
+    requests: int = 0
+    gaps: list[Gap] = field(default_factory=list)
+    reached_first_candle: bool = False
+
+
+class MarketData:
+    """Candles for callers: local store, Bybit client for what is missing, optional cache."""
+
+    def __init__(
+        self,
+        store: CandleStore,
+        client: BybitClient | None = None,
+        cache: Cache | None = None,
+        *,
+        flush_rows: int = 20_000,
+        clock_ms: Callable[[], int] | None = None,
+    ):
+        self.store = store
+        self.client = client
+        self.cache = cache
+        self.flush_rows = flush_rows
+        self._clock_ms = clock_ms or (lambda: int(time.time() * 1000))
+        self._working: dict[tuple[str, str, str], Candles] = {}
+
+    def _last_closed_open(self, interval: str, now: int) -> int:
+        """Open time of the newest candle that has closed at `now`."""
+        current = floor_time(now, interval)
+        if interval == "M":
+            return floor_time(current - 1, "M")
+        return current - interval_ms(interval)
+
+    async def get_candles(
+        self,
+        symbol: str,
+        interval: str,
+        start: int,
+        end: int | None = None,
+        category: str = "linear",
+        *,
+        on_progress: ProgressSink | None = None,
+    ) -> Candles:
+        """Closed candles with open time in [floor(start), end], ascending, no duplicates.
+
+        Raises `InvalidRangeError` if start is after end, or if the exchange has
+        no candle at all in the range (e.g. it is before the symbol's first candle).
+        """
+        key = DatasetKey.of(category, symbol, interval)
+        now = self._clock_ms()
+        end = now if end is None else end
+        if start > end:
+            raise InvalidRangeError(f"start {_iso(start)} is after end {_iso(end)}")
+        lo = floor_time(start, key.interval)
+        hi = min(end, self._last_closed_open(key.interval, now))
+        cache_key = f"candles:{key}:{lo}:{hi}"
+        if self.cache is not None and hi >= lo:
+            hit = await self.cache.get("market", cache_key)
+            if hit is not None:
+                return Candles.from_arrays(decode_arrays(hit))
+        report = await self.fill(key, lo, hi, on_progress=on_progress) if hi >= lo else None
+        candles = await asyncio.to_thread(self.store.load, key, lo, hi)
+        if len(candles) == 0:
+            raise InvalidRangeError(self._empty_message(key, lo, end, report))
+        if self.cache is not None and not self.store.missing(key, lo, hi):
+            await self.cache.set("market", cache_key, encode_arrays(candles.to_dict()))
+        return candles
+
+    def _empty_message(
+        self, key: DatasetKey, lo: int, end: int, report: BackfillReport | None
+    ) -> str:
+        stored = self.store.load(key, end)
+        where = f"{key.symbol} {key.interval} ({key.category}) between {_iso(lo)} and {_iso(end)}"
+        if len(stored):
+            return f"no candles for {where}: the range is before the first candle ({_iso(int(stored.time[0]))})"
+        if report is not None and report.reached_first_candle:
+            return f"no candles for {where}: the range is before the symbol's first candle"
+        if self.client is None:
+            return f"no stored candles for {where} and no exchange client to fetch them"
+        if report is not None and not report.ranges:
+            return (
+                f"no candles for {where}: an earlier fetch found the exchange has none there "
+                "(the range is before the symbol's first candle or inside an exchange outage)"
+            )
+        return f"no candles for {where}"
+
+    async def fill(
+        self, key: DatasetKey, start: int, end: int, *, on_progress: ProgressSink | None = None
+    ) -> BackfillReport:
+        """Fetch and store every missing range inside [start, end]; returns what was done."""
+        report = BackfillReport(key)
+        missing = await asyncio.to_thread(self.store.missing, key, start, end)
+        if not missing:
+            return report
+        if self.client is None:
+            log.info(
+                "%s: %d missing range(s), no exchange client; serving what is stored",
+                key,
+                len(missing),
+            )
+            return report
+        for gap in missing:
+            await self._fill_range(key, gap, report, on_progress)
+        return report
+
+    async def _fill_range(
+        self, key: DatasetKey, gap: Gap, report: BackfillReport, on_progress: ProgressSink | None
+    ) -> None:
+        assert self.client is not None
+        buffer: list[Candles] = []
+        buffered = 0
+        write_lock = asyncio.Lock()
+        pending: list[asyncio.Task[None]] = []
+
+        async def flush(batch: list[Candles]) -> None:
+            async with write_lock:  # one writer at a time keeps upserts ordered
+                report.added += await asyncio.to_thread(
+                    self.store.upsert, key, Candles.concat(batch)
+                )
+
+        def on_page(page: Candles) -> None:
+            nonlocal buffer, buffered
+            buffer.append(page)
+            buffered += len(page)
+            if buffered >= self.flush_rows:
+                batch, buffer, buffered = buffer, [], 0
+                pending.append(asyncio.ensure_future(flush(batch)))
+
+        try:
+            got, progress = await self.client.fetch_candles(
+                key.symbol, key.interval, gap.start, gap.end,
+                category=key.category, on_page=on_page, on_progress=on_progress,
+            )  # fmt: skip
+        finally:
+            if buffer:
+                pending.append(asyncio.ensure_future(flush(buffer)))
+            await asyncio.gather(*pending)
+        report.ranges.append(gap)
+        report.fetched += len(got)
+        report.requests += progress.requests
+        report.gaps += progress.gaps
+        report.reached_first_candle |= progress.reached_first_candle
+        # The walk covered the range, so holes below the newest candle received are holes on
+        # the exchange; so is everything, when an empty page said nothing older exists. The
+        # tail is never marked: those candles may simply not have closed yet.
+        newest = int(got.time[-1]) if len(got) else None
+        for hole in await asyncio.to_thread(self.store.missing, key, gap.start, gap.end):
+            if (newest is not None and hole.end < newest) or (
+                newest is None and progress.reached_first_candle
+            ):
+                await asyncio.to_thread(self.store.mark_empty, key, hole.start, hole.end)
+
+    async def working_set(
+        self,
+        symbol: str,
+        interval: str,
+        category: str = "linear",
+        *,
+        size: int = 500,
+        load_limit: int = 1000,
+    ) -> Candles:
+        """The last `size` closed candles for (category, symbol, interval), kept in memory.
+
+        The first call loads up to `load_limit` candles; later calls top it up
+        with candles closed since, de-duplicated latest-wins, ascending.
+        """
+        key = DatasetKey.of(category, symbol, interval)
+        k = (key.category, key.symbol, key.interval)
+        now = self._clock_ms()
+        newest = self._last_closed_open(key.interval, now)
+        current = self._working.get(k)
+        if current is None or len(current) == 0:
+            start = newest - (max(size, load_limit) - 1) * interval_ms(key.interval)
+            fresh = await self.get_candles(key.symbol, key.interval, start, newest, key.category)
+        elif current.time[-1] >= newest:
+            return current
+        else:
+            start = next_open(int(current.time[-1]), key.interval)
+            try:
+                fresh = Candles.concat(
+                    [
+                        current,
+                        await self.get_candles(
+                            key.symbol, key.interval, start, newest, key.category
+                        ),
+                    ]
+                )
+            except InvalidRangeError:
+                fresh = current
+        fresh = fresh.sorted_unique()
+        ws = fresh.take(slice(max(0, len(fresh) - size), len(fresh)))
+        self._working[k] = ws
+        return ws
+
+    async def mtf(
+        self,
+        symbol: str,
+        intervals: Sequence[str],
+        *,
+        base: str | None = None,
+        aligned: bool = True,
+        category: str = "linear",
+        size: int = 500,
+        load_limit: int = 1000,
+    ) -> dict[str, Candles]:
+        """Several timeframes at once.
+
+        `aligned=True` resamples every interval from `base` (default: the
+        smallest requested) with the alignment rules of `market.resample`;
+        otherwise each interval is its own working set.
+        """
+        wanted = [normalize_interval(i, native_only=not aligned) for i in intervals]
+        if not wanted:
+            return {}
+        if not aligned:
+            return {
+                i: await self.working_set(symbol, i, category, size=size, load_limit=load_limit)
+                for i in wanted
+            }
+        base_i = normalize_interval(base) if base else min(wanted, key=_sort_key)
+        bad = [i for i in wanted if not can_resample(base_i, i)]
+        if bad:
+            raise InvalidRangeError(f"cannot build {', '.join(bad)} from base interval {base_i}")
+        src = await self.working_set(
+            symbol, base_i, category, size=load_limit, load_limit=load_limit
+        )
+        return {i: resample(src, base_i, i) for i in wanted}
+
+
+def _sort_key(interval: str) -> int:
+    return interval_ms(interval)
+
+
+def _iso(ms: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ms / 1000)) + " UTC"

@@ -1,0 +1,109 @@
+"""The candle store: idempotent upsert, chunking, gaps, crash debris, bad directories."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from market_testkit import MIN, NOW
+
+from market import Candles, CandleStore, DatasetKey, StoreUnavailableError, random_walk_candles
+
+KEY = DatasetKey.of("linear", "btcusdt", "1m")
+T0 = (NOW // MIN) * MIN - 200_000 * MIN
+
+
+def candles(n: int, start: int = T0, seed: int = 1) -> Candles:
+    return Candles.from_arrays(random_walk_candles(n, start_ms=start, seed=seed))
+
+
+def test_key_is_normalised():
+    assert DatasetKey("linear", "BTCUSDT", "1") == KEY and str(KEY) == "linear/BTCUSDT/1"
+
+
+def test_upsert_is_idempotent_and_latest_wins(tmp_path):
+    store = CandleStore(tmp_path)
+    c = candles(150_000)  # spans three chunks
+    assert store.upsert(KEY, c) == 150_000
+    assert store.upsert(KEY, c) == 0
+    assert store.load(KEY).equals(c)
+    changed = c.take(slice(1000, 1010))
+    changed = Candles(
+        changed.time,
+        changed.open,
+        changed.high,
+        changed.low,
+        changed.close + 1,
+        changed.volume,
+        changed.turnover,
+    )
+    assert store.upsert(KEY, changed) == 0
+    got = store.load(KEY)
+    assert len(got) == 150_000 and np.array_equal(got.close[1000:1010], c.close[1000:1010] + 1)
+    assert len(list((tmp_path / "v1/linear/BTCUSDT/1").glob("chunk-*.parquet"))) in (
+        3,
+        4,
+    )  # 150k rows over 65,536-candle spans
+
+
+def test_load_inclusive_bounds(tmp_path):
+    store = CandleStore(tmp_path)
+    store.upsert(KEY, candles(100))
+    got = store.load(KEY, T0 + 10 * MIN, T0 + 20 * MIN)
+    assert got.time[0] == T0 + 10 * MIN and got.time[-1] == T0 + 20 * MIN and len(got) == 11
+
+
+def test_gaps_and_missing(tmp_path):
+    store = CandleStore(tmp_path)
+    c = candles(100)
+    store.upsert(KEY, c.take(np.r_[0:40, 50:100]))
+    gaps = store.gaps(KEY)
+    assert [(g.start, g.end) for g in gaps] == [(T0 + 40 * MIN, T0 + 50 * MIN - 1)]
+    missing = store.missing(KEY, T0 - 5 * MIN, T0 + 104 * MIN)
+    assert [(g.start, g.end) for g in missing] == [
+        (T0 - 5 * MIN, T0 - 1),
+        (T0 + 40 * MIN, T0 + 50 * MIN - 1),
+        (T0 + 100 * MIN, T0 + 104 * MIN),
+    ]
+    store.mark_empty(KEY, T0 + 40 * MIN, T0 + 50 * MIN - 1)
+    assert store.gaps(KEY) == []
+    assert len(store.missing(KEY, T0 - 5 * MIN, T0 + 104 * MIN)) == 2
+
+
+def test_datasets_listing(tmp_path):
+    store = CandleStore(tmp_path)
+    store.upsert(KEY, candles(10))
+    store.upsert(
+        DatasetKey.of("spot", "ETHUSDT", "60"),
+        Candles.from_arrays(random_walk_candles(5, interval_minutes=60, start_ms=T0)),
+    )
+    infos = {str(i.key): i for i in store.datasets()}
+    assert set(infos) == {"linear/BTCUSDT/1", "spot/ETHUSDT/60"}
+    assert infos["linear/BTCUSDT/1"].candles == 10 and infos["linear/BTCUSDT/1"].first == T0
+
+
+def test_crash_debris_is_ignored_and_cleaned(tmp_path):
+    store = CandleStore(tmp_path)
+    store.upsert(KEY, candles(10))
+    d = tmp_path / "v1/linear/BTCUSDT/1"
+    debris = d / ".chunk-000000000000000.parquet.tmp-1-deadbeef"
+    debris.write_bytes(b"PAR1 half a file")
+    assert len(store.load(KEY)) == 10
+    store.upsert(KEY, candles(20))
+    assert not debris.exists() and len(store.load(KEY)) == 20
+
+
+def test_unwritable_directory_is_a_clear_error(tmp_path):
+    if os.geteuid() == 0:
+        target = "/proc/bst-cannot-write-here"
+    else:
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o500)
+        target = str(ro / "data")
+    store = CandleStore(target)
+    with pytest.raises(StoreUnavailableError, match=r"not writable|cannot write"):
+        store.check_writable()
+    with pytest.raises(StoreUnavailableError):
+        store.upsert(KEY, candles(3))

@@ -4,6 +4,7 @@ Execution rules are in the README ("Execution semantics"). The engine never does
 I/O: callers pass candles in and get results out.
 """
 
+from engine import indicators
 from engine.backtest import backtest, backtest_signals, make_config
 from engine.candles import (
     Candles,
@@ -23,6 +24,7 @@ from engine.errors import (
 from engine.frames import candles_from_frame
 from engine.grid import GridResult, expand_grid, run_grid
 from engine.metrics import METRIC_DOCS, METRIC_KEYS
+from engine.plot import render_equity_png
 from engine.resample import VALID_INTERVALS, resample
 from engine.result import BacktestResult
 from engine.sample import generate_candles, sample_candles
@@ -51,10 +53,12 @@ __all__ = [
     "expand_grid",
     "generate_candles",
     "get_strategy",
+    "indicators",
     "interval_minutes",
     "list_strategies",
     "make_candles",
     "make_config",
+    "render_equity_png",
     "resample",
     "run_grid",
     "sample_candles",

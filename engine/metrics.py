@@ -68,6 +68,15 @@ def _ratio(a: float, b: float) -> float | None:
     return _num(a / b) if b != 0 else None
 
 
+def _cagr(growth: float, years: float) -> float | None:
+    if growth <= 0.0:
+        return -1.0
+    if years <= 0.0:
+        return None
+    exponent = math.log(growth) / years
+    return math.expm1(exponent) if exponent < 700 else None  # beyond float range: undefined
+
+
 def _mean_std(total: float, squares: float, count: float) -> tuple[float, float]:
     """Mean and sample standard deviation from streamed sums. Per-bar returns
     have a mean far below their spread, so the sums do not cancel; the clamp
@@ -95,7 +104,7 @@ def metrics_from_stats(
     losses = s[E.S_N_LOSSES]
     years = n_bars / periods_per_year if periods_per_year > 0 else 0.0
     growth = final / initial_capital
-    cagr = (growth ** (1.0 / years) - 1.0) if years > 0 and growth > 0 else (-1.0 if growth <= 0 else None)
+    cagr = _cagr(float(growth), years)
     mean, std = _mean_std(s[E.S_RET_SUM_BARS], s[E.S_RET_SQ_BARS], n_bars)
     days = s[E.S_DAYS]
     d_mean, d_std = _mean_std(s[E.S_DAY_RET_SUM], s[E.S_DAY_RET_SQ], days)

@@ -61,6 +61,7 @@ from engine._nb.enums import (
     RULE_CROSS,
     RULE_HOLD,
     RULE_LEVELS,
+    RULE_SIGNALS,
     S_BEST_RET,
     S_DAY_RET_SQ,
     S_DAY_RET_SUM,
@@ -180,8 +181,8 @@ def signals_nb(a, b, c, d, e, rule, rp, start, out):  # type: ignore[no-untyped-
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def signal_start(rule, warmup):  # type: ignore[no-untyped-def]
-    """First bar that may signal: crossings look one bar back, so never bar 0."""
-    return warmup if rule == RULE_HOLD else max(warmup, 1)
+    """First bar that may signal: rules that compare with the previous bar never signal on bar 0."""
+    return warmup if rule in (RULE_HOLD, RULE_SIGNALS) else max(warmup, 1)
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")

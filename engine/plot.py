@@ -1,0 +1,62 @@
+"""Equity and drawdown chart of a backtest, rendered to PNG bytes (no file I/O)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+from engine.result import BacktestResult
+
+
+def render_equity_png(result: BacktestResult, *, width: float = 10.0, height: float = 6.0, dpi: int = 100) -> bytes:
+    """A two-panel PNG: equity (with buy-and-hold for reference) and drawdown.
+
+    Synthetic data is labelled in the title so a chart is never mistaken for a
+    result on market data."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    t = result.time.astype("datetime64[ms]")
+    eq = result.equity
+    dd = result.drawdown() * 100.0
+    fig, (ax1, ax2) = plt.subplots(
+        2, 1, figsize=(width, height), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
+    )
+    try:
+        ax1.plot(t, eq, lw=1.0, color="#1f77b4", label="strategy equity")
+        bh = result.metrics.get("buy_and_hold_return")
+        init = float(result.config.get("initial_capital", eq[0] if eq.size else 1.0))
+        if bh is not None and eq.size:
+            ax1.axhline(init, color="grey", lw=0.6, ls=":")
+        ax1.set_ylabel("equity")
+        params = ", ".join(f"{k}={v}" for k, v in result.params.items())
+        tag = " [SYNTHETIC sample data]" if result.synthetic else ""
+        ax1.set_title(f"{result.symbol} {result.interval} {result.strategy}({params}){tag}", fontsize=10)
+        m = result.metrics
+        text = (
+            f"return {_pct(m.get('total_return'))}  sharpe {_num(m.get('sharpe'))}  "
+            f"max DD {_pct(m.get('max_drawdown'))}  trades {m.get('n_trades')}"
+        )
+        ax1.text(0.01, 0.97, text, transform=ax1.transAxes, va="top", fontsize=8)
+        ax1.legend(loc="lower right", fontsize=8)
+        ax2.fill_between(t, -dd, 0.0, color="#d62728", alpha=0.4, lw=0)
+        ax2.set_ylabel("drawdown %")
+        ax2.set_ylim(min(-1.0, float(np.min(-dd)) * 1.05 if dd.size else -1.0), 0.5)
+        fig.autofmt_xdate()
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi)
+        return buf.getvalue()
+    finally:
+        plt.close(fig)
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x * 100:.2f}%"
+
+
+def _num(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.2f}"

@@ -1,0 +1,86 @@
+"""The parameter grid, the sample generator and resampling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import engine
+
+
+@pytest.fixture(scope="module")
+def candles() -> engine.Candles:
+    return engine.sample_candles("BTCUSDT", "5", 6000, seed=5)
+
+
+def test_grid_equals_single_backtests(candles: engine.Candles) -> None:
+    grid = {"fast": [5, 10, 20], "slow": [10, 30, 60], "sl": [0.0, 0.01]}
+    cfg = {"tp": 0.02, "trail": 0.015}
+    res = engine.run_grid(candles, "ema_cross", grid, cfg)
+    assert len(res) == 7 * 2  # 7 (fast, slow) pairs with fast < slow, times two stop-losses
+    for combo, metrics in zip(res.combos, res.metrics, strict=True):
+        params = {k: combo[k] for k in ("fast", "slow")}
+        single = engine.backtest(candles, "ema_cross", params, **cfg, sl=combo["sl"]).metrics
+        for key, value in metrics.items():
+            if value is None:
+                assert single[key] is None, key
+            else:
+                assert single[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
+
+
+def test_grid_progress_cancel_and_errors(candles: engine.Candles) -> None:
+    seen: list[tuple[int, int]] = []
+    res = engine.run_grid(candles, "sma_cross", {"fast": [5, 10], "slow": [20, 40, 80]}, progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1] == (6, 6) and not res.cancelled
+    stopped = engine.run_grid(candles, "sma_cross", {"fast": [5, 10], "slow": [20, 40, 80]}, should_stop=lambda: True)
+    assert stopped.cancelled and len(stopped) == 0
+    with pytest.raises(engine.InvalidParameterError, match="empty"):
+        engine.run_grid(candles, "ema_cross", {"fast": []})
+    with pytest.raises(engine.InvalidParameterError, match="no combination satisfies"):
+        engine.run_grid(candles, "ema_cross", {"fast": [50], "slow": [10]})
+    with pytest.raises(engine.GridTooLargeError, match="allow_large"):
+        engine.run_grid(candles, "ema_cross", {"fast": range(2, 100), "slow": range(3, 200)}, max_combos=1000)
+
+
+def test_grid_top_ranks(candles: engine.Candles) -> None:
+    res = engine.run_grid(candles, "rsi", {"period": [7, 14, 21], "lower": [25, 30]})
+    top = res.top("sharpe", n=3)
+    values = [r["sharpe"] for r in top if r["sharpe"] is not None]
+    assert values == sorted(values, reverse=True)
+
+
+def test_sample_is_deterministic_seeded_and_synthetic() -> None:
+    a = engine.sample_candles("BTCUSDT", "15", 500, seed=1)
+    b = engine.sample_candles("BTCUSDT", "15", 500, seed=1)
+    c = engine.sample_candles("BTCUSDT", "15", 500, seed=2)
+    assert a.synthetic and np.array_equal(a.close, b.close) and not np.array_equal(a.close, c.close)
+    assert len(a) == 500 and np.all(np.diff(a.time) == 15 * 60_000)
+    engine.validate_candles(a)
+    raw = engine.generate_candles(100, interval_minutes=60, start_ms=1_704_067_200_000)
+    assert set(raw) == {"time", "open", "high", "low", "close", "volume"} and len(raw["time"]) == 100
+
+
+def test_sample_has_fat_tails_and_volatility_clustering() -> None:
+    c = engine.sample_candles("BTCUSDT", "1", 200_000)
+    r = np.diff(np.log(c.close))
+    kurt = ((r - r.mean()) ** 4).mean() / r.var() ** 2
+    assert kurt > 5  # a normal distribution has 3
+    a = np.abs(r)
+    lag1 = np.corrcoef(a[:-1], a[1:])[0, 1]
+    assert lag1 > 0.1  # |returns| cluster
+    assert (c.volume > 0).all()
+
+
+@pytest.mark.parametrize("interval", ["5", "60", "D", "W", "M"])
+def test_resample_matches_pandas(interval: str) -> None:
+    base = engine.sample_candles("BTCUSDT", "1", 60_000, start_ms=1_704_500_000_000)
+    got = engine.resample(base, interval)
+    rule = {"5": "5min", "60": "60min", "D": "1D", "W": "W-MON", "M": "MS"}[interval]
+    df = pd.DataFrame({"open": base.open, "high": base.high, "low": base.low, "close": base.close, "volume": base.volume},
+                      index=pd.to_datetime(base.time, unit="ms"))
+    kw = {"label": "left", "closed": "left"}
+    want = df.resample(rule, **kw).agg({"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"}).dropna()
+    np.testing.assert_array_equal(got.time, want.index.astype("datetime64[ms]").astype(np.int64))
+    np.testing.assert_allclose(got.close, want["close"])
+    np.testing.assert_allclose(got.volume, want["volume"])

@@ -1,0 +1,245 @@
+"""`bybit-tester data ...`: fetch candles into the local store, list, find gaps, export."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+import market as M
+from mcp_server.cli._app import app
+from mcp_server.settings import ServerSettings
+
+data_app = typer.Typer(
+    help="Candles: fetch from Bybit (or the offline fake) into the local store.",
+    no_args_is_help=True,
+)
+app.add_typer(data_app, name="data")
+
+console = Console(stderr=True)
+out = Console()
+EXIT_USAGE = 2
+
+
+@contextlib.contextmanager
+def _errors() -> Iterator[None]:
+    """Expected failures become one line on stderr and exit code 2, never a traceback."""
+    try:
+        yield
+    except (M.MarketError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(EXIT_USAGE) from None
+    except OSError as exc:
+        console.print(
+            f"[red]error:[/red] {exc.strerror or exc} {exc.filename or ''}", highlight=False
+        )
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+def _store() -> M.CandleStore:
+    # The same root the MCP server uses (mcp_server.state), so both see one store.
+    return M.CandleStore(ServerSettings().data_dir)  # type: ignore[call-arg]
+
+
+def _iso(ms: int | None) -> str:
+    return "-" if ms is None else datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _parse_time(text: str | None) -> int | None:
+    if text is None:
+        return None
+    if text.isdigit():
+        return int(text)
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(
+            f"cannot read time {text!r}: use ISO 8601 (2024-01-31T00:00) or epoch ms"
+        ) from exc
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return int(dt.timestamp() * 1000)
+
+
+def candle_source() -> M.CandleSource:
+    """The engine's sample generator when importable, else market's random walk."""
+    try:
+        from engine.sample import generate_candles
+    except ImportError:
+        return M.random_walk_candles
+    return generate_candles
+
+
+def build_fake(history_days: float, *, seed: int = 42, ban_s: float = 600.0) -> M.FakeBybit:
+    """A fake Bybit with the default instruments and `history_days` of history each."""
+    insts = [
+        i.model_copy(update={"history_days": max(i.history_days, history_days)})
+        for i in M.FakeBybitConfig().instruments
+    ]
+    config = M.FakeBybitConfig(instruments=insts, seed=seed, ban_s=ban_s)
+    return M.FakeBybit(config, candle_source=candle_source())
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        elapsed = task.elapsed or 0.0
+        reqs = int(task.fields.get("requests", 0))
+        rate = reqs / elapsed if elapsed > 0 else 0.0
+        return Text(f"{reqs} req {rate:5.1f} req/s", style="cyan")
+
+
+async def _fetch(
+    symbol: str, interval: str, days: float, category: str, base_url: str, rate: float
+) -> tuple[M.BackfillReport | None, int]:
+    import httpx
+
+    store = _store()
+    store.check_writable()
+    now = int(time.time() * 1000)
+    start = now - int(days * 86_400_000)
+    async with httpx.AsyncClient() as http:
+        client = M.BybitClient(http, M.ClientConfig(base_url=base_url, rate_per_s=rate))
+        md = M.MarketData(store, client)
+        columns = [
+            TextColumn(f"{symbol} {interval}"), BarColumn(),
+            TextColumn("{task.fields[done]:,}/{task.fields[expected]:,} candles"), _RateColumn(), TimeRemainingColumn(),
+        ]  # fmt: skip
+        with Progress(*columns, console=console, transient=False) as bar:
+            task = bar.add_task("fetch", total=None, requests=0, done=0, expected=0)
+
+            def on_progress(p: M.FetchProgress) -> None:
+                bar.update(
+                    task, completed=p.candles, total=max(p.expected, p.candles), requests=p.requests
+                )
+
+            candles = await md.get_candles(
+                symbol, interval, start, now, category, on_progress=on_progress
+            )
+        return None, len(candles)
+
+
+@data_app.command("fetch")
+def fetch(
+    symbol: str = typer.Argument(..., help="e.g. BTCUSDT"),
+    interval: str = typer.Option(
+        "1", "--interval", "-i", help="1 3 5 15 30 60 120 240 360 720 D W M"
+    ),
+    days: float = typer.Option(365.0, "--days", min=0.001, help="How far back from now"),
+    category: str = typer.Option("linear", "--category", help="linear, spot or inverse"),
+    source: str = typer.Option(
+        "bybit", "--source", help="bybit (the real exchange) or fake (offline, in-process)"
+    ),
+    rate: float = typer.Option(
+        20.0, "--rate", min=0.1, max=120.0, help="Requests per second (<= 120 = 600 per 5 s)"
+    ),
+) -> None:
+    """Download candles into the local store; only missing ranges are fetched, so re-running resumes."""
+    with _errors():
+        interval = M.normalize_interval(interval)
+        symbol = symbol.upper()
+        if category not in ("linear", "spot", "inverse"):
+            raise ValueError(f"unknown category {category!r}; use linear, spot or inverse")
+        if source not in ("bybit", "fake"):
+            raise ValueError(f"unknown source {source!r}; use bybit or fake")
+        server: M.ServerThread | None = None
+        if source == "fake":
+            console.print("[dim]starting the fake Bybit server on loopback...[/dim]")
+            server = M.ServerThread(build_fake(days + 2).app).start()
+            base_url = server.url
+        else:
+            base_url = ServerSettings().bybit_base_url or M.MAINNET_URL  # type: ignore[call-arg]
+        try:
+            t0 = time.monotonic()
+            _, n = asyncio.run(_fetch(symbol, interval, days, category, base_url, rate))
+        finally:
+            if server is not None:
+                server.stop()
+        out.print(
+            f"{symbol} {interval} ({category}): {n:,} candles in the store for the range ({time.monotonic() - t0:.1f} s)"
+        )
+
+
+@data_app.command("list")
+def list_datasets() -> None:
+    """Stored data sets with their candle counts and time span."""
+    with _errors():
+        rows = _store().datasets()
+        if not rows:
+            out.print(
+                "no data sets stored yet; try: bybit-tester data fetch BTCUSDT --source fake --days 7"
+            )
+            return
+        table = Table("category", "symbol", "interval", "candles", "first", "last", "MB")
+        for info in rows:
+            table.add_row(
+                info.key.category, info.key.symbol, info.key.interval, f"{info.candles:,}",
+                _iso(info.first), _iso(info.last), f"{info.bytes / 1e6:.1f}",
+            )  # fmt: skip
+        out.print(table)
+
+
+@data_app.command("gaps")
+def gaps(
+    symbol: str = typer.Argument(...),
+    interval: str = typer.Option("1", "--interval", "-i"),
+    category: str = typer.Option("linear", "--category"),
+) -> None:
+    """Holes in a stored data set (ranges the exchange itself has no data for are not listed)."""
+    with _errors():
+        key = M.DatasetKey.of(category, symbol, interval)
+        store = _store()
+        if not any(i.key == key for i in store.datasets()):
+            raise ValueError(
+                f"no stored data set {key}; run `bybit-tester data fetch {key.symbol} -i {key.interval}` first"
+            )
+        found = store.gaps(key)
+        if not found:
+            out.print(f"{key}: no gaps")
+            return
+        table = Table("from", "to", "missing ms")
+        for g in found:
+            table.add_row(_iso(g.start), _iso(g.end), f"{g.end - g.start + 1:,}")
+        out.print(table)
+
+
+@data_app.command("export")
+def export(
+    symbol: str = typer.Argument(...),
+    out_path: Path = typer.Option(..., "--out", "-o", help="FILE.parquet or FILE.csv"),
+    interval: str = typer.Option("1", "--interval", "-i"),
+    category: str = typer.Option("linear", "--category"),
+    start: str | None = typer.Option(None, "--start", help="ISO time or epoch ms (inclusive)"),
+    end: str | None = typer.Option(None, "--end", help="ISO time or epoch ms (inclusive)"),
+) -> None:
+    """Write stored candles to Parquet or CSV."""
+    with _errors():
+        import pandas as pd
+
+        key = M.DatasetKey.of(category, symbol, interval)
+        lo, hi = _parse_time(start), _parse_time(end)
+        if lo is not None and hi is not None and lo > hi:
+            raise ValueError("--start is after --end")
+        candles = _store().load(key, lo, hi)
+        if len(candles) == 0:
+            raise ValueError(
+                f"no stored candles for {key} in that range; fetch them first with `data fetch`"
+            )
+        frame: Any = pd.DataFrame(candles.to_dict())
+        suffix = out_path.suffix.lower()
+        if suffix == ".parquet":
+            frame.to_parquet(out_path, index=False)
+        elif suffix == ".csv":
+            frame.to_csv(out_path, index=False)
+        else:
+            raise ValueError(f"--out must end in .parquet or .csv, not {suffix or '(none)'}")
+        out.print(f"wrote {len(candles):,} candles to {out_path}")

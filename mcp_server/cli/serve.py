@@ -1,0 +1,57 @@
+"""`bybit-tester serve`: the MCP server over stdio (default) or streamable HTTP."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from mcp_server.cli._app import app
+from mcp_server.errors import StartupError
+
+log = logging.getLogger("mcp_server.serve")
+
+
+@app.command("serve")
+def serve(
+    transport: str = typer.Option("stdio", "--transport", help="stdio or http"),
+    host: str | None = typer.Option(
+        None, "--host", help="HTTP bind address (default BST_HTTP_HOST)"
+    ),
+    port: int | None = typer.Option(None, "--port", help="HTTP port (default BST_HTTP_PORT)"),
+) -> None:
+    """Serve the MCP tools: stdio for editors, or HTTP (/mcp, /health, /metrics, REST)."""
+    from mcp_server.logs import configure_logging
+    from mcp_server.settings import Settings
+
+    if transport not in ("stdio", "http"):
+        raise typer.BadParameter(
+            "use --transport stdio or --transport http", param_hint="--transport"
+        )
+    settings = Settings()
+    configure_logging(settings.server.log_level, settings.secrets())
+    if transport == "stdio":
+        from mcp_server.stdio import serve_stdio
+
+        serve_stdio(settings)
+        return
+    import uvicorn
+
+    from mcp_server.http import build_http_app
+
+    bind_host = host or settings.server.http_host
+    bind_port = settings.server.http_port if port is None else port
+    try:
+        http_app = build_http_app(settings, host=bind_host, port=bind_port)
+    except StartupError as exc:
+        log.error("%s", exc)
+        raise typer.Exit(2) from None
+    log.info("serving MCP over HTTP", extra={"url": f"http://{bind_host}:{bind_port}/mcp"})
+    uvicorn.run(
+        http_app,
+        host=bind_host,
+        port=bind_port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+    )

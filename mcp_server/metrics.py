@@ -1,0 +1,58 @@
+"""Prometheus metrics of one server instance.
+
+Each server owns its registry (not the global one), so tests can build many
+servers in one process without "duplicated timeseries" errors.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+__all__ = ["ServerMetrics"]
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class ServerMetrics:
+    """Tool calls, latency, cache hits and upstream errors."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.tool_calls = Counter(
+            "bst_tool_calls",
+            "MCP tool calls by tool and outcome (ok, tool_error, crash, cancelled)",
+            ["tool", "outcome"],
+            registry=self.registry,
+        )
+        self.tool_latency = Histogram(
+            "bst_tool_latency_seconds",
+            "MCP tool call latency",
+            ["tool"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.cache_requests = Counter(
+            "bst_cache_requests",
+            "Result cache lookups by kind and outcome (hit, miss)",
+            ["kind", "outcome"],
+            registry=self.registry,
+        )
+        self.upstream_errors = Counter(
+            "bst_upstream_errors",
+            "Errors from upstreams (exchange, AI providers, cache backend)",
+            ["upstream", "error"],
+            registry=self.registry,
+        )
+        self.http_requests = Counter(
+            "bst_http_requests",
+            "HTTP requests by route and status",
+            ["route", "status"],
+            registry=self.registry,
+        )
+        self.results_in_memory = Gauge(
+            "bst_results_in_memory", "Backtest results held for resources", registry=self.registry
+        )
+
+    def render(self) -> bytes:
+        """The text exposition format."""
+        return generate_latest(self.registry)

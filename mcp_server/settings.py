@@ -1,0 +1,241 @@
+"""Every environment variable of the project, read in one place (pydantic-settings, also `.env`).
+
+Nothing else in the project reads `os.environ`: `engine`, `market` and `agents`
+get plain config objects built from these settings. `.env.example` lists every
+variable with its default and meaning; keep the two in sync (a test checks).
+
+Server variables are prefixed `BST_`; the router's keep their historical names
+(`DEEPSEEK_API_KEY`, `ROUTER_MODE`, ...), see `RouterSettings`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import platformdirs
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from agents import ConfigError, DeepSeekConfig, PerplexityConfig, RouterConfig, RouterMode, TaskKind
+
+__all__ = [
+    "TOOLSETS",
+    "RouterSettings",
+    "ServerSettings",
+    "Settings",
+    "default_cache_dir",
+    "is_loopback",
+    "router_config_from_env",
+]
+
+Toolset = Literal["market", "backtest", "analysis", "agents"]
+TOOLSETS: tuple[Toolset, ...] = ("market", "backtest", "analysis", "agents")
+
+
+def default_cache_dir() -> Path:
+    """Where the CLI keeps recorded responses and router state."""
+    return Path(platformdirs.user_cache_dir("bybit-strategy-tester")) / "agents"
+
+
+def default_data_dir() -> Path:
+    """Where the local candle store lives unless BST_DATA_DIR says otherwise."""
+    return Path(platformdirs.user_data_dir("bybit-strategy-tester"))
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and `localhost`: the only hosts served without a token."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _csv(value: Any) -> Any:
+    """`a,b , c` -> ["a", "b", "c"]; JSON lists are accepted too."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+class RouterSettings(BaseSettings):
+    """Router-related environment variables (and .env)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    deepseek_api_key: SecretStr | None = None
+    deepseek_base_url: str = DeepSeekConfig.base_url
+    deepseek_model: str = DeepSeekConfig.model
+    deepseek_reasoning_model: str = DeepSeekConfig.reasoning_model
+    perplexity_api_key: SecretStr | None = None
+    perplexity_base_url: str = PerplexityConfig.base_url
+    perplexity_model: str = PerplexityConfig.model
+    perplexity_api_style: str = PerplexityConfig.api_style
+    router_mode: RouterMode = RouterMode.LIVE
+    router_routing: dict[str, list[str]] | None = None
+    router_cache_ttl: float = 0.0
+    router_cache_dir: Path | None = None
+
+    @field_validator("deepseek_api_key", "perplexity_api_key", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        # `DEEPSEEK_API_KEY=` in a .env means "no key", not an empty key that fails with 401.
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("router_mode", mode="before")
+    @classmethod
+    def _lower_mode(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    def to_router_config(self) -> RouterConfig:
+        """The agents package's plain config object."""
+        routing: dict[TaskKind, tuple[str, ...]] = {}
+        for kind, chain in (self.router_routing or {}).items():
+            try:
+                routing[TaskKind(kind)] = tuple(chain)
+            except ValueError:
+                known = ", ".join(k.value for k in TaskKind)
+                raise ConfigError(
+                    f"ROUTER_ROUTING: unknown task kind {kind!r}; known: {known}"
+                ) from None
+        return RouterConfig(
+            deepseek=DeepSeekConfig(
+                api_key=self.deepseek_api_key.get_secret_value() if self.deepseek_api_key else None,
+                base_url=self.deepseek_base_url,
+                model=self.deepseek_model,
+                reasoning_model=self.deepseek_reasoning_model,
+            ),
+            perplexity=PerplexityConfig(
+                api_key=self.perplexity_api_key.get_secret_value()
+                if self.perplexity_api_key
+                else None,
+                base_url=self.perplexity_base_url,
+                model=self.perplexity_model,
+                api_style=self.perplexity_api_style,
+            ),
+            routing=routing,
+            mode=self.router_mode,
+            cache_ttl_s=self.router_cache_ttl,
+        )
+
+    def cache_dir(self) -> Path:
+        """ROUTER_CACHE_DIR or the user cache directory."""
+        return self.router_cache_dir or default_cache_dir()
+
+
+def router_config_from_env(env: Mapping[str, str] | None = None) -> RouterConfig:
+    """RouterConfig from the process environment (or from `env`, for tests)."""
+    if env is None:
+        return RouterSettings().to_router_config()
+    lowered: dict[str, Any] = {k.lower(): v for k, v in env.items()}
+    if "router_routing" in lowered and isinstance(lowered["router_routing"], str):
+        lowered["router_routing"] = json.loads(lowered["router_routing"])
+    return RouterSettings(_env_file=None, **lowered).to_router_config()  # type: ignore[call-arg]
+
+
+class ServerSettings(BaseSettings):
+    """The MCP server, its HTTP transport, caches and data sources (`BST_*`)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BST_", env_file=".env", extra="ignore", case_sensitive=False
+    )
+
+    toolsets: Annotated[list[Toolset], NoDecode] = Field(
+        default_factory=lambda: list(TOOLSETS),
+        description="Comma-separated toolsets to expose: market,backtest,analysis,agents",
+    )
+    http_host: str = Field("127.0.0.1", description="HTTP bind address")
+    http_port: int = Field(8000, ge=0, le=65535, description="HTTP port (0 = any free port)")
+    http_token: SecretStr | None = Field(
+        None, description="Bearer token; required when http_host is not loopback"
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Extra Host header values accepted (host:port, `*` port wildcard)",
+    )
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Extra Origin values accepted (scheme://host:port)"
+    )
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest accepted request body")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    cache_url: str = Field(
+        "memory://", description="memory:// (in-process) or redis://host:port/db for results"
+    )
+    cache_ttl: float = Field(
+        86_400.0, ge=0, description="Seconds a cached result lives (0 = no expiry)"
+    )
+    result_slots: int = Field(64, ge=1, le=10_000, description="Backtest results kept in memory")
+    max_bars: int = Field(
+        200_000, ge=100, le=5_000_000, description="Largest data set a tool may load"
+    )
+    data_dir: Path = Field(default_factory=default_data_dir, description="Local candle store")
+    bybit_base_url: str | None = Field(
+        None, description="Bybit REST base URL (None = mainnet); point at a fake for demos"
+    )
+    sample_seed: int = Field(42, description="Seed of the synthetic sample data")
+
+    @field_validator("toolsets", "allowed_hosts", "allowed_origins", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return _csv(value)
+
+    @field_validator("toolsets")
+    @classmethod
+    def _dedupe(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one toolset is needed: market,backtest,analysis,agents")
+        return list(dict.fromkeys(value))
+
+    @field_validator("http_token", mode="before")
+    @classmethod
+    def _blank_token(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    def host_allowlist(self, port: int) -> list[str]:
+        """Host headers accepted: loopback names on our port plus BST_ALLOWED_HOSTS."""
+        hosts = [f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"]
+        if not is_loopback(self.http_host) and self.http_host not in ("0.0.0.0", "::"):
+            hosts.append(f"{self.http_host}:{port}")
+        return [*hosts, *self.allowed_hosts]
+
+    def origin_allowlist(self, port: int) -> list[str]:
+        """Origins accepted: loopback pages on any port plus BST_ALLOWED_ORIGINS."""
+        return [
+            "http://127.0.0.1:*",
+            "http://localhost:*",
+            "http://[::1]:*",
+            *self.allowed_origins,
+        ]
+
+    def secrets(self) -> list[str]:
+        """Secret values to scrub from logs."""
+        out = []
+        if self.http_token is not None:
+            out.append(self.http_token.get_secret_value())
+        return out
+
+
+class Settings:
+    """Server and router settings read together (one .env pass each)."""
+
+    def __init__(
+        self, server: ServerSettings | None = None, router: RouterSettings | None = None
+    ) -> None:
+        self.server = server or ServerSettings()  # type: ignore[call-arg]
+        self.router = router or RouterSettings()
+
+    def secrets(self) -> list[str]:
+        """Every secret value, for log redaction."""
+        out = self.server.secrets()
+        for key in (self.router.deepseek_api_key, self.router.perplexity_api_key):
+            if key is not None:
+                out.append(key.get_secret_value())
+        return [s for s in out if s]

@@ -20,7 +20,7 @@ _MINUTES_PER_YEAR = 365 * 24 * 60
 
 @dataclass(frozen=True)
 class Candles:
-    """OHLCV arrays in ascending time order.
+    """OHLCV arrays in ascending time order, immutable by contract.
 
     ``time`` holds bar open times in UTC epoch milliseconds (int64); prices and
     volume are float64. Build one with :func:`make_candles` (which validates)
@@ -37,6 +37,7 @@ class Candles:
     interval: str = ""
     synthetic: bool = False
     meta: dict[str, str] = field(default_factory=dict)
+    validated: bool = field(default=False, compare=False, repr=False)
 
     def __len__(self) -> int:
         return int(self.close.shape[0])
@@ -62,6 +63,7 @@ class Candles:
         return Candles(
             self.time[s], self.open[s], self.high[s], self.low[s], self.close[s],
             self.volume[s], self.symbol, self.interval, self.synthetic, dict(self.meta),
+            self.validated,
         )
 
     def fingerprint(self) -> str:
@@ -128,7 +130,12 @@ _COLUMNS = ("open", "high", "low", "close", "volume")
 def validate_candles(c: Candles) -> None:
     """Raise :class:`InvalidDataError` if the candles break any data rule of the spec.
 
-    The message names the first bad row and how to fix it."""
+    The message names the first bad row and how to fix it. Candles that pass
+    are marked so later calls skip the check, which reads every value and costs
+    as much memory traffic as a backtest. Candles are immutable by contract:
+    build new ones (``make_candles``) rather than editing their arrays."""
+    if c.validated:
+        return
     n = c.time.shape[0]
     if n == 0:
         raise InvalidDataError("no candles: the data set is empty; pass at least 2 bars")
@@ -140,6 +147,7 @@ def validate_candles(c: Candles) -> None:
             )
     code, row, col = validate_nb(c.time, c.open, c.high, c.low, c.close, c.volume)
     if code == V.OK:
+        object.__setattr__(c, "validated", True)
         return
     if code in (V.BAD_TIME_DUP, V.BAD_TIME_ORDER):
         kind = "a duplicate of" if code == V.BAD_TIME_DUP else "earlier than"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from engine.candles import Candles, make_candles
 from engine.errors import InvalidDataError
@@ -18,6 +17,7 @@ def candles_from_frame(df: Any, *, symbol: str = "", interval: str = "") -> Cand
     epoch seconds or milliseconds), open, high, low, close and optional volume,
     matched case-insensitively. Raises :class:`InvalidDataError` saying what is
     missing."""
+    import pandas as pd  # lazily: most engine users never need it, and it costs start-up time
     if not isinstance(df, pd.DataFrame):
         raise InvalidDataError("expected a table of candles (a pandas DataFrame)")
     cols = {str(c).strip().lower(): c for c in df.columns}
@@ -44,7 +44,8 @@ def candles_from_frame(df: Any, *, symbol: str = "", interval: str = "") -> Cand
     )
 
 
-def _to_epoch_ms(col: pd.Series) -> np.ndarray:
+def _to_epoch_ms(col: Any) -> np.ndarray:
+    import pandas as pd
     if pd.api.types.is_datetime64_any_dtype(col):
         ts = pd.to_datetime(col, utc=True)
         return ts.astype("datetime64[ms, UTC]").astype(np.int64).to_numpy()

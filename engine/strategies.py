@@ -98,13 +98,26 @@ class LineTable:
         return len(self._makers)
 
     def build(self) -> F64:
-        """Compute every requested line into a contiguous (lines, bars) matrix."""
+        """Compute every requested line into a contiguous (lines, bars) matrix.
+
+        EMAs of the close are computed in pairs, two recurrences per pass (see
+        ``ema_pair_nb``); every other line by its own function."""
         n = len(self.candles)
         out = np.empty((max(1, len(self._makers)), n))
         if not self._makers:
             out[0] = 0.0
+        ema_rows = {
+            row: key[1] for key, row in self._index.items()
+            if isinstance(key, tuple) and len(key) == 2 and key[0] == "ema"
+        }
+        rows = sorted(ema_rows)
+        for r1, r2 in zip(rows[0::2], rows[1::2], strict=False):
+            K.ema_pair_nb(self.candles.close, ema_rows[r1], ema_rows[r2], out[r1], out[r2])
+        if len(rows) % 2:
+            out[rows[-1]] = K.ema_nb(self.candles.close, ema_rows[rows[-1]])
         for row, make in enumerate(self._makers):
-            out[row] = make()
+            if row not in ema_rows:
+                out[row] = make()
         return out
 
     # Common lines, keyed so that every strategy shares them.

@@ -23,6 +23,30 @@ def ema_nb(x, n):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def ema_pair_nb(x, n1, n2, out1, out2):  # type: ignore[no-untyped-def]
+    """Two EMAs in one pass. One EMA is bound by the latency of its own
+    recurrence; two independent recurrences overlap, so the pair costs about
+    as much as one line."""
+    size = x.shape[0]
+    if size == 0:
+        return
+    a1 = 2.0 / (n1 + 1.0)
+    a2 = 2.0 / (n2 + 1.0)
+    b1 = 1.0 - a1
+    b2 = 1.0 - a2
+    e1 = x[0]
+    e2 = x[0]
+    out1[0] = e1
+    out2[0] = e2
+    for i in range(1, size):
+        xi = x[i]
+        e1 = a1 * xi + b1 * e1
+        e2 = a2 * xi + b2 * e2
+        out1[i] = e1
+        out2[i] = e2
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def sma_nb(x, n):  # type: ignore[no-untyped-def]
     """Rolling mean of the last n values; NaN before n values. Kahan-compensated running sum."""
     out = np.full(x.shape[0], np.nan)

@@ -17,33 +17,50 @@ BAD_LOW = 7
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def validate_nb(time, open_, high, low, close, volume):  # type: ignore[no-untyped-def]
-    """Returns (code, row, column) of the first violation; column 0-4 = o,h,l,c,v."""
+    """Returns (code, row, column) of the first violation; column 0-4 = o,h,l,c,v.
+
+    The fast path folds every rule into one branch-free test per bar (NaN fails
+    every comparison; low >= 0 and high < inf bound all four prices); only a
+    failing bar is examined rule by rule."""
     n = close.shape[0]
+    inf = np.inf
     for i in range(n):
-        if i > 0:
-            if time[i] == time[i - 1]:
-                return BAD_TIME_DUP, i, -1
-            if time[i] < time[i - 1]:
-                return BAD_TIME_ORDER, i, -1
         o = open_[i]
         h = high[i]
         lo = low[i]
         c = close[i]
         v = volume[i]
-        vals = (o, h, lo, c, v)
-        for k in range(5):
-            x = vals[k]
-            if not np.isfinite(x):
-                return BAD_NONFINITE, i, k
-            if x < 0.0:
-                return BAD_NEGATIVE, i, k
-        if h < lo:
-            return BAD_HIGH_LOW, i, -1
-        if h < max(o, c):
-            return BAD_HIGH, i, -1
-        if lo > min(o, c):
-            return BAD_LOW, i, -1
+        ok = (
+            (lo >= 0.0) & (h < inf) & (h >= o) & (h >= c) & (lo <= o) & (lo <= c)
+            & (v >= 0.0) & (v < inf) & (o == o) & (c == c)
+        )
+        if i > 0:
+            ok = ok & (time[i] > time[i - 1])
+        if not ok:
+            return _diagnose(time, open_, high, low, close, volume, i)
     return OK, -1, -1
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _diagnose(time, open_, high, low, close, volume, i):  # type: ignore[no-untyped-def]
+    if i > 0:
+        if time[i] == time[i - 1]:
+            return BAD_TIME_DUP, i, -1
+        if time[i] < time[i - 1]:
+            return BAD_TIME_ORDER, i, -1
+    vals = (open_[i], high[i], low[i], close[i], volume[i])
+    for k in range(5):
+        if not np.isfinite(vals[k]):
+            return BAD_NONFINITE, i, k
+    for k in range(5):
+        if vals[k] < 0.0:
+            return BAD_NEGATIVE, i, k
+    o, h, lo, c = vals[0], vals[1], vals[2], vals[3]
+    if h < lo:
+        return BAD_HIGH_LOW, i, -1
+    if h < max(o, c):
+        return BAD_HIGH, i, -1
+    return BAD_LOW, i, -1
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

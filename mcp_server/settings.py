@@ -69,7 +69,10 @@ def _csv(value: Any) -> Any:
 class RouterSettings(BaseSettings):
     """Router-related environment variables (and .env)."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+    # Blank values (as in .env.example) mean "use the default", not an empty path or JSON.
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", case_sensitive=False, env_ignore_empty=True
+    )
 
     deepseek_api_key: SecretStr | None = None
     deepseek_base_url: str = DeepSeekConfig.base_url
@@ -145,7 +148,11 @@ class ServerSettings(BaseSettings):
     """The MCP server, its HTTP transport, caches and data sources (`BST_*`)."""
 
     model_config = SettingsConfigDict(
-        env_prefix="BST_", env_file=".env", extra="ignore", case_sensitive=False
+        env_prefix="BST_",
+        env_file=".env",
+        extra="ignore",
+        case_sensitive=False,
+        env_ignore_empty=True,
     )
 
     toolsets: Annotated[list[Toolset], NoDecode] = Field(

@@ -1,0 +1,45 @@
+"""Settings: .env.example documents every variable, and its blanks mean the defaults."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from mcp_server.http import check_bind
+from mcp_server.logs import redact
+from mcp_server.settings import RouterSettings, ServerSettings, Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_env_example_lists_every_variable() -> None:
+    listed = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    wanted = {"BST_" + k.upper() for k in ServerSettings.model_fields} | {
+        k.upper() for k in RouterSettings.model_fields
+    }
+    assert listed == wanted
+
+
+def test_env_example_blanks_are_defaults(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text((ROOT / ".env.example").read_text())
+    s = ServerSettings(_env_file=env)  # type: ignore[call-arg]
+    r = RouterSettings(_env_file=env)  # type: ignore[call-arg]
+    assert s.http_token is None and s.bybit_base_url is None and str(s.data_dir) != "."
+    assert s.toolsets == ["market", "backtest", "analysis", "agents"]
+    assert r.router_routing is None and r.deepseek_api_key is None
+
+
+def test_public_bind_needs_token() -> None:
+    plain = Settings(ServerSettings(_env_file=None), RouterSettings(_env_file=None))  # type: ignore[call-arg]
+    check_bind(plain, "127.0.0.1")
+    with pytest.raises(Exception, match="BST_HTTP_TOKEN"):
+        check_bind(plain, "0.0.0.0")
+
+
+def test_redaction() -> None:
+    text = "Authorization: Bearer abcdefgh12345 api_key=sk-1234567890abc mine=topsecret"
+    out = redact(text, ["topsecret"])
+    assert "abcdefgh12345" not in out and "sk-1234567890abc" not in out and "topsecret" not in out

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from engine import EngineError
+from market import MarketError
 from mcp_server.datafiles import DataFileError
 
 EXIT_USAGE = 2
@@ -22,7 +23,7 @@ def cli_errors(console: Console) -> Iterator[None]:
     except typer.BadParameter as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(EXIT_USAGE) from None
-    except (EngineError, DataFileError) as exc:
+    except (EngineError, DataFileError, MarketError) as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(EXIT_USAGE) from None
     except OSError as exc:

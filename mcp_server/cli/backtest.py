@@ -17,7 +17,7 @@ from rich.table import Table
 
 from mcp_server.cli._app import app
 from mcp_server.cli._errors import cli_errors
-from mcp_server.datafiles import read_candles_file
+from mcp_server.datafiles import DataFileError, read_candles_file
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -39,12 +39,41 @@ def _parse_params(items: list[str]) -> dict[str, float]:
     return params
 
 
-def _load_candles(data: Path | None, symbol: str, interval: str, bars: int, seed: int) -> Any:
+def _load_candles(
+    data: Path | None, source: str, symbol: str, interval: str, bars: int, seed: int,
+    start: str | None, end: str | None, category: str,
+) -> Any:
     import engine
 
     if data is not None:
         return read_candles_file(data, symbol=symbol if symbol != _DEMO_SYMBOL else "", interval="")
+    if source == "store" or (source == "auto" and (start or end)):
+        return load_stored(symbol, interval, start, end, category)
+    if source not in ("auto", "sample"):
+        raise typer.BadParameter(f"--source must be auto, sample or store, got {source!r}")
     return engine.sample_candles(symbol, interval, bars, seed=seed)
+
+
+def load_stored(symbol: str, interval: str, start: str | None, end: str | None, category: str) -> Any:
+    """Candles from the local store (filled by `bybit-tester data fetch`)."""
+    import market
+    from mcp_server.cli.data import _parse_time
+    from mcp_server.market_bridge import to_engine_candles
+    from mcp_server.settings import ServerSettings
+
+    store = market.CandleStore(ServerSettings().data_dir)  # type: ignore[call-arg]
+    label = market.normalize_interval(interval)
+    key = market.DatasetKey.of(category, symbol.upper(), label)
+    try:
+        stored = store.load(key, _parse_time(start), _parse_time(end))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if len(stored.time) < 2:
+        raise DataFileError(
+            f"no stored {category} {symbol.upper()} {label} candles in that range; fetch them first: "
+            f"bybit-tester data fetch {symbol.upper()} --interval {label} --days 30"
+        )
+    return to_engine_candles(stored, symbol=symbol.upper(), interval=label)
 
 
 def _warm_status(message: str) -> Any:
@@ -123,7 +152,11 @@ def backtest(
     data: Annotated[Path | None, typer.Option(help="CSV or Parquet file with time, open, high, low, close, volume")] = None,
     strategy: Annotated[str, typer.Option(help="Built-in strategy name (see `bybit-tester strategies`)")] = "ema_cross",
     param: Annotated[list[str] | None, typer.Option(help="Strategy parameter NAME=VALUE (repeatable)")] = None,
-    symbol: Annotated[str, typer.Option(help="Symbol for the sample data (without --data)")] = _DEMO_SYMBOL,
+    source: Annotated[str, typer.Option(help="Without --data: auto (store when --start/--end are given, else sample), sample or store")] = "auto",
+    symbol: Annotated[str, typer.Option(help="Symbol of the sample or stored data (without --data)")] = _DEMO_SYMBOL,
+    start: Annotated[str | None, typer.Option(help="Stored data from this time (ISO 8601 or epoch ms)")] = None,
+    end: Annotated[str | None, typer.Option(help="Stored data up to this time (ISO 8601 or epoch ms)")] = None,
+    category: Annotated[str, typer.Option(help="Stored data category: linear, inverse or spot")] = "linear",
     interval: Annotated[str, typer.Option(help="Interval for the sample data: 1 3 5 15 30 60 120 240 360 720 D W M")] = _DEMO_INTERVAL,
     bars: Annotated[int, typer.Option(help="Bars of sample data")] = 35_040,
     seed: Annotated[int, typer.Option(help="Seed of the sample generator")] = 42,
@@ -169,7 +202,7 @@ def backtest(
         params = _parse_params(param or [])
         strat = engine.get_strategy(strategy)
         resolved = strat.resolve_params(params)
-        candles = _load_candles(data, symbol, interval, bars, seed)
+        candles = _load_candles(data, source, symbol, interval, bars, seed, start, end, category)
         result = engine.backtest(candles, strat, resolved, config)
         if chart is not None:
             chart.write_bytes(engine.render_equity_png(result))

@@ -86,3 +86,17 @@ def test_bad_input_exits_2_with_message(tmp_path: Path) -> None:
     df.to_csv(unsorted, index=False)
     res = runner.invoke(app, ["backtest", "--data", str(unsorted)])
     assert res.exit_code == 2 and "strictly increasing" in res.output
+
+
+def test_backtest_on_stored_data(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`data fetch --source fake` fills the store; `backtest --start/--end` reads it."""
+    monkeypatch.setenv("BST_DATA_DIR", str(tmp_path / "store"))
+    fetched = runner.invoke(app, ["data", "fetch", "BTCUSDT", "--interval", "15", "--days", "20", "--source", "fake"])
+    assert fetched.exit_code == 0, fetched.output
+    res = runner.invoke(app, ["backtest", "--symbol", "BTCUSDT", "--interval", "15", "--start", "2000-01-01",
+                              "--end", "2100-01-01", "--strategy", "sma_cross", "--json"])
+    assert res.exit_code == 0, res.output
+    payload = json.loads(res.stdout)
+    assert payload["synthetic"] is False and payload["bars"] >= 20 * 96 - 2
+    missing = runner.invoke(app, ["backtest", "--symbol", "ETHUSDT", "--interval", "15", "--source", "store"])
+    assert missing.exit_code == 2 and "data fetch ETHUSDT" in missing.output

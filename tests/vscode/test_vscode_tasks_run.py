@@ -34,7 +34,8 @@ PLAN: dict[str, tuple[str, dict[str, str]]] = {
     "BST: demo backtest": (REAL, {}),
     "BST: backtest (prompted)": (REAL, {"bst-bars": "2000"}),
     "BST: fetch market data": (REAL, {"bst-source": "fake", "bst-days": "1"}),
-    "BST: optimise grid": (HELP, {"bst-bars": "2000"}),
+    # a real run on 2,000 bars: --help would not notice a missing required option
+    "BST: optimise grid": (REAL, {"bst-bars": "2000"}),
     "BST: analyse last backtest": (REAL, {}),
     "BST: run tests": (HELP, {}),
 }
@@ -165,6 +166,14 @@ def test_fetch_task_runs_against_the_fake_exchange(bundle: Bundle, workspace: Pa
     done = run(command_line(task, input_values(bundle, PLAN[label][1]), workspace), workspace)
     assert "BTCUSDT 15" in done.stdout and "candles in the store" in done.stdout
     assert any((workspace / "data").rglob("*")), "the candles landed in BST_DATA_DIR"
+
+
+def test_grid_task_runs_on_a_small_sample(bundle: Bundle, workspace: Path) -> None:
+    label = "BST: optimise grid"
+    task = task_by_label(bundle, label)
+    needs_command(task)
+    done = run(command_line(task, input_values(bundle, PLAN[label][1]), workspace), workspace)
+    assert done.stdout.strip()
 
 
 def test_stdio_task_answers_an_mcp_initialize(bundle: Bundle, workspace: Path) -> None:

@@ -152,7 +152,7 @@ def register(server: MCPServer[Any], state: AppState) -> None:
     @server.tool(title="Fetch history", annotations=WRITES_STORE)
     @instrument(state, "fetch_history")
     async def fetch_history(
-        start: Annotated[str, Field(max_length=32, description="ISO date, e.g. 2024-01-01")],
+        start: Annotated[str, Field(min_length=4, max_length=32, description="ISO date, e.g. 2024-01-01")],
         symbol: Symbol = "BTCUSDT",
         interval: MarketInterval = "60",
         category: CategoryArg = "linear",
@@ -167,7 +167,8 @@ def register(server: MCPServer[Any], state: AppState) -> None:
         market = state.market()
         lo = parse_time_ms(start, name="start")
         hi = parse_time_ms(end, name="end")
-        assert lo is not None
+        if lo is None:
+            raise DataUnavailableError("start is required: an ISO date such as 2024-01-01")
         key = DatasetKey.of(category, symbol, interval)
         if hi is None:
             # The newest closed bar: the open one would be re-fetched on every call.

@@ -116,10 +116,12 @@ async def test_http_with_token(http_server: tuple[str, str]) -> None:
     import httpx2  # the SDK's HTTP client
     from mcp.client.streamable_http import streamable_http_client
 
-    async with httpx2.AsyncClient(headers=auth) as http:
-        async with Client(streamable_http_client(url + "/mcp/", http_client=http)) as c:
-            r = await c.call_tool("run_backtest", {"bars": 1000, "include_chart": False})
-            assert not r.is_error
+    async with (
+        httpx2.AsyncClient(headers=auth) as http,
+        Client(streamable_http_client(url + "/mcp/", http_client=http)) as c,
+    ):
+        r = await c.call_tool("run_backtest", {"bars": 1000, "include_chart": False})
+        assert not r.is_error
     text = httpx.get(url + "/metrics", headers=auth).text
     assert 'bst_tool_calls_total{outcome="ok",tool="run_backtest"}' in text
 

@@ -338,6 +338,56 @@ def _intrabar_exit(side, stop, stop_reason, tp_lvl, o, h, lo, c, same_bar, slip)
     return EXIT_TP, (o if gap_tp else tp_lvl), ambiguous
 
 
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _market_order(act, price, i, side, qty, entry, entry_idx, entry_fee, fund_paid, cash, fees, n_skip, nt, consec, sl_lvl, tp_lvl, liq_lvl, peak, stop, stop_reason, stats, trades, record, fc, size_mode, liq_on, liq_dist):  # type: ignore[no-untyped-def]
+    """Fill a market order at ``price`` (before slippage): close the position if
+    the order closes or reverses it, then open the new one if there is one.
+
+    Returns the updated position state and whether a position was opened.
+    Inlined by numba, so the wide signature costs nothing at run time; it keeps
+    the open-fill and close-fill paths one piece of code."""
+    slip = fc[F_SLIPPAGE]
+    fee = fc[F_FEE]
+    entered = False
+    if side != 0.0 and (act == ACT_CLOSE or (act == ACT_LONG) == (side < 0.0)):
+        fill = price * (1.0 - side * slip)
+        exit_fee = qty * fill * fee
+        cash += side * qty * (fill - entry) - exit_fee
+        nt, consec = _book_trade(
+            stats, trades, nt, record, side, qty, entry, entry_idx, entry_fee,
+            fund_paid, fill, exit_fee, i, EXIT_SIGNAL, consec,
+        )
+        side = 0.0
+    if act != ACT_CLOSE and side == 0.0:
+        new_side = 1.0 if act == ACT_LONG else -1.0
+        fill = price * (1.0 + slip * new_side)
+        q = _entry_qty(cash, fill, fc, size_mode)
+        if q > 0.0:
+            side = new_side
+            qty = q
+            entry = fill
+            entry_idx = i
+            entry_fee = q * fill * fee
+            cash -= entry_fee
+            fees += entry_fee
+            fund_paid = 0.0
+            inf = np.inf
+            sl = fc[F_SL]
+            tp = fc[F_TP]
+            sl_lvl = fill * (1.0 - side * sl) if sl > 0.0 else -side * inf
+            tp_lvl = fill * (1.0 + side * tp) if tp > 0.0 else side * inf
+            liq_lvl = fill * (1.0 - side * liq_dist) if liq_on else -side * inf
+            peak = fill
+            stop, stop_reason = _protective_stop(
+                side, entry, sl_lvl, liq_lvl, peak, fc[F_TRAIL], fc[F_TRAIL_ACTIVATION]
+            )
+            entered = True
+        else:
+            n_skip += 1
+    return (side, qty, entry, entry_idx, entry_fee, fund_paid, cash, fees, n_skip, nt, consec,
+            sl_lvl, tp_lvl, liq_lvl, peak, stop, stop_reason, entered)
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def simulate_nb(time, open_, high, low, close, funding, sig, fc, ic, record):  # type: ignore[no-untyped-def]
     """Run one backtest on the signal bitmask ``sig`` (see :func:`signals_nb`).
@@ -365,8 +415,6 @@ def simulate_nb(time, open_, high, low, close, funding, sig, fc, ic, record):  #
     fee = fc[F_FEE]
     maker_fee = fc[F_MAKER_FEE]
     slip = fc[F_SLIPPAGE]
-    sl = fc[F_SL]
-    tp = fc[F_TP]
     trail = fc[F_TRAIL]
     trail_act = fc[F_TRAIL_ACTIVATION]
     liq_dist = 1.0 / fc[F_LEVERAGE] - fc[F_MAINT_MARGIN]
@@ -427,38 +475,12 @@ def simulate_nb(time, open_, high, low, close, funding, sig, fc, ic, record):  #
         if pending != ACT_NONE:
             act = pending
             pending = ACT_NONE
-            if side != 0.0 and (act == ACT_CLOSE or (act == ACT_LONG) == (side < 0.0)):
-                fill = o * (1.0 - side * slip)
-                exit_fee = qty * fill * fee
-                cash += side * qty * (fill - entry) - exit_fee
-                nt, consec = _book_trade(
-                    stats, trades, nt, record, side, qty, entry, entry_idx, entry_fee,
-                    fund_paid, fill, exit_fee, i, EXIT_SIGNAL, consec,
-                )
-                side = 0.0
-            if act != ACT_CLOSE and side == 0.0:
-                new_side = 1.0 if act == ACT_LONG else -1.0
-                fill = o * (1.0 + slip * new_side)
-                q = _entry_qty(cash, fill, fc, size_mode)
-                if q > 0.0:
-                    side = new_side
-                    qty = q
-                    entry = fill
-                    entry_idx = i
-                    entry_fee = q * fill * fee
-                    cash -= entry_fee
-                    fees += entry_fee
-                    fund_paid = 0.0
-                    sl_lvl = fill * (1.0 - side * sl) if sl > 0.0 else -side * inf
-                    tp_lvl = fill * (1.0 + side * tp) if tp > 0.0 else side * inf
-                    liq_lvl = fill * (1.0 - side * liq_dist) if liq_on else -side * inf
-                    peak = fill
-                    stop, stop_reason = _protective_stop(
-                        side, entry, sl_lvl, liq_lvl, peak, trail, trail_act
-                    )
-                    entered = True
-                else:
-                    n_skip += 1
+            (side, qty, entry, entry_idx, entry_fee, fund_paid, cash, fees, n_skip, nt, consec,
+             sl_lvl, tp_lvl, liq_lvl, peak, stop, stop_reason, entered) = _market_order(
+                act, o, i, side, qty, entry, entry_idx, entry_fee, fund_paid, cash, fees, n_skip,
+                nt, consec, sl_lvl, tp_lvl, liq_lvl, peak, stop, stop_reason,
+                stats, trades, record, fc, size_mode, liq_on, liq_dist,
+            )
         # 3. intrabar exits on a position that lived through (part of) this bar
         c = close[i]
         if side != 0.0:
@@ -494,37 +516,12 @@ def simulate_nb(time, open_, high, low, close, funding, sig, fc, ic, record):  #
                     if i + 1 < n:
                         pending = act
                 else:
-                    if side != 0.0 and (act == ACT_CLOSE or (act == ACT_LONG) == (side < 0.0)):
-                        fill = c * (1.0 - side * slip)
-                        exit_fee = qty * fill * fee
-                        cash += side * qty * (fill - entry) - exit_fee
-                        nt, consec = _book_trade(
-                            stats, trades, nt, record, side, qty, entry, entry_idx, entry_fee,
-                            fund_paid, fill, exit_fee, i, EXIT_SIGNAL, consec,
-                        )
-                        side = 0.0
-                    if act != ACT_CLOSE and side == 0.0:
-                        new_side = 1.0 if act == ACT_LONG else -1.0
-                        fill = c * (1.0 + slip * new_side)
-                        q = _entry_qty(cash, fill, fc, size_mode)
-                        if q > 0.0:
-                            side = new_side
-                            qty = q
-                            entry = fill
-                            entry_idx = i
-                            entry_fee = q * fill * fee
-                            cash -= entry_fee
-                            fees += entry_fee
-                            fund_paid = 0.0
-                            sl_lvl = fill * (1.0 - side * sl) if sl > 0.0 else -side * inf
-                            tp_lvl = fill * (1.0 + side * tp) if tp > 0.0 else side * inf
-                            liq_lvl = fill * (1.0 - side * liq_dist) if liq_on else -side * inf
-                            peak = fill
-                            stop, stop_reason = _protective_stop(
-                                side, entry, sl_lvl, liq_lvl, peak, trail, trail_act
-                            )
-                        else:
-                            n_skip += 1
+                    (side, qty, entry, entry_idx, entry_fee, fund_paid, cash, fees, n_skip, nt, consec,
+                     sl_lvl, tp_lvl, liq_lvl, peak, stop, stop_reason, _) = _market_order(
+                        act, c, i, side, qty, entry, entry_idx, entry_fee, fund_paid, cash, fees,
+                        n_skip, nt, consec, sl_lvl, tp_lvl, liq_lvl, peak, stop, stop_reason,
+                        stats, trades, record, fc, size_mode, liq_on, liq_dist,
+                    )
         # 5. mark to the close and stream the per-bar statistics
         if side != 0.0:
             in_market = True

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import platformdirs
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from agents import ConfigError, DeepSeekConfig, PerplexityConfig, RouterConfig, RouterMode, TaskKind
@@ -174,7 +174,10 @@ class ServerSettings(BaseSettings):
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest accepted request body")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     cache_url: str = Field(
-        "memory://", description="memory:// (in-process) or redis://host:port/db for results"
+        "memory://",
+        # REDIS_URL is what the original project and most Redis tooling use
+        validation_alias=AliasChoices("BST_CACHE_URL", "REDIS_URL"),
+        description="memory:// (in-process) or redis://host:port/db for results (also read from REDIS_URL)",
     )
     cache_ttl: float = Field(
         86_400.0, ge=0, description="Seconds a cached result lives (0 = no expiry)"

@@ -3,25 +3,31 @@
 from __future__ import annotations
 
 import io
+import itertools
 
 import numpy as np
 
 from engine.result import BacktestResult
 
 
-def render_equity_png(result: BacktestResult, *, width: float = 10.0, height: float = 6.0, dpi: int = 100) -> bytes:
+def render_equity_png(
+    result: BacktestResult, *, width: float = 10.0, height: float = 6.0, dpi: int = 100,
+    max_points: int = 2000,
+) -> bytes:
     """A two-panel PNG: equity (with buy-and-hold for reference) and drawdown.
 
     Synthetic data is labelled in the title so a chart is never mistaken for a
-    result on market data."""
+    result on market data. Long curves are drawn as a min/max envelope of at
+    most ``max_points`` buckets: identical at chart resolution, and drawing
+    100k points would cost far more than the backtest itself."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    t = result.time.astype("datetime64[ms]")
-    eq = result.equity
-    dd = result.drawdown() * 100.0
+    t_eq, eq, t_dd, dd = _envelope(result.time, result.equity, result.drawdown() * 100.0, max_points)
+    t = t_eq.astype("datetime64[ms]")
+    t2 = t_dd.astype("datetime64[ms]")
     fig, (ax1, ax2) = plt.subplots(
         2, 1, figsize=(width, height), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
     )
@@ -42,7 +48,7 @@ def render_equity_png(result: BacktestResult, *, width: float = 10.0, height: fl
         )
         ax1.text(0.01, 0.97, text, transform=ax1.transAxes, va="top", fontsize=8)
         ax1.legend(loc="lower right", fontsize=8)
-        ax2.fill_between(t, -dd, 0.0, color="#d62728", alpha=0.4, lw=0)
+        ax2.fill_between(t2, -dd, 0.0, color="#d62728", alpha=0.4, lw=0)
         ax2.set_ylabel("drawdown %")
         ax2.set_ylim(min(-1.0, float(np.min(-dd)) * 1.05 if dd.size else -1.0), 0.5)
         fig.autofmt_xdate()
@@ -52,6 +58,22 @@ def render_equity_png(result: BacktestResult, *, width: float = 10.0, height: fl
         return buf.getvalue()
     finally:
         plt.close(fig)
+
+
+def _envelope(
+    t: np.ndarray, eq: np.ndarray, dd: np.ndarray, max_points: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Equity as each bucket's lowest and highest point in time order, and the
+    drawdown as each bucket's worst value: nothing visible is lost."""
+    n = eq.shape[0]
+    buckets = max(1, max_points // 2)
+    if n <= 2 * buckets:
+        return t, eq, t, dd
+    edges = np.linspace(0, n, buckets + 1).astype(np.int64)
+    pairs = [(s + int(np.argmin(eq[s:e])), s + int(np.argmax(eq[s:e]))) for s, e in itertools.pairwise(edges)]
+    idx = np.unique(np.array([*(i for p in pairs for i in p), n - 1]))
+    worst = np.maximum.reduceat(dd, edges[:-1])
+    return t[idx], eq[idx], t[edges[:-1]], worst
 
 
 def _pct(x: float | None) -> str:

@@ -31,27 +31,27 @@ def _window(n: int, name: str = "window") -> int:
 
 def ema(x: npt.ArrayLike, n: int) -> F64:
     """Exponential moving average (pandas ``ewm(span=n, adjust=False)``)."""
-    return K.ema_nb(_arr(x), _window(n))  # type: ignore[no-any-return]
+    return K.ema_nb(_arr(x), _window(n))
 
 
 def sma(x: npt.ArrayLike, n: int) -> F64:
     """Simple moving average of the last n values."""
-    return K.sma_nb(_arr(x), _window(n))  # type: ignore[no-any-return]
+    return K.sma_nb(_arr(x), _window(n))
 
 
 def rsi(close: npt.ArrayLike, n: int = 14) -> F64:
     """Wilder's relative strength index (0-100)."""
-    return K.rsi_nb(_arr(close), _window(n))  # type: ignore[no-any-return]
+    return K.rsi_nb(_arr(close), _window(n))
 
 
 def atr(high: npt.ArrayLike, low: npt.ArrayLike, close: npt.ArrayLike, n: int = 14) -> F64:
     """Wilder's average true range."""
-    return K.atr_nb(_arr(high), _arr(low), _arr(close), _window(n))  # type: ignore[no-any-return]
+    return K.atr_nb(_arr(high), _arr(low), _arr(close), _window(n))
 
 
 def roc(x: npt.ArrayLike, n: int) -> F64:
     """Rate of change over n bars as a fraction."""
-    return K.roc_nb(_arr(x), _window(n))  # type: ignore[no-any-return]
+    return K.roc_nb(_arr(x), _window(n))
 
 
 class MACD(NamedTuple):
@@ -84,7 +84,7 @@ def bollinger(close: npt.ArrayLike, n: int = 20, k: float = 2.0) -> Bands:
 
 def rolling_std(x: npt.ArrayLike, n: int) -> F64:
     """Population standard deviation of the last n values."""
-    return K.rolling_std_nb(_arr(x), _window(n))  # type: ignore[no-any-return]
+    return K.rolling_std_nb(_arr(x), _window(n))
 
 
 def donchian(high: npt.ArrayLike, low: npt.ArrayLike, n: int = 20) -> Bands:

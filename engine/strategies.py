@@ -212,7 +212,7 @@ def _macd_cross(t: LineTable, p: Mapping[str, ParamValue]) -> SignalPlan:
     c = t.candles.close
 
     def line() -> F64:
-        return K.ema_nb(c, fast) - K.ema_nb(c, slow)  # type: ignore[no-any-return]
+        return K.ema_nb(c, fast) - K.ema_nb(c, slow)
 
     a = t.request(("macd", fast, slow), line)
     b = t.request(("macd_signal", fast, slow, sig), lambda: K.ema_nb(line(), sig))
@@ -342,6 +342,10 @@ def list_strategies() -> list[dict[str, Any]]:
     return [s.to_dict() for s in _BUILTINS]
 
 
+def _constant(values: F64) -> Callable[[], F64]:
+    return lambda: values
+
+
 def signals_plan(
     table: LineTable,
     long_entry: npt.ArrayLike,
@@ -359,5 +363,5 @@ def signals_plan(
             raise InvalidParameterError(
                 f"signal '{key}' has shape {values.shape}; it must have one value per bar ({n})"
             )
-        rows.append(table.request(("signal", key, id(arr)), lambda v=values: v))
+        rows.append(table.request(("signal", key, id(arr)), _constant(values)))
     return _plan(E.RULE_SIGNALS, rows, [], warmup)

@@ -137,15 +137,14 @@ def pbo_from_block_stats(sums: F64, squares: F64, counts: F64, *, chunk: int = 5
         raise ValueError(f"CSCV needs an even number of blocks >= 2, got {s_blocks}")
     if n < 2:
         raise ValueError("PBO needs at least 2 trials")
-    combos = list(itertools.combinations(range(s_blocks), s_blocks // 2))
+    combos = np.array(list(itertools.combinations(range(s_blocks), s_blocks // 2)))
     logits: list[float] = []
     is_best: list[float] = []
     oos_best: list[float] = []
     for start in range(0, len(combos), chunk):
         part = combos[start:start + chunk]
         mask = np.zeros((len(part), s_blocks))
-        for k, c in enumerate(part):
-            mask[k, list(c)] = 1.0
+        np.put_along_axis(mask, part, 1.0, axis=1)
         inv = 1.0 - mask
         perf_is = _sharpe(mask @ sums, mask @ squares, mask @ counts)
         perf_oos = _sharpe(inv @ sums, inv @ squares, inv @ counts)

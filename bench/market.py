@@ -35,6 +35,7 @@ SERVER = """
 import sys, uvicorn
 from market import FakeBybit, FakeBybitConfig, FakeInstrument
 fake = FakeBybit(FakeBybitConfig(instruments=[FakeInstrument(symbol="BTCUSDT", history_days=float(sys.argv[2]))]))
+fake.warm("linear", "BTCUSDT", "1")  # encode the rows once, as a real exchange has them ready
 uvicorn.run(fake.app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
 """
 DAY = 86_400_000

@@ -53,7 +53,14 @@ class ClientConfig(BaseModel):
     rate_per_s: float = Field(
         default=20.0, gt=0, le=120.0, description="token-bucket rate; 120/s = Bybit's 600 per 5 s"
     )
-    burst: float = Field(default=1.0, ge=1.0, le=50.0)
+    burst: float = Field(
+        default=4.0,
+        ge=1.0,
+        le=50.0,
+        description="tokens the bucket holds; > 1 lets windows make up for late wake-ups "
+        "(a bucket of 1 loses every token a busy event loop is late for); the window cap "
+        "still bounds any burst",
+    )
     window_limit: int = Field(
         default=590, ge=1, le=600, description="hard cap of requests per window"
     )

@@ -18,6 +18,9 @@ from typing import Any, Literal
 
 import httpx
 import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict
 
 from market._http import ClientConfig, Requester, Sleep
@@ -401,13 +404,36 @@ async def _run_all(coros: list[Coroutine[Any, Any, None]]) -> None:
             raise t.exception()  # type: ignore[misc]
 
 
+def _rows_to_array(rows: Any) -> npt.NDArray[np.float64]:
+    """A page's rows (lists of numeric strings) as one 2-D float64 array.
+
+    Fast path: Arrow builds one string column from the nested lists and casts it
+    to float64 in a single vectorised pass (about 3x faster than numpy parsing
+    7,000 Python strings). Anything it does not take (numbers instead of
+    strings, ragged rows, junk) goes through numpy, which decides what is malformed.
+    """
+    if isinstance(rows, list) and isinstance(rows[0], list) and rows[0]:
+        width = len(rows[0])
+        try:
+            nested = pa.array(rows, type=pa.list_(pa.string()))
+            flat = nested.flatten()
+            if nested.null_count == 0 and len(flat) == width * len(rows):
+                lengths = pc.list_value_length(nested)
+                if pc.min(lengths).as_py() == width:
+                    values = pc.cast(flat, pa.float64()).to_numpy(zero_copy_only=False)
+                    return values.reshape(len(rows), width)
+        except (pa.ArrowException, TypeError, ValueError):
+            pass
+    try:
+        return np.array(rows, dtype=np.float64)
+    except (ValueError, TypeError) as exc:
+        raise MalformedResponseError(f"kline rows are not numeric: {str(rows)[:120]}") from exc
+
+
 def _parse_rows(rows: Any, *, inverse: bool) -> Candles:
     if not rows:
         return Candles.empty()
-    try:
-        arr = np.array(rows, dtype=np.float64)
-    except (ValueError, TypeError) as exc:
-        raise MalformedResponseError(f"kline rows are not numeric: {str(rows)[:120]}") from exc
+    arr = _rows_to_array(rows)
     if arr.ndim != 2 or arr.shape[1] not in (5, 7):
         raise MalformedResponseError(f"kline rows have shape {arr.shape}")
     arr = arr[::-1]  # Bybit sends newest first

@@ -17,10 +17,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 import zlib
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qs, quote, unquote
 
@@ -93,6 +95,16 @@ class _ParamError(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class _RawResult:
+    """A `result` object already encoded as JSON text (the kline fast path)."""
+
+    text: str
+
+
+Handler = Callable[[Request], "dict[str, Any] | _RawResult"]
+
+
 class FakeBybit:
     """The fake server's state and its ASGI `app`.
 
@@ -118,6 +130,7 @@ class FakeBybit:
             seed=self.config.seed,
             horizon=lambda: self.clock() + self.config.horizon_margin_ms,
         )
+        self.rows = RowCache()
         self.app = Starlette(routes=self._routes())
 
     # ---- Python control API -------------------------------------------------
@@ -150,9 +163,21 @@ class FakeBybit:
         inst = self._instrument(category, symbol)
         return self.book.get(category, symbol, interval, self.first_candle_ms(inst))
 
+    def warm(
+        self, category: str, symbol: str, interval: str, *, kinds: tuple[str, ...] = ("kline",)
+    ) -> int:
+        """Generate a series and encode all of its rows now, so no request pays for it.
+
+        Returns the number of rows encoded. Only a speed-up: answers are the same cold or warm.
+        """
+        series = self.series(category, symbol, interval)
+        for kind in kinds:
+            self.rows.page(series, (category, symbol, interval, kind), 0, len(series))
+        return len(series) * len(kinds)
+
     # ---- routing --------------------------------------------------------------
     def _routes(self) -> list[Route]:
-        market = [
+        market: list[tuple[str, Handler]] = [
             ("/v5/market/time", self._time),
             ("/v5/market/instruments-info", self._instruments_info),
             ("/v5/market/tickers", self._tickers),
@@ -167,7 +192,7 @@ class FakeBybit:
         ]
         return routes
 
-    def _wrap(self, handler: Callable[[Request], dict[str, Any]]) -> Callable[[Request], Any]:
+    def _wrap(self, handler: Handler) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
             path = request.url.path
             self.requests[path] += 1
@@ -187,20 +212,24 @@ class FakeBybit:
 
         return endpoint
 
-    def _envelope(self, result: dict[str, Any], *, code: int = 0, msg: str = "OK") -> Response:
-        body = {
-            "retCode": code,
-            "retMsg": msg,
-            "result": result,
-            "retExtInfo": {},
-            "time": self.clock(),
-        }
+    def _envelope(
+        self, result: dict[str, Any] | _RawResult, *, code: int = 0, msg: str = "OK"
+    ) -> Response:
+        # Same bytes as json.dumps of the whole envelope (compact separators); the result
+        # may come pre-encoded, so a 1000-row page is not re-encoded string by string.
+        text = (
+            result.text
+            if isinstance(result, _RawResult)
+            else json.dumps(result, separators=(",", ":"))
+        )
+        body = (
+            f'{{"retCode":{code},"retMsg":{json.dumps(msg)},"result":{text},'
+            f'"retExtInfo":{{}},"time":{self.clock()}}}'
+        )
         headers = {}
         if self.config.rate_limit_headers:
             headers = self._limit_headers(1000)
-        return Response(
-            json.dumps(body, separators=(",", ":")), media_type="application/json", headers=headers
-        )
+        return Response(body, media_type="application/json", headers=headers)
 
     def _limit_headers(self, reset_in_ms: int) -> dict[str, str]:
         return {
@@ -266,7 +295,7 @@ class FakeBybit:
                 return inst
         raise _ParamError("Not supported symbols")
 
-    def _kline(self, request: Request) -> dict[str, Any]:
+    def _kline(self, request: Request) -> dict[str, Any] | _RawResult:
         q = request.query_params
         path = request.url.path
         category = q.get("category") or "linear"
@@ -283,13 +312,11 @@ class FakeBybit:
                 raise _ParamError("start must be less than end")
             return {"symbol": inst.symbol, "category": category, "list": []}
         series = self.book.get(category, inst.symbol, interval, self.first_candle_ms(inst))
-        rows = _select(series, interval, start, end, limit, now=self.clock())
+        lo, hi = _select_range(series, interval, start, end, limit, now=self.clock())
         kind = path.rsplit("/", 1)[-1]
-        return {
-            "symbol": inst.symbol,
-            "category": category,
-            "list": _format_rows(rows, kind, category),
-        }
+        rows = self.rows.page(series, (category, inst.symbol, interval, kind), lo, hi)
+        head = json.dumps({"symbol": inst.symbol, "category": category}, separators=(",", ":"))
+        return _RawResult(f'{head[:-1]},"list":[{rows}]}}')
 
     def _limit(self, raw: str | None, *, default: int, maximum: int) -> int:
         if raw is None or raw == "":
@@ -426,20 +453,120 @@ def _int_or_none(raw: str | None) -> int | None:
         raise _ParamError(f"Invalid number: {raw}") from exc
 
 
-def _select(
+def _select_range(
     series: Candles, interval: str, start: int | None, end: int | None, limit: int, *, now: int
-) -> Candles:
-    """The spec's row rules (§1), ascending; the caller reverses to newest first."""
+) -> tuple[int, int]:
+    """The spec's row rules (§1): the index range [lo, hi) of the rows to serve."""
     visible_end = (
         now if end is None else min(end, now)
     )  # the open candle is visible, future ones are not
     hi = int(np.searchsorted(series.time, visible_end, side="right"))
     if start is None:
-        return series.take(slice(max(0, hi - limit), hi))
+        return max(0, hi - limit), hi
     lo = int(np.searchsorted(series.time, floor_time(start, interval), side="left"))
     if end is None:
-        return series.take(slice(lo, min(hi, lo + limit)))
-    return series.take(slice(max(lo, hi - limit), hi)) if hi > lo else Candles.empty()
+        return lo, min(hi, lo + limit)
+    return (max(lo, hi - limit), hi) if hi > lo else (0, 0)
+
+
+def _select(
+    series: Candles, interval: str, start: int | None, end: int | None, limit: int, *, now: int
+) -> Candles:
+    """The spec's row rules (§1), ascending; the caller reverses to newest first."""
+    lo, hi = _select_range(series, interval, start, end, limit, now=now)
+    return series.take(slice(lo, hi))
+
+
+RowKey = tuple[str, str, str, str]  # (category, symbol, interval, kind)
+
+
+class RowCache:
+    """Kline rows encoded as JSON text once, in blocks, and served as slices.
+
+    The rows of a generated series never change (the open candle is served with
+    its final values), so each block of `block` rows is encoded on first use
+    (newest first, comma separated, exactly as `json.dumps` of `_format_rows`
+    would write them) with the offset of every row; a page is then one or two
+    string slices. A regenerated series (a new `Candles` object) drops its
+    blocks. At most `max_blocks` blocks are kept, least recently used first out.
+    """
+
+    def __init__(self, *, block: int = 1024, max_blocks: int = 1024):
+        self.block = block
+        self.max_blocks = max_blocks
+        self._blocks: OrderedDict[tuple[RowKey, int], tuple[str, list[int], list[int]]] = (
+            OrderedDict()
+        )
+        self._series: dict[RowKey, Candles] = {}
+        self._lock = threading.Lock()
+        self.encoded_rows = 0
+
+    def page(self, series: Candles, key: RowKey, lo: int, hi: int) -> str:
+        """Rows [lo, hi) of `series`, newest first, as the inside of a JSON list."""
+        if hi <= lo:
+            return ""
+        with self._lock:
+            if self._series.get(key) is not series:
+                for k in [k for k in self._blocks if k[0] == key]:
+                    del self._blocks[k]
+                self._series[key] = series
+            parts: list[str] = []
+            size = self.block
+            for b in range((hi - 1) // size, lo // size - 1, -1):
+                text, starts, ends = self._get_block(series, key, b)
+                base = b * size
+                top = min(base + size, len(series)) - 1  # series index of the block's first row
+                a, z = max(lo, base), min(hi, base + size) - 1  # series indices, inclusive
+                parts.append(text[starts[top - z] : ends[top - a]])
+            return ",".join(parts)
+
+    def _get_block(self, series: Candles, key: RowKey, b: int) -> tuple[str, list[int], list[int]]:
+        found = self._blocks.get((key, b))
+        if found is not None:
+            self._blocks.move_to_end((key, b))
+            return found
+        part = series.take(slice(b * self.block, min((b + 1) * self.block, len(series))))
+        rows = _encode_rows(part, key[3], key[0])
+        ends = np.cumsum([len(r) + 1 for r in rows]) - 1  # +1: the comma after each row
+        starts = ends - np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+        found = (",".join(rows), starts.tolist(), ends.tolist())
+        self._blocks[(key, b)] = found
+        self.encoded_rows += len(rows)
+        while len(self._blocks) > self.max_blocks:
+            self._blocks.popitem(last=False)
+        return found
+
+
+_KLINE_ROW = '["%d","%r","%r","%r","%r","%r","%r"]'
+_PRICE_ROW = '["%d","%r","%r","%r","%r"]'
+
+
+def _encode_rows(c: Candles, kind: str, category: str) -> list[str]:
+    """Each row of `_format_rows(c, ...)` as compact JSON text, newest first."""
+    times = c.time[::-1].tolist()
+    if kind == "kline":
+        vol, turn = c.volume[::-1].tolist(), c.turnover[::-1].tolist()
+        if category == "inverse":
+            vol, turn = turn, vol
+        cols = [getattr(c, name)[::-1].tolist() for name in ("open", "high", "low", "close")]
+        fmt = _KLINE_ROW
+        cols += [vol, turn]
+    else:
+        cols = _price_columns(c, kind)
+        fmt = _PRICE_ROW
+    return [fmt % row for row in zip(times, *cols, strict=True)]
+
+
+def _price_columns(c: Candles, kind: str) -> list[list[float]]:
+    """OHLC of mark, index and premium-index klines, newest first, as Python floats."""
+    if kind == "premium-index-price-kline":
+        # Premium ratios: small numbers around zero, derived deterministically from price.
+        wave = np.sin(c.time[::-1] / 3.6e6) * 5e-4
+        ohlc = [wave, wave + 1e-4, wave - 1e-4, wave + (c.close[::-1] % 7) * 1e-5]
+    else:
+        skew = 1.0002 if kind == "mark-price-kline" else 0.9998
+        ohlc = [c.open[::-1] * skew, c.high[::-1] * skew, c.low[::-1] * skew, c.close[::-1] * skew]
+    return [np.round(x, 6).tolist() for x in ohlc]
 
 
 def _format_rows(c: Candles, kind: str, category: str) -> list[list[str]]:
@@ -457,12 +584,5 @@ def _format_rows(c: Candles, kind: str, category: str) -> list[list[str]]:
             turn,
         ]
         return [[str(t), *map(repr, vals)] for t, *vals in zip(times, *cols, strict=True)]
-    if kind == "premium-index-price-kline":
-        # Premium ratios: small numbers around zero, derived deterministically from price.
-        wave = np.sin(c.time[::-1] / 3.6e6) * 5e-4
-        ohlc = [wave, wave + 1e-4, wave - 1e-4, wave + (c.close[::-1] % 7) * 1e-5]
-    else:
-        skew = 1.0002 if kind == "mark-price-kline" else 0.9998
-        ohlc = [c.open[::-1] * skew, c.high[::-1] * skew, c.low[::-1] * skew, c.close[::-1] * skew]
-    cols = [np.round(x, 6).tolist() for x in ohlc]
+    cols = _price_columns(c, kind)
     return [[str(t), *map(repr, vals)] for t, *vals in zip(times, *cols, strict=True)]

@@ -9,10 +9,13 @@ working set (the last N candles per key) and multi-timeframe views.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from market.bybit import BybitClient, FetchProgress, Gap
 from market.cache import Cache, decode_arrays, encode_arrays
@@ -20,7 +23,7 @@ from market.candles import Candles
 from market.errors import InvalidRangeError
 from market.intervals import floor_time, interval_ms, next_open, normalize_interval
 from market.resample import can_resample, resample
-from market.store import CandleStore, DatasetKey
+from market.store import CHUNK_CANDLES, CandleStore, DatasetKey
 
 __all__ = ["BackfillReport", "MarketData"]
 
@@ -51,13 +54,15 @@ class MarketData:
         client: BybitClient | None = None,
         cache: Cache | None = None,
         *,
-        flush_rows: int = 20_000,
+        flush_rows: int = CHUNK_CANDLES,
+        flush_s: float = 10.0,
         clock_ms: Callable[[], int] | None = None,
     ):
         self.store = store
         self.client = client
         self.cache = cache
         self.flush_rows = flush_rows
+        self.flush_s = flush_s
         self._clock_ms = clock_ms or (lambda: int(time.time() * 1000))
         self._working: dict[tuple[str, str, str], Candles] = {}
 
@@ -144,8 +149,9 @@ class MarketData:
         self, key: DatasetKey, gap: Gap, report: BackfillReport, on_progress: ProgressSink | None
     ) -> None:
         assert self.client is not None
-        buffer: list[Candles] = []
-        buffered = 0
+        buffers = _ChunkBuffers(
+            self.store.chunk_span(key), key.interval, gap, self.flush_rows, self.flush_s
+        )
         write_lock = asyncio.Lock()
         pending: list[asyncio.Task[None]] = []
 
@@ -156,12 +162,12 @@ class MarketData:
                 )
 
         def on_page(page: Candles) -> None:
-            nonlocal buffer, buffered
-            buffer.append(page)
-            buffered += len(page)
-            if buffered >= self.flush_rows:
-                batch, buffer, buffered = buffer, [], 0
-                pending.append(asyncio.ensure_future(flush(batch)))
+            # Pages are buffered per store chunk and written when the chunk's share of the
+            # range is complete (or after flush_rows rows / flush_s seconds), so each chunk
+            # file is rewritten about once instead of once per flush of every window.
+            ready = buffers.add(page)
+            if ready:
+                pending.append(asyncio.ensure_future(flush(ready)))
 
         try:
             got, progress = await self.client.fetch_candles(
@@ -169,8 +175,9 @@ class MarketData:
                 category=key.category, on_page=on_page, on_progress=on_progress,
             )  # fmt: skip
         finally:
-            if buffer:
-                pending.append(asyncio.ensure_future(flush(buffer)))
+            rest = buffers.drain()
+            if rest:
+                pending.append(asyncio.ensure_future(flush(rest)))
             await asyncio.gather(*pending)
         report.ranges.append(gap)
         report.fetched += len(got)
@@ -262,6 +269,59 @@ class MarketData:
             symbol, base_i, category, size=load_limit, load_limit=load_limit
         )
         return {i: resample(src, base_i, i) for i in wanted}
+
+
+class _ChunkBuffers:
+    """Fetched pages waiting to be written, grouped by the store chunk they belong to."""
+
+    def __init__(self, span: int, interval: str, gap: Gap, max_rows: int, max_age_s: float):
+        self._span = span
+        self._interval = interval
+        self._gap = gap
+        self._max_rows = max(1, max_rows)
+        self._max_age_s = max_age_s
+        self._parts: dict[int, list[Candles]] = {}
+        self._rows: dict[int, int] = {}
+        self._born: dict[int, float] = {}
+
+    def _needed(self, chunk: int) -> int | None:
+        """Open times of the range inside the chunk; None when not countable (M)."""
+        if self._interval == "M":
+            return None
+        step = interval_ms(self._interval)
+        lo = max(self._gap.start, chunk * self._span)
+        hi = min(self._gap.end, (chunk + 1) * self._span - 1)
+        lo = floor_time(lo - 1, self._interval) + step  # first open time >= lo
+        return max(0, (floor_time(hi, self._interval) - lo) // step + 1)
+
+    def add(self, page: Candles) -> list[Candles]:
+        """Buffer a page (ascending); return the parts that are due for writing now."""
+        if len(page) == 0:
+            return []
+        ids = page.time // self._span
+        cuts = np.flatnonzero(ids[1:] != ids[:-1]) + 1
+        bounds = [0, *cuts.tolist(), len(page)]
+        now = time.monotonic()
+        for lo, hi in itertools.pairwise(bounds):
+            chunk = int(ids[lo])
+            self._parts.setdefault(chunk, []).append(page.take(slice(lo, hi)))
+            self._rows[chunk] = self._rows.get(chunk, 0) + hi - lo
+            self._born.setdefault(chunk, now)
+        due = [
+            c for c, n in self._rows.items()
+            if n >= self._max_rows or n >= (self._needed(c) or n + 1)
+            or now - self._born[c] >= self._max_age_s
+        ]  # fmt: skip
+        return [part for c in due for part in self._take(c)]
+
+    def _take(self, chunk: int) -> list[Candles]:
+        self._rows.pop(chunk, None)
+        self._born.pop(chunk, None)
+        return self._parts.pop(chunk, [])
+
+    def drain(self) -> list[Candles]:
+        """Everything still buffered."""
+        return [part for c in list(self._parts) for part in self._take(c)]
 
 
 def _sort_key(interval: str) -> int:

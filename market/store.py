@@ -97,6 +97,10 @@ class CandleStore:
     def _span(key: DatasetKey) -> int:
         return CHUNK_CANDLES * interval_ms(key.interval)
 
+    def chunk_span(self, key: DatasetKey) -> int:
+        """Milliseconds of open times one chunk file covers (chunk i holds [i*span, (i+1)*span))."""
+        return self._span(key)
+
     def check_writable(self) -> None:
         """Create the root and prove a file can be written there, or raise StoreUnavailableError."""
         try:

@@ -162,3 +162,34 @@ async def test_sigkill_mid_backfill_then_resume(make_server, make_client, tmp_pa
     assert full.equals(series.between(floor_time(start, "1"), LAST_CLOSED))
     assert store.gaps(KEY) == [] and len(store.load(KEY)) == 28_800
     assert srv.fake.requests["/v5/market/kline"] - before < 29  # resumed, not restarted
+
+
+async def test_backfill_writes_each_chunk_about_once(make_server, make_client, tmp_path):
+    """Pages are grouped by store chunk: a chunk is written when its share of the range is in."""
+    from market.store import CHUNK_CANDLES
+
+    srv = make_server(FakeBybitConfig(instruments=small_instruments(100)))
+    start = NOW - 95 * DAY  # 136,800 candles over 3 chunks, fetched by 4 windows at once
+    writes: list[int] = []
+    async with make_client(srv.url) as client:
+        md = service(client, tmp_path)
+        upsert = md.store.upsert
+        md.store.upsert = lambda key, c: (writes.append(len(c)), upsert(key, c))[1]  # type: ignore[method-assign]
+        got = await md.get_candles("BTCUSDT", "1", start, NOW)
+    series = srv.fake.series("linear", "BTCUSDT", "1")
+    assert got.equals(series.between(floor_time(start, "1"), LAST_CLOSED))
+    chunks = np.unique(got.time // (CHUNK_CANDLES * MIN))
+    assert (
+        sum(writes) == len(got) and len(writes) <= len(chunks) + 1
+    )  # not once per flush per window
+    assert md.store.gaps(KEY) == []
+
+
+async def test_small_flush_rows_still_commits_every_page(loopback, make_client, tmp_path):
+    writes: list[int] = []
+    async with make_client(loopback.url) as client:
+        md = service(client, tmp_path, flush_rows=1)
+        upsert = md.store.upsert
+        md.store.upsert = lambda key, c: (writes.append(len(c)), upsert(key, c))[1]  # type: ignore[method-assign]
+        got = await md.get_candles("BTCUSDT", "1", NOW - DAY, NOW)
+    assert len(writes) >= 2 and sum(writes) == len(got)

@@ -12,6 +12,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
@@ -37,13 +38,18 @@ def _errors() -> Iterator[None]:
     try:
         yield
     except (M.MarketError, ValueError) as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        _error_line(str(exc))
         raise typer.Exit(EXIT_USAGE) from None
     except OSError as exc:
-        console.print(
-            f"[red]error:[/red] {exc.strerror or exc} {exc.filename or ''}", highlight=False
-        )
+        _error_line(f"{exc.strerror or exc} {exc.filename or ''}")
         raise typer.Exit(EXIT_USAGE) from None
+
+
+def _error_line(message: str) -> None:
+    # One line whatever the terminal width: soft_wrap stops rich from folding long
+    # messages (paths, lists of valid symbols), and newlines inside are flattened.
+    text = " ".join(message.split())
+    console.print(f"[red]error:[/red] {escape(text)}", highlight=False, soft_wrap=True)
 
 
 def _store() -> M.CandleStore:
@@ -116,16 +122,49 @@ async def _fetch(
         ]  # fmt: skip
         with Progress(*columns, console=console, transient=False) as bar:
             task = bar.add_task("fetch", total=None, requests=0, done=0, expected=0)
+            tally = _Tally()
 
             def on_progress(p: M.FetchProgress) -> None:
+                done, expected, requests = tally.update(p)
+                # The text column reads the `done`/`expected` fields, so they must be updated
+                # along with the bar itself (they used to stay at their initial 0/0).
                 bar.update(
-                    task, completed=p.candles, total=max(p.expected, p.candles), requests=p.requests
-                )
+                    task, completed=done, total=expected, requests=requests,
+                    done=done, expected=expected,
+                )  # fmt: skip
 
             candles = await md.get_candles(
                 symbol, interval, start, now, category, on_progress=on_progress
             )
+            # Final line: the candles the range now holds (stored before or fetched now), complete.
+            n = len(candles)
+            bar.update(task, completed=n, total=n, done=n, expected=n, requests=tally.requests)
         return None, len(candles)
+
+
+class _Tally:
+    """Counters summed over the missing ranges of one fetch (each range has its own progress)."""
+
+    def __init__(self) -> None:
+        self._current: M.FetchProgress | None = None
+        self._base = (0, 0, 0)
+        self.requests = 0
+
+    def update(self, p: M.FetchProgress) -> tuple[int, int, int]:
+        if p is not self._current:
+            if self._current is not None:
+                c = self._current
+                b = self._base
+                self._base = (
+                    b[0] + c.candles,
+                    b[1] + max(c.expected, c.candles),
+                    b[2] + c.requests,
+                )
+            self._current = p
+        done = self._base[0] + p.candles
+        expected = self._base[1] + max(p.expected, p.candles)
+        self.requests = self._base[2] + p.requests
+        return done, expected, self.requests
 
 
 @data_app.command("fetch")

@@ -254,3 +254,33 @@ async def test_limiter_spaces_requests():
         lim.asyncio.sleep = orig  # type: ignore[assignment]
     assert ticks == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
     await asyncio.sleep(0)
+
+
+async def test_limiter_burst_makes_up_late_wakeups_within_bounds():
+    """A bucket of a few tokens recovers the time a busy loop wakes up late, never more."""
+    from market import RateLimiter
+
+    now = [0.0]
+    limiter = RateLimiter(10.0, burst=4.0, window_limit=30, window_s=5.0, clock=lambda: now[0])
+
+    async def late_sleep(s: float) -> None:
+        now[0] += s + 0.03  # every wake-up is 30 ms late
+
+    import market._limiter as lim
+
+    orig = lim.asyncio.sleep
+    lim.asyncio.sleep = late_sleep  # type: ignore[assignment]
+    ticks: list[float] = []
+    try:
+        for _ in range(28):
+            await limiter.acquire()
+            ticks.append(now[0])
+            now[0] += 0.001  # the request itself
+    finally:
+        lim.asyncio.sleep = orig  # type: ignore[assignment]
+    # 28 requests at 10/s with 4 tokens up front: ~2.4 s despite the lateness (a bucket of
+    # one token would have taken 27 x 0.13 = 3.5 s).
+    assert ticks[-1] < 2.4 + 0.2
+    for i, t in enumerate(ticks):  # never more than burst + rate * elapsed
+        assert i + 1 <= 4 + 10.0 * t + 1e-6
+    await asyncio.sleep(0)

@@ -14,11 +14,13 @@ own. Times are wall-clock on a shared machine: compare ratios within one run.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 OPTS = {"sl": 0.003, "tp": 0.006, "trail": 0.004, "fee": 0.00055}
@@ -79,7 +81,7 @@ print(json.dumps({{"s": t, "mb": rss_mb() - base, "n": len(r.splits),
 }
 
 
-def run_case(name: str, **fmt: object) -> dict[str, object]:
+def run_case(name: str, **fmt: object) -> dict[str, Any]:
     code = _PRELUDE + CASES[name].format(grid=GRID, **fmt)
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                           timeout=1800, env=dict(os.environ))
@@ -96,8 +98,8 @@ def vectorbt_grid(bars: int) -> tuple[float, str]:
     import pandas as pd
     import vectorbt as vbt
 
-    sys.path.insert(0, str(ROOT))
-    import engine
+    sys.path.insert(0, str(ROOT))  # the package, not bench/engine.py beside this file
+    engine: Any = importlib.import_module("engine")
 
     c = engine.sample_candles("BTCUSDT", "1", bars)
     close = pd.Series(c.close)
@@ -125,8 +127,8 @@ def backtesting_py_optimize(bars: int) -> tuple[float, str]:
     from backtesting import Backtest, Strategy
     from backtesting.lib import crossover
 
-    sys.path.insert(0, str(ROOT))
-    import engine
+    sys.path.insert(0, str(ROOT))  # the package, not bench/engine.py beside this file
+    engine: Any = importlib.import_module("engine")
 
     m = min(bars, 20_000)
     c = engine.sample_candles("BTCUSDT", "1", bars)
@@ -137,7 +139,7 @@ def backtesting_py_optimize(bars: int) -> tuple[float, str]:
     def ema(x: object, n: int) -> object:
         return pd.Series(x).ewm(span=n, adjust=False).mean()
 
-    class Cross(Strategy):  # type: ignore[misc]
+    class Cross(Strategy):
         fast = 10
         slow = 50
 

@@ -94,6 +94,7 @@ def optimize_bayes(
     counts = {"pruned": 0, "infeasible": 0, "repeated": 0}
     cancelled = False
     asks = 0
+    stale = 0
     while len(combos) < n_trials and asks < 50 * n_trials:
         if should_stop is not None and should_stop():
             cancelled = True
@@ -117,6 +118,11 @@ def optimize_bayes(
                                     should_stop)
         new = [p for p in dict.fromkeys(_key(p) for p in params) if p not in index]
         todo = [next(q for q in params if _key(q) == k) for k in new]
+        # a small discrete space runs dry: stop once batches keep proposing known trials
+        stale = 0 if todo else stale + 1
+        if stale >= 10:
+            _tell_known(study, trials, params, index, metrics, obj)
+            break
         if todo:
             g = run_grid(candles, space.strategy, todo, cfg, should_stop=should_stop,
                          max_combos=len(todo), allow_large=True)
@@ -153,6 +159,19 @@ def optimize_bayes(
                    progress=progress, should_stop=should_stop)
     result.elapsed_s = time.perf_counter() - started
     return result
+
+
+def _tell_known(study: Any, trials: list[Any], params: list[dict[str, ParamValue]],
+                index: dict[tuple[Any, ...], int], metrics: list[dict[str, Any]], obj: Objective) -> None:
+    """Close the last batch's trials (all repeats) so the study holds no running trial."""
+    import optuna
+
+    for trial, p in zip(trials, params, strict=True):
+        score = obj.score(metrics[index[_key(p)]])
+        if math.isfinite(score):
+            study.tell(trial, score)
+        else:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
 
 
 def _key(p: Mapping[str, ParamValue]) -> tuple[Any, ...]:

@@ -32,8 +32,8 @@ __all__ = [
     "router_config_from_env",
 ]
 
-Toolset = Literal["market", "backtest", "analysis", "agents"]
-TOOLSETS: tuple[Toolset, ...] = ("market", "backtest", "analysis", "agents")
+Toolset = Literal["market", "backtest", "analysis", "agents", "optimize"]
+TOOLSETS: tuple[Toolset, ...] = ("market", "backtest", "analysis", "agents", "optimize")
 
 
 def default_cache_dir() -> Path:

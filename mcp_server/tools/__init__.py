@@ -25,17 +25,19 @@ TOOLSET_TOOLS: dict[str, tuple[str, ...]] = {
         "generate_test_scenarios",
     ),
     "agents": ("ask_agent", "run_pipeline", "router_status"),
+    "optimize": ("optimize_grid", "optimize_random", "optimize_bayesian", "walk_forward"),
 }
 
 
 def _registrars() -> dict[str, Callable[[MCPServer[Any], AppState], None]]:
-    from mcp_server.tools import agents, analysis, backtest, market
+    from mcp_server.tools import agents, analysis, backtest, market, optimize
 
     return {
         "market": market.register,
         "backtest": backtest.register,
         "analysis": analysis.register,
         "agents": agents.register,
+        "optimize": optimize.register,
     }
 
 

@@ -6,6 +6,7 @@ I/O: callers pass candles in and get results out.
 
 from engine import indicators
 from engine.backtest import backtest, backtest_signals, make_config
+from engine.bayes import optimize_bayes
 from engine.candles import (
     Candles,
     count_time_gaps,
@@ -24,11 +25,15 @@ from engine.errors import (
 from engine.frames import candles_from_frame
 from engine.grid import GridResult, expand_grid, run_grid
 from engine.metrics import METRIC_DOCS, METRIC_KEYS
+from engine.objectives import Objective, parse_objective
+from engine.optimize import OptimizationResult, optimize_grid, optimize_random
 from engine.plot import render_equity_png
 from engine.resample import VALID_INTERVALS, resample
 from engine.result import BacktestResult
 from engine.sample import generate_candles, sample_candles
+from engine.search_space import ParamRange, SearchSpace, make_space
 from engine.strategies import STRATEGIES, ParamSpec, Strategy, get_strategy, list_strategies
+from engine.walkforward import WalkForwardResult, make_splits, walk_forward
 
 __all__ = [
     "METRIC_DOCS",
@@ -43,9 +48,14 @@ __all__ = [
     "GridTooLargeError",
     "InvalidDataError",
     "InvalidParameterError",
+    "Objective",
+    "OptimizationResult",
+    "ParamRange",
     "ParamSpec",
+    "SearchSpace",
     "Strategy",
     "UnknownStrategyError",
+    "WalkForwardResult",
     "backtest",
     "backtest_signals",
     "candles_from_frame",
@@ -58,9 +68,16 @@ __all__ = [
     "list_strategies",
     "make_candles",
     "make_config",
+    "make_space",
+    "make_splits",
+    "optimize_bayes",
+    "optimize_grid",
+    "optimize_random",
+    "parse_objective",
     "render_equity_png",
     "resample",
     "run_grid",
     "sample_candles",
     "validate_candles",
+    "walk_forward",
 ]

@@ -115,11 +115,28 @@ SIG_LE = 1
 SIG_LX = 2
 SIG_SE = 4
 SIG_SX = 8
+SIG_DAY_END = 16  # last bar of a UTC day: the kernel streams daily returns without reading time
+SIG_ORDERS = SIG_LE | SIG_LX | SIG_SE | SIG_SX
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def signals_nb(a, b, c, d, e, rule, rp, start, out):  # type: ignore[no-untyped-def]
-    """Write each bar's entry/exit flags into ``out`` as a bitmask (SIG_*).
+def day_end_flags_nb(time):  # type: ignore[no-untyped-def]
+    """SIG_DAY_END on the last bar of every UTC day (and on the last bar)."""
+    n = time.shape[0]
+    out = np.zeros(n, dtype=np.int8)
+    day_ms = 86_400_000
+    for i in range(n - 1):
+        if time[i + 1] // day_ms != time[i] // day_ms:
+            out[i] = SIG_DAY_END
+    if n > 0:
+        out[n - 1] = SIG_DAY_END
+    return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def signals_nb(a, b, c, d, e, rule, rp, start, day_flags, out):  # type: ignore[no-untyped-def]
+    """Write each bar's entry/exit flags into ``out`` as a bitmask (SIG_*), with
+    the day-end flags of ``day_flags`` folded in.
 
     ``a``..``e`` are the strategy's lines, read per ``rule``. Bars before
     ``start`` (the warm-up) get no signal. One loop per rule: a rule switch
@@ -177,6 +194,8 @@ def signals_nb(a, b, c, d, e, rule, rp, start, out):  # type: ignore[no-untyped-
                 + SIG_SE * (c[i] != 0.0)
                 + SIG_SX * (d[i] != 0.0)
             )
+    for i in range(n):
+        out[i] |= day_flags[i]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -389,7 +408,7 @@ def _market_order(act, price, i, side, qty, entry, entry_idx, entry_fee, fund_pa
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def simulate_nb(time, open_, high, low, close, funding, sig, fc, ic, record):  # type: ignore[no-untyped-def]
+def simulate_nb(open_, high, low, close, funding, sig, fc, ic, record):  # type: ignore[no-untyped-def]
     """Run one backtest on the signal bitmask ``sig`` (see :func:`signals_nb`).
 
     Returns (stats, equity, trades, n_trades). Position state lives in local
@@ -453,20 +472,17 @@ def simulate_nb(time, open_, high, low, close, funding, sig, fc, ic, record):  #
     funding_total = 0.0
     n_amb = 0
     n_skip = 0
-    day_ms = 86_400_000
-    next_day = (time[0] // day_ms + 1) * day_ms if n > 0 else 0
     day_start_eq = init
     d_n = 0
     d_sum = 0.0
     d_sq = 0.0
     for i in range(n):
-        o = open_[i]
         in_market = side != 0.0
         # 1. funding at this open, paid by the position held over the funding time
         if has_funding and side != 0.0:
             rate = funding[i]
             if rate != 0.0:
-                pay = side * qty * o * rate
+                pay = side * qty * open_[i] * rate
                 cash -= pay
                 fund_paid += pay
                 funding_total += pay
@@ -477,7 +493,7 @@ def simulate_nb(time, open_, high, low, close, funding, sig, fc, ic, record):  #
             pending = ACT_NONE
             (side, qty, entry, entry_idx, entry_fee, fund_paid, cash, fees, n_skip, nt, consec,
              sl_lvl, tp_lvl, liq_lvl, peak, stop, stop_reason, entered) = _market_order(
-                act, o, i, side, qty, entry, entry_idx, entry_fee, fund_paid, cash, fees, n_skip,
+                act, open_[i], i, side, qty, entry, entry_idx, entry_fee, fund_paid, cash, fees, n_skip,
                 nt, consec, sl_lvl, tp_lvl, liq_lvl, peak, stop, stop_reason,
                 stats, trades, record, fc, size_mode, liq_on, liq_dist,
             )
@@ -491,7 +507,7 @@ def simulate_nb(time, open_, high, low, close, funding, sig, fc, ic, record):  #
             upper = tp_lvl if side > 0.0 else stop
             if (lo <= lower or h >= upper) and (check_entry or not entered):
                 reason, fill, amb = _intrabar_exit(
-                    side, stop, stop_reason, tp_lvl, o, h, lo, c, same_bar, slip
+                    side, stop, stop_reason, tp_lvl, open_[i], h, lo, c, same_bar, slip
                 )
                 if amb:
                     n_amb += 1
@@ -509,7 +525,7 @@ def simulate_nb(time, open_, high, low, close, funding, sig, fc, ic, record):  #
                 )
         # 4. the signal on this close
         s_i = sig[i]
-        if s_i != 0:
+        if s_i & SIG_ORDERS:
             act = resolve_action(side, s_i, direction)
             if act != ACT_NONE:
                 if not fill_close:
@@ -550,14 +566,12 @@ def simulate_nb(time, open_, high, low, close, funding, sig, fc, ic, record):  #
                 max_dd = dd
             if i - dd_start > max_dd_dur:
                 max_dd_dur = i - dd_start
-        if i + 1 == n or time[i + 1] >= next_day:
+        if s_i & SIG_DAY_END:
             dr = eq / day_start_eq - 1.0 if day_start_eq > 0.0 else 0.0
             d_n += 1
             d_sum += dr
             d_sq += dr * dr
             day_start_eq = eq
-            if i + 1 < n:
-                next_day = (time[i + 1] // day_ms + 1) * day_ms
         prev_eq = eq
         if record:
             equity_out[i] = eq
@@ -588,7 +602,7 @@ def simulate_nb(time, open_, high, low, close, funding, sig, fc, ic, record):  #
 
 
 @njit(cache=True, nogil=True, error_model="numpy", parallel=True)
-def grid_nb(time, open_, high, low, close, funding, lines, rule, rows, rps, warmups, risk, fc, ic, n_workers):  # type: ignore[no-untyped-def]
+def grid_nb(open_, high, low, close, funding, day_flags, lines, rule, rows, rps, warmups, risk, fc, ic, n_workers):  # type: ignore[no-untyped-def]
     """Streamed statistics for many parameter combinations, in parallel.
 
     ``rows[k]`` picks combination k's lines from the shared ``lines`` matrix,
@@ -605,11 +619,11 @@ def grid_nb(time, open_, high, low, close, funding, lines, rule, rows, rps, warm
             r = rows[k]
             signals_nb(
                 lines[r[0]], lines[r[1]], lines[r[2]], lines[r[3]], lines[r[4]],
-                rule, rps[k], signal_start(rule, warmups[k]), sig,
+                rule, rps[k], signal_start(rule, warmups[k]), day_flags, sig,
             )
             fck[F_SL] = risk[k, 0]
             fck[F_TP] = risk[k, 1]
             fck[F_TRAIL] = risk[k, 2]
-            stats, _, _, _ = simulate_nb(time, open_, high, low, close, funding, sig, fck, ic, False)
+            stats, _, _, _ = simulate_nb(open_, high, low, close, funding, sig, fck, ic, False)
             out[k] = stats
     return out

@@ -223,6 +223,29 @@ def make_space(
     return space
 
 
+def default_params(strategy: str | Strategy, points: int = 7) -> dict[str, ParamRange]:
+    """A starting grid for every parameter: about ``points`` values from half to
+    twice the default (a band around it for floats), clipped to the spec's bounds.
+
+    For callers that know the strategy's name but not its parameters, such as
+    an editor task that lets the user pick a strategy from a list."""
+    strat = strategy if isinstance(strategy, Strategy) else get_strategy(strategy)
+    out: dict[str, ParamRange] = {}
+    for spec in strat.params:
+        d = float(spec.default)
+        if spec.type == "int":
+            lo = max(float(spec.low), float(math.ceil(d / 2)))
+            hi = min(float(spec.high), 2 * d)
+            step = float(max(1, math.ceil((hi - lo) / (points - 1))))
+        else:
+            band = (float(spec.high) - float(spec.low)) / 10
+            lo = max(float(spec.low), d - band)
+            hi = min(float(spec.high), d + band)
+            step = (hi - lo) / (points - 1) if hi > lo else 1.0
+        out[spec.name] = ParamRange(lo, hi, step)
+    return out
+
+
 def _domain(name: str, raw: Any) -> ParamDomain:
     if isinstance(raw, ParamRange):
         dom = raw

@@ -35,7 +35,7 @@ optimize_app = typer.Typer(
 app.add_typer(optimize_app, name="optimize")
 
 Strategy = Annotated[str, typer.Option(help="Built-in strategy (see `bybit-tester strategies`)")]
-Params = Annotated[list[str], typer.Option("--param", "-p", help="NAME=LOW:HIGH[:STEP] or NAME=V1,V2,... (repeatable); sl/tp/trail too")]
+Params = Annotated[list[str] | None, typer.Option("--param", "-p", help="NAME=LOW:HIGH[:STEP] or NAME=V1,V2,... (repeatable); sl/tp/trail too. Default: every parameter from half to twice its default")]
 Constraints = Annotated[list[str] | None, typer.Option("--constraint", "-c", help="Extra constraint, e.g. 'slow >= 2*fast' (repeatable)")]
 ObjectiveOpt = Annotated[str, typer.Option(help="sharpe, sortino, calmar, total_return, profit_factor, or a mix 'sharpe:0.7,calmar:0.3'")]
 MinTrades = Annotated[int, typer.Option(help="Combinations with fewer trades are not ranked")]
@@ -62,9 +62,11 @@ def _load(data: Path | None, symbol: str, interval: str, bars: int, seed: int) -
     return engine.sample_candles(symbol, interval, bars, seed=seed)
 
 
-def _space(strategy: str, params: list[str], constraints: list[str] | None) -> Any:
-    from engine.search_space import make_space
+def _space(strategy: str, params: list[str] | None, constraints: list[str] | None) -> Any:
+    from engine.search_space import default_params, make_space
 
+    if not params:
+        return make_space(strategy, default_params(strategy), constraints or [])
     parsed: dict[str, str] = {}
     for item in params:
         name, sep, spec = item.partition("=")
@@ -171,7 +173,7 @@ def _json_default(x: Any) -> Any:
 
 @optimize_app.command("grid")
 def grid_cmd(
-    param: Params, strategy: Strategy = "ema_cross", constraint: Constraints = None,
+    param: Params = None, strategy: Strategy = "ema_cross", constraint: Constraints = None,
     objective: ObjectiveOpt = "sharpe", min_trades: MinTrades = 0, data: DataOpt = None,
     symbol: SymbolOpt = "BTCUSDT", interval: IntervalOpt = "15", bars: BarsOpt = 35_040,
     seed: SeedOpt = 42, fee: FeeOpt = 0.00055, top: Top = 10, heatmap: Heatmap = None,
@@ -200,7 +202,7 @@ def grid_cmd(
 
 @optimize_app.command("random")
 def random_cmd(
-    param: Params, strategy: Strategy = "ema_cross", constraint: Constraints = None,
+    param: Params = None, strategy: Strategy = "ema_cross", constraint: Constraints = None,
     samples: Annotated[int, typer.Option(help="Distinct random combinations to evaluate")] = 200,
     search_seed: Annotated[int, typer.Option(help="Seed of the sampler")] = 0,
     objective: ObjectiveOpt = "sharpe", min_trades: MinTrades = 0, data: DataOpt = None,
@@ -224,7 +226,7 @@ def random_cmd(
 
 @optimize_app.command("bayes")
 def bayes_cmd(
-    param: Params, strategy: Strategy = "ema_cross", constraint: Constraints = None,
+    param: Params = None, strategy: Strategy = "ema_cross", constraint: Constraints = None,
     trials: Annotated[int, typer.Option(help="Distinct trials to evaluate")] = 100,
     search_seed: Annotated[int, typer.Option(help="Seed of the TPE sampler")] = 0,
     batch: Annotated[int | None, typer.Option(help="Trials per parallel batch (default 4 per core)")] = None,
@@ -251,7 +253,7 @@ def bayes_cmd(
 
 @optimize_app.command("walk-forward")
 def walk_forward_cmd(
-    param: Params, strategy: Strategy = "ema_cross", constraint: Constraints = None,
+    param: Params = None, strategy: Strategy = "ema_cross", constraint: Constraints = None,
     splits: Annotated[int, typer.Option(help="Number of train/test splits")] = 5,
     mode: Annotated[str, typer.Option(help="rolling (fixed train length) or anchored (train from the start)")] = "rolling",
     train_bars: Annotated[int | None, typer.Option(help="Train length in bars (default from --ratio)")] = None,

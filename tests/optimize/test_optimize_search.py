@@ -117,3 +117,18 @@ def test_unknown_objective_is_a_clear_error() -> None:
         parse_objective("sharp")
     with pytest.raises(engine.InvalidParameterError, match="must be a number"):
         parse_objective("sharpe:x")
+
+
+def test_default_params_span_the_spec_around_defaults() -> None:
+    import engine
+    from engine.search_space import default_params, make_space
+
+    for strat in engine.STRATEGIES.values():
+        ranges = default_params(strat)
+        assert set(ranges) == {p.name for p in strat.params}
+        for spec in strat.params:
+            r = ranges[spec.name]
+            assert spec.low <= r.low <= spec.default <= r.high <= spec.high
+        if strat.params:
+            space = make_space(strat, ranges)  # valid bounds, steps and types
+            assert space is not None

@@ -13,7 +13,7 @@ from typing import Any
 import anyio
 
 from agents import MCPRouter
-from agents import MemoryCache as AgentsMemoryCache
+from mcp_server.agents_cache import AgentsCacheOnMarket
 from mcp_server.backtests import BacktestService
 from mcp_server.cache import ResultCache, make_cache
 from mcp_server.data import DataSource
@@ -80,7 +80,8 @@ class AppState:
         """The agents router (local analyst when no key is configured)."""
         if self._router is None:
             self._router = MCPRouter(
-                self.settings.router.to_router_config(), cache=AgentsMemoryCache()
+                self.settings.router.to_router_config(),
+                cache=AgentsCacheOnMarket(self.cache.backend),
             )
         return self._router
 

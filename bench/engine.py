@@ -158,13 +158,13 @@ def third_party(c: engine.Candles) -> list[tuple[str, Callable[[], tuple[float, 
     except ImportError:
         print("vectorbt not installed: `uv sync --group bench` adds it", file=sys.stderr)
     else:
-        out.append(("vectorbt: same strategy, from_signals", lambda: run_vectorbt(c)))
+        out.append(("vectorbt: EMA cross, SL/TP (no trailing), from_signals", lambda: run_vectorbt(c)))
     try:
         import backtesting  # noqa: F401
     except ImportError:
         print("backtesting.py not installed: `uv sync --group bench` adds it", file=sys.stderr)
     else:
-        out.append(("backtesting.py: same strategy (first 200k bars, scaled)", lambda: run_backtesting_py(c)))
+        out.append(("backtesting.py: EMA cross, SL/TP (no trailing), 200k bars scaled", lambda: run_backtesting_py(c)))
     return out
 
 

@@ -21,6 +21,7 @@ import openai
 from agents.config import DeepSeekConfig
 from agents.errors import BadResponseError
 from agents.prompts import render_messages
+from agents.providers._openai_client import OpenAIClientProvider, model_extra
 from agents.providers._openai_errors import translate_openai_error
 from agents.providers.base import CallOptions, PreparedCall, ProviderResponse, parse_structured
 from agents.render import render_output
@@ -28,11 +29,6 @@ from agents.result import Usage
 from agents.tasks import TaskInput, TaskKind
 
 __all__ = ["DeepSeekProvider", "deepseek_usage"]
-
-
-def _extra(obj: Any) -> dict[str, Any]:
-    extra = getattr(obj, "model_extra", None)
-    return dict(extra) if isinstance(extra, dict) else {}
 
 
 def _int(value: Any) -> int:
@@ -43,7 +39,7 @@ def deepseek_usage(usage: Any) -> Usage:
     """Usage with the cache hit/miss split; consistent even when only `cached_tokens` is given."""
     if usage is None:
         return Usage()
-    extra = _extra(usage)
+    extra = model_extra(usage)
     prompt = _int(getattr(usage, "prompt_tokens", 0))
     completion = _int(getattr(usage, "completion_tokens", 0))
     hit = extra.get("prompt_cache_hit_tokens")
@@ -64,34 +60,17 @@ def deepseek_usage(usage: Any) -> Usage:
     )
 
 
-class DeepSeekProvider:
+class DeepSeekProvider(OpenAIClientProvider):
     """DeepSeek chat completions."""
 
     name = "deepseek"
 
+    _config: DeepSeekConfig
+
     def __init__(
         self, config: DeepSeekConfig, *, http_client: Any | None = None, timeout: float = 60.0
     ) -> None:
-        self._config = config
-        self._client: openai.AsyncOpenAI | None = None
-        self._http_client = http_client
-        self._timeout = timeout
-
-    @property
-    def configured(self) -> bool:
-        """True when an API key is set."""
-        return self._config.configured
-
-    def _get_client(self) -> openai.AsyncOpenAI:
-        if self._client is None:
-            self._client = openai.AsyncOpenAI(
-                api_key=self._config.api_key,
-                base_url=self._config.base_url,
-                max_retries=0,
-                timeout=self._timeout,
-                http_client=self._http_client,
-            )
-        return self._client
+        super().__init__(config, http_client=http_client, timeout=timeout)
 
     def prepare(self, kind: TaskKind, task: TaskInput, options: CallOptions) -> PreparedCall:
         """Chat completion payload for `task`."""
@@ -147,7 +126,7 @@ class DeepSeekProvider:
                 "answer blocked by the content filter", agent=self.name, reason="content_filter"
             )
         content = message.content or ""
-        reasoning = getattr(message, "reasoning_content", None) or _extra(message).get(
+        reasoning = getattr(message, "reasoning_content", None) or model_extra(message).get(
             "reasoning_content"
         )
         output: dict[str, Any] | None = None
@@ -165,9 +144,3 @@ class DeepSeekProvider:
             usage=deepseek_usage(response.usage),
             reasoning=reasoning if isinstance(reasoning, str) else None,
         )
-
-    async def aclose(self) -> None:
-        """Close the SDK client."""
-        if self._client is not None:
-            await self._client.close()
-            self._client = None

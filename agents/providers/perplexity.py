@@ -21,6 +21,7 @@ from agents.config import PerplexityConfig
 from agents.errors import BadResponseError
 from agents.outputs import TASK_OUTPUTS
 from agents.prompts import render_system, render_user
+from agents.providers._openai_client import OpenAIClientProvider, model_extra
 from agents.providers._openai_errors import translate_openai_error
 from agents.providers.base import CallOptions, PreparedCall, ProviderResponse, parse_structured
 from agents.render import render_output
@@ -32,16 +33,11 @@ __all__ = ["PerplexityProvider", "sources_from_results"]
 _RESEARCH_KINDS = {TaskKind.INDICATOR_RESEARCH, TaskKind.ASK}
 
 
-def _extra(obj: Any) -> dict[str, Any]:
-    extra = getattr(obj, "model_extra", None)
-    return dict(extra) if isinstance(extra, dict) else {}
-
-
 def _get(obj: Any, key: str) -> Any:
     if isinstance(obj, dict):
         return obj.get(key)
     value = getattr(obj, key, None)
-    return value if value is not None else _extra(obj).get(key)
+    return value if value is not None else model_extra(obj).get(key)
 
 
 def sources_from_results(results: Any) -> list[Source]:
@@ -72,34 +68,17 @@ def _float(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-class PerplexityProvider:
+class PerplexityProvider(OpenAIClientProvider):
     """Perplexity web-grounded research."""
 
     name = "perplexity"
 
+    _config: PerplexityConfig
+
     def __init__(
         self, config: PerplexityConfig, *, http_client: Any | None = None, timeout: float = 60.0
     ) -> None:
-        self._config = config
-        self._client: openai.AsyncOpenAI | None = None
-        self._http_client = http_client
-        self._timeout = timeout
-
-    @property
-    def configured(self) -> bool:
-        """True when an API key is set."""
-        return self._config.configured
-
-    def _get_client(self) -> openai.AsyncOpenAI:
-        if self._client is None:
-            self._client = openai.AsyncOpenAI(
-                api_key=self._config.api_key,
-                base_url=self._config.base_url,
-                max_retries=0,
-                timeout=self._timeout,
-                http_client=self._http_client,
-            )
-        return self._client
+        super().__init__(config, http_client=http_client, timeout=timeout)
 
     def _filters(self) -> dict[str, Any]:
         cfg = self._config
@@ -226,10 +205,10 @@ class PerplexityProvider:
     def _from_chat(self, call: PreparedCall, response: Any) -> ProviderResponse:
         if not response.choices:
             raise BadResponseError("no choices in the response", agent=self.name, reason="blank")
-        extra = _extra(response)
+        extra = model_extra(response)
         sources = sources_from_results(extra.get("search_results") or extra.get("citations"))
         u = response.usage
-        cost = _extra(u).get("cost") if u is not None else None
+        cost = model_extra(u).get("cost") if u is not None else None
         usage = Usage(
             prompt_tokens=u.prompt_tokens if u else 0,
             completion_tokens=u.completion_tokens if u else 0,
@@ -238,9 +217,3 @@ class PerplexityProvider:
         )
         text = response.choices[0].message.content or ""
         return self._finish(call, text, response.model or call.model, usage, sources)
-
-    async def aclose(self) -> None:
-        """Close the SDK client."""
-        if self._client is not None:
-            await self._client.close()
-            self._client = None

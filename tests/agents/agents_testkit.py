@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from agents import DeepSeekConfig, PerplexityConfig, RetryConfig, RouterConfig
+from agents import DeepSeekConfig, MCPRouter, PerplexityConfig, RetryConfig, RouterConfig
 from agents.config import BreakerConfig
+
+# The `make_router` fixture's type; tests import it from here, since a bare
+# `from conftest import ...` resolves to whichever test folder's conftest is first on sys.path.
+MakeRouter = Callable[..., MCPRouter]
 
 KEY = "test-key"
 

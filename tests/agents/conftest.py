@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from agents_testkit import loopback_config
+from agents_testkit import MakeRouter, loopback_config
 
 from agents import MCPRouter, RouterConfig
 from agents.fake_providers import FakeProviders, FakeProviderServer
-
-MakeRouter = Callable[..., MCPRouter]
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
-from agents_testkit import GOOD_METRICS
-from conftest import MakeRouter
+from agents_testkit import GOOD_METRICS, MakeRouter
 
 from agents import PriceTable, TaskKind, Usage
 from agents.cost import compute_cost

@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from agents_testkit import GOOD_METRICS, fast_retry, loopback_config
-from conftest import MakeRouter
+from agents_testkit import GOOD_METRICS, MakeRouter, fast_retry, loopback_config
 
 from agents import (
     FileCache,

@@ -6,8 +6,7 @@ Chain for analyze_backtest: deepseek -> perplexity -> local; retry.attempts = 3.
 from __future__ import annotations
 
 import pytest
-from agents_testkit import GOOD_METRICS
-from conftest import MakeRouter
+from agents_testkit import GOOD_METRICS, MakeRouter
 
 from agents import FatalRequestError, TaskKind
 from agents.fake_providers import FakeProviders, Fault

@@ -6,8 +6,7 @@ import ast
 from pathlib import Path
 
 import pytest
-from agents_testkit import GOOD_METRICS
-from conftest import MakeRouter
+from agents_testkit import GOOD_METRICS, MakeRouter
 
 import agents
 from agents import PIPELINES, MCPRouter, StepProgress, TaskKind, mark_untrusted, run_pipeline

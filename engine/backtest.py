@@ -9,8 +9,8 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import ValidationError
 
-from engine._nb.backtest_nb import day_end_flags_nb, signal_start, signals_nb, simulate_nb
-from engine._nb.enums import S_ENDED_OPEN
+from engine._nb.backtest_nb import signal_start, signals_nb, simulate_nb
+from engine._nb.enums import RULE_CROSS, S_ENDED_OPEN
 from engine.candles import Candles, count_time_gaps, validate_candles
 from engine.config import BacktestConfig, funding_per_bar
 from engine.errors import InvalidDataError, InvalidParameterError
@@ -48,17 +48,18 @@ def _check_length(candles: Candles, plan: SignalPlan, name: str) -> None:
         )
 
 
-def plan_signals(
-    plan: SignalPlan, lines: npt.NDArray[np.float64], time_ms: npt.NDArray[np.int64]
-) -> npt.NDArray[np.int8]:
+_NO_LINE = np.empty(0)
+_NO_SIG = np.empty(0, dtype=np.int8)
+
+
+def plan_signals(plan: SignalPlan, lines: npt.NDArray[np.float64]) -> npt.NDArray[np.int8]:
     """The per-bar signal bitmask of one plan (1 long entry, 2 long exit, 4 short
-    entry, 8 short exit, 16 last bar of a UTC day), as the kernel reads it."""
+    entry, 8 short exit), as the kernel reads it."""
     r = plan.rows
     sig = np.empty(lines.shape[1], dtype=np.int8)
     signals_nb(
         lines[r[0]], lines[r[1]], lines[r[2]], lines[r[3]], lines[r[4]],
-        plan.rule, plan.rparams, signal_start(plan.rule, plan.warmup),
-        day_end_flags_nb(time_ms), sig,
+        plan.rule, plan.rparams, signal_start(plan.rule, plan.warmup), sig,
     )
     return sig
 
@@ -80,9 +81,14 @@ def run_plan(
     _check_length(candles, plan, strategy)
     funding = funding_per_bar(candles.time, config, funding_series)
     has_funding = bool(funding.any())
+    if plan.rule == RULE_CROSS:  # the kernel reads the two lines itself: no signal pass
+        r = plan.rows
+        sig, xa, xb = _NO_SIG, lines[r[0]], lines[r[1]]
+    else:
+        sig, xa, xb = plan_signals(plan, lines), _NO_LINE, _NO_LINE
     stats, equity, trades, _ = simulate_nb(
-        candles.open, candles.high, candles.low, candles.close, funding,
-        plan_signals(plan, lines, candles.time), config.float_array(),
+        candles.open, candles.high, candles.low, candles.close, funding, sig, xa, xb,
+        signal_start(plan.rule, plan.warmup), candles.day_ends(), config.float_array(),
         config.int_array(has_funding), True,
     )
     ppy = candles.periods_per_year

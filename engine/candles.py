@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine._nb import validate_nb as V
+from engine._nb.backtest_nb import day_ends_nb
 from engine._nb.validate_nb import count_gaps_nb, validate_nb
 from engine.errors import InvalidDataError
 
@@ -38,6 +39,7 @@ class Candles:
     synthetic: bool = False
     meta: dict[str, str] = field(default_factory=dict)
     validated: bool = field(default=False, compare=False, repr=False)
+    _day_ends: I64 | None = field(default=None, init=False, compare=False, repr=False)
 
     def __len__(self) -> int:
         return int(self.close.shape[0])
@@ -65,6 +67,14 @@ class Candles:
             self.volume[s], self.symbol, self.interval, self.synthetic, dict(self.meta),
             self.validated,
         )
+
+    def day_ends(self) -> I64:
+        """Index of the last bar of every UTC day (and of the last bar), ascending;
+        computed once per container, since the arrays never change."""
+        if self._day_ends is None:
+            object.__setattr__(self, "_day_ends", day_ends_nb(self.time))
+        assert self._day_ends is not None
+        return self._day_ends
 
     def fingerprint(self) -> str:
         """A short stable hash of the data, for cache keys."""

@@ -19,7 +19,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from engine._nb.backtest_nb import day_end_flags_nb, grid_nb
+from engine._nb.backtest_nb import grid_nb
 from engine._nb.enums import N_STATS
 from engine.backtest import make_config
 from engine.candles import Candles, validate_candles
@@ -172,7 +172,7 @@ def run_grid(
     fc = cfg.float_array()
     ic = cfg.int_array(bool(funding.any()))
     args = (candles.open, candles.high, candles.low, candles.close, funding,
-            day_end_flags_nb(candles.time), lines)
+            candles.day_ends(), lines)
     rule = plans[0].rule
     total = len(combo_list)
     stats = np.empty((total, N_STATS))

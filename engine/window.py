@@ -64,7 +64,7 @@ def backtest_window(
     ext = candles.slice(start - lead, stop)
     table = LineTable(ext)
     plan = strat.plan(table, resolved)
-    sig = plan_signals(plan, table.build(), ext.time)[lead:]
+    sig = plan_signals(plan, table.build())[lead:]
     cfg = make_config(config, **risk)
     result = backtest_signals(
         candles.slice(start, stop),

@@ -57,7 +57,6 @@ from engine._nb.enums import (
     N_STATS,
     N_TCOLS,
     RULE_BANDS,
-    RULE_BREAKOUT,
     RULE_CROSS,
     RULE_HOLD,
     RULE_LEVELS,
@@ -115,78 +114,45 @@ SIG_LE = 1
 SIG_LX = 2
 SIG_SE = 4
 SIG_SX = 8
-SIG_DAY_END = 16  # last bar of a UTC day: the kernel streams daily returns without reading time
 SIG_ORDERS = SIG_LE | SIG_LX | SIG_SE | SIG_SX
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def day_end_flags_nb(time):  # type: ignore[no-untyped-def]
-    """SIG_DAY_END on the last bar of every UTC day (and on the last bar)."""
+def day_ends_nb(time):  # type: ignore[no-untyped-def]
+    """Indices of the last bar of every UTC day (the last bar always counts), ascending.
+
+    One comparison per bar: the next day boundary is recomputed only when crossed."""
     n = time.shape[0]
-    out = np.zeros(n, dtype=np.int8)
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
     day_ms = 86_400_000
+    out = np.empty(n, dtype=np.int64)
+    k = 0
+    boundary = (time[0] // day_ms + 1) * day_ms
     for i in range(n - 1):
-        if time[i + 1] // day_ms != time[i] // day_ms:
-            out[i] = SIG_DAY_END
-    if n > 0:
-        out[n - 1] = SIG_DAY_END
-    return out
+        if time[i + 1] >= boundary:
+            out[k] = i
+            k += 1
+            boundary = (time[i + 1] // day_ms + 1) * day_ms
+    out[k] = n - 1
+    return out[: k + 1].copy()
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def signals_nb(a, b, c, d, e, rule, rp, start, day_flags, out):  # type: ignore[no-untyped-def]
-    """Write each bar's entry/exit flags into ``out`` as a bitmask (SIG_*), with
-    the day-end flags of ``day_flags`` folded in.
+def signals_nb(a, b, c, d, e, rule, rp, start, out):  # type: ignore[no-untyped-def]
+    """Write each bar's entry/exit flags into ``out`` as a bitmask (SIG_*).
 
     ``a``..``e`` are the strategy's lines, read per ``rule``. Bars before
     ``start`` (the warm-up) get no signal. One loop per rule: a rule switch
     inside the bar loop would cost more than the simulation itself."""
     n = out.shape[0]
     out[: min(start, n)] = 0
-    if rule == RULE_CROSS:
-        for i in range(start, n):
-            up = (a[i - 1] < b[i - 1]) & (a[i] > b[i])
-            dn = (b[i - 1] < a[i - 1]) & (b[i] > a[i])
-            out[i] = (SIG_LE | SIG_SX) * up + (SIG_SE | SIG_LX) * dn
-    elif rule == RULE_LEVELS:
-        lower = rp[0]
-        upper = rp[1]
-        for i in range(start, n):
-            a0 = a[i - 1]
-            a1 = a[i]
-            out[i] = (
-                SIG_LE * ((a0 < lower) & (a1 > lower))
-                + SIG_SE * ((a0 > upper) & (a1 < upper))
-                + SIG_LX * ((a0 < upper) & (a1 > upper))
-                + SIG_SX * ((a0 > lower) & (a1 < lower))
-            )
-    elif rule == RULE_BANDS:
-        k = rp[0]
-        for i in range(start, n):
-            p0 = a[i - 1]
-            p1 = a[i]
-            m0 = b[i - 1]
-            m1 = b[i]
-            out[i] = (
-                SIG_LE * ((p0 > m0 - k * c[i - 1]) & (p1 < m1 - k * c[i]))
-                + SIG_SE * ((p0 < m0 + k * c[i - 1]) & (p1 > m1 + k * c[i]))
-                + SIG_LX * ((p0 < m0) & (p1 > m1))
-                + SIG_SX * ((m0 < p0) & (m1 > p1))
-            )
-    elif rule == RULE_BREAKOUT:
-        for i in range(start, n):
-            p = a[i]
-            out[i] = (
-                SIG_LE * (p > b[i - 1])
-                + SIG_SE * (p < c[i - 1])
-                + SIG_SX * (p > d[i - 1])
-                + SIG_LX * (p < e[i - 1])
-            )
-    elif rule == RULE_HOLD:
+    if rule == RULE_HOLD:
         out[start:] = 0
         if start < n:
             out[start] = SIG_LE
-    else:  # RULE_SIGNALS
+        return
+    if rule == RULE_SIGNALS:
         for i in range(start, n):
             out[i] = (
                 SIG_LE * (a[i] != 0.0)
@@ -194,8 +160,64 @@ def signals_nb(a, b, c, d, e, rule, rp, start, day_flags, out):  # type: ignore[
                 + SIG_SE * (c[i] != 0.0)
                 + SIG_SX * (d[i] != 0.0)
             )
-    for i in range(n):
-        out[i] |= day_flags[i]
+        return
+    # The other rules compare bar i with bar i-1. They read through views shifted
+    # by one and indexed from 0, because numba cannot prove ``i - 1 >= 0`` and
+    # would wrap-check every access, which also stops vectorisation (10x slower).
+    s = min(max(start, 1), n)
+    o = out[s:]
+    m = o.shape[0]
+    a0 = a[s - 1 : n - 1]
+    a1 = a[s:]
+    if rule == RULE_CROSS:
+        b0 = b[s - 1 : n - 1]
+        b1 = b[s:]
+        for j in range(m):
+            up = (a0[j] < b0[j]) & (a1[j] > b1[j])
+            dn = (b0[j] < a0[j]) & (b1[j] > a1[j])
+            o[j] = (SIG_LE | SIG_SX) * up + (SIG_SE | SIG_LX) * dn
+    elif rule == RULE_LEVELS:
+        lower = rp[0]
+        upper = rp[1]
+        for j in range(m):
+            p0 = a0[j]
+            p1 = a1[j]
+            o[j] = (
+                SIG_LE * ((p0 < lower) & (p1 > lower))
+                + SIG_SE * ((p0 > upper) & (p1 < upper))
+                + SIG_LX * ((p0 < upper) & (p1 > upper))
+                + SIG_SX * ((p0 > lower) & (p1 < lower))
+            )
+    elif rule == RULE_BANDS:
+        k = rp[0]
+        b0 = b[s - 1 : n - 1]
+        b1 = b[s:]
+        c0 = c[s - 1 : n - 1]
+        c1 = c[s:]
+        for j in range(m):
+            p0 = a0[j]
+            p1 = a1[j]
+            m0 = b0[j]
+            m1 = b1[j]
+            o[j] = (
+                SIG_LE * ((p0 > m0 - k * c0[j]) & (p1 < m1 - k * c1[j]))
+                + SIG_SE * ((p0 < m0 + k * c0[j]) & (p1 > m1 + k * c1[j]))
+                + SIG_LX * ((p0 < m0) & (p1 > m1))
+                + SIG_SX * ((m0 < p0) & (m1 > p1))
+            )
+    else:  # RULE_BREAKOUT: price against the previous bar's channels
+        b0 = b[s - 1 : n - 1]
+        c0 = c[s - 1 : n - 1]
+        d0 = d[s - 1 : n - 1]
+        e0 = e[s - 1 : n - 1]
+        for j in range(m):
+            p = a1[j]
+            o[j] = (
+                SIG_LE * (p > b0[j])
+                + SIG_SE * (p < c0[j])
+                + SIG_SX * (p > d0[j])
+                + SIG_LX * (p < e0[j])
+            )
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -408,20 +430,48 @@ def _market_order(act, price, i, side, qty, entry, entry_idx, entry_fee, fund_pa
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def simulate_nb(open_, high, low, close, funding, sig, fc, ic, record):  # type: ignore[no-untyped-def]
-    """Run one backtest on the signal bitmask ``sig`` (see :func:`signals_nb`).
+def _count_crosses(a, b, start):  # type: ignore[no-untyped-def]
+    """How many bars from ``start`` on see ``a`` cross ``b`` either way (RULE_CROSS entries)."""
+    s = min(max(start, 1), a.shape[0])
+    a0 = a[s - 1 : a.shape[0] - 1]
+    a1 = a[s:]
+    b0 = b[s - 1 : a.shape[0] - 1]
+    b1 = b[s:]
+    count = 0
+    for j in range(a1.shape[0]):  # shifted views: see signals_nb
+        count += ((a0[j] < b0[j]) & (a1[j] > b1[j])) | ((b0[j] < a0[j]) & (b1[j] > a1[j]))
+    return count
 
-    Returns (stats, equity, trades, n_trades). Position state lives in local
-    scalars; arrays are written only when a trade closes."""
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def simulate_nb(open_, high, low, close, funding, sig, xa, xb, xstart, day_ends, fc, ic, record):  # type: ignore[no-untyped-def]
+    """Run one backtest and return (stats, equity, trades, n_trades).
+
+    Signals come from the bitmask ``sig`` (see :func:`signals_nb`) or, when
+    ``xa`` is not empty, from line ``xa`` crossing line ``xb`` (the
+    ``RULE_CROSS`` of ``signals_nb``) computed bar by bar from ``xstart`` on:
+    the cross strategies then need no separate signal pass and its memory
+    traffic. ``day_ends`` (see :func:`day_ends_nb`) marks where daily returns
+    are taken. Position state lives in local scalars; arrays are written only
+    when a trade closes."""
     n = close.shape[0]
     stats = np.zeros(N_STATS)
     equity_out = np.empty(n if record else 0)
     cap = 1
     if record:  # every trade opens on its own entry-signal bar
-        for i in range(n):
-            if sig[i] & (SIG_LE | SIG_SE):
-                cap += 1
+        if xa.shape[0] > 0:
+            cap += _count_crosses(xa, xb, xstart)
+        else:
+            for i in range(n):
+                if sig[i] & (SIG_LE | SIG_SE):
+                    cap += 1
     trades = np.empty((cap, N_TCOLS))
+    fused = xa.shape[0] > 0
+    prev_lt = False
+    prev_gt = False
+    n_de = day_ends.shape[0]
+    de_k = 0
+    next_de = day_ends[0] if n_de > 0 else -1
     nt = 0
     init = fc[F_INIT_CAPITAL]
     fill_close = ic[I_FILL_CLOSE] != 0
@@ -518,13 +568,25 @@ def simulate_nb(open_, high, low, close, funding, sig, fc, ic, record):  # type:
                     fund_paid, fill, exit_fee, i, reason, consec,
                 )
                 side = 0.0
-            if trail_on and ((side > 0.0 and h > peak) or (side < 0.0 and lo < peak)):
-                peak = h if side > 0.0 else lo
+            if trail_on and side != 0.0:
+                # Recomputed every bar rather than behind "did the peak move?": that
+                # test is a coin flip per bar and its mispredictions cost more.
+                ext = h if side > 0.0 else lo
+                peak = ext if side * (ext - peak) > 0.0 else peak
                 stop, stop_reason = _protective_stop(
                     side, entry, sl_lvl, liq_lvl, peak, trail, trail_act
                 )
         # 4. the signal on this close
-        s_i = sig[i]
+        if fused:
+            a_i = xa[i]
+            b_i = xb[i]
+            gt = a_i > b_i
+            lt = b_i > a_i
+            s_i = ((SIG_LE | SIG_SX) * (prev_lt & gt) + (SIG_SE | SIG_LX) * (prev_gt & lt)) * (i >= xstart)
+            prev_lt = lt
+            prev_gt = gt
+        else:
+            s_i = sig[i]
         if s_i & SIG_ORDERS:
             act = resolve_action(side, s_i, direction)
             if act != ACT_NONE:
@@ -566,12 +628,14 @@ def simulate_nb(open_, high, low, close, funding, sig, fc, ic, record):  # type:
                 max_dd = dd
             if i - dd_start > max_dd_dur:
                 max_dd_dur = i - dd_start
-        if s_i & SIG_DAY_END:
+        if i == next_de:
             dr = eq / day_start_eq - 1.0 if day_start_eq > 0.0 else 0.0
             d_n += 1
             d_sum += dr
             d_sq += dr * dr
             day_start_eq = eq
+            de_k += 1
+            next_de = day_ends[de_k] if de_k < n_de else -1
         prev_eq = eq
         if record:
             equity_out[i] = eq
@@ -602,7 +666,7 @@ def simulate_nb(open_, high, low, close, funding, sig, fc, ic, record):  # type:
 
 
 @njit(cache=True, nogil=True, error_model="numpy", parallel=True)
-def grid_nb(open_, high, low, close, funding, day_flags, lines, rule, rows, rps, warmups, risk, fc, ic, n_workers):  # type: ignore[no-untyped-def]
+def grid_nb(open_, high, low, close, funding, day_ends, lines, rule, rows, rps, warmups, risk, fc, ic, n_workers):  # type: ignore[no-untyped-def]
     """Streamed statistics for many parameter combinations, in parallel.
 
     ``rows[k]`` picks combination k's lines from the shared ``lines`` matrix,
@@ -612,18 +676,30 @@ def grid_nb(open_, high, low, close, funding, day_flags, lines, rule, rows, rps,
     n = close.shape[0]
     out = np.empty((m, N_STATS))
     n_chunks = min(m, max(1, n_workers))
+    fused = rule == RULE_CROSS
     for ch in prange(n_chunks):
-        sig = np.empty(n, dtype=np.int8)  # one mask buffer per worker, reused
+        sig = np.empty(0 if fused else n, dtype=np.int8)  # one mask buffer per worker, reused
+        no_line = np.empty(0)
         fck = fc.copy()
         for k in range(ch, m, n_chunks):
             r = rows[k]
-            signals_nb(
-                lines[r[0]], lines[r[1]], lines[r[2]], lines[r[3]], lines[r[4]],
-                rule, rps[k], signal_start(rule, warmups[k]), day_flags, sig,
-            )
+            start = signal_start(rule, warmups[k])
             fck[F_SL] = risk[k, 0]
             fck[F_TP] = risk[k, 1]
             fck[F_TRAIL] = risk[k, 2]
-            stats, _, _, _ = simulate_nb(open_, high, low, close, funding, sig, fck, ic, False)
+            if fused:
+                stats, _, _, _ = simulate_nb(
+                    open_, high, low, close, funding, sig, lines[r[0]], lines[r[1]], start,
+                    day_ends, fck, ic, False,
+                )
+            else:
+                signals_nb(
+                    lines[r[0]], lines[r[1]], lines[r[2]], lines[r[3]], lines[r[4]],
+                    rule, rps[k], start, sig,
+                )
+                stats, _, _, _ = simulate_nb(
+                    open_, high, low, close, funding, sig, no_line, no_line, 0,
+                    day_ends, fck, ic, False,
+                )
             out[k] = stats
     return out

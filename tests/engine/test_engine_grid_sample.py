@@ -84,3 +84,37 @@ def test_resample_matches_pandas(interval: str) -> None:
     np.testing.assert_array_equal(got.time, want.index.astype("datetime64[ms]").astype(np.int64))
     np.testing.assert_allclose(got.close, want["close"])
     np.testing.assert_allclose(got.volume, want["volume"])
+
+
+@pytest.mark.parametrize(
+    "opts",
+    [
+        {"sl": 0.01, "tp": 0.02, "trail": 0.015},
+        {"fill": "close", "direction": "long", "same_bar": "ohlc_path"},
+        {"sl": 0.004, "leverage": 20.0, "liquidation": True, "check_entry_bar": False},
+    ],
+)
+def test_cross_rule_read_in_the_kernel_equals_the_signal_mask(
+    candles: engine.Candles, opts: dict[str, object]
+) -> None:
+    """Cross strategies have the kernel compare the two lines itself; the result must
+    be exactly what the separate signal pass and its bitmask give."""
+    from engine._nb.backtest_nb import signal_start, simulate_nb
+    from engine.backtest import make_config, plan_signals
+    from engine.strategies import LineTable
+
+    table = LineTable(candles)
+    plan = engine.get_strategy("macd_cross").plan(table, {"fast": 8, "slow": 21, "signal": 5})
+    lines = table.build()
+    cfg = make_config(**opts)
+    common = (candles.open, candles.high, candles.low, candles.close, np.zeros(0))
+    tail = (candles.day_ends(), cfg.float_array(), cfg.int_array(False), True)
+    start = signal_start(plan.rule, plan.warmup)
+    fused = simulate_nb(
+        *common, np.empty(0, np.int8), lines[plan.rows[0]], lines[plan.rows[1]], start, *tail
+    )
+    masked = simulate_nb(*common, plan_signals(plan, lines), np.empty(0), np.empty(0), 0, *tail)
+    assert fused[3] == masked[3] > 10
+    np.testing.assert_array_equal(fused[0], masked[0])
+    np.testing.assert_array_equal(fused[1], masked[1])
+    np.testing.assert_array_equal(fused[2], masked[2])

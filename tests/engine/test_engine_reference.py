@@ -84,7 +84,7 @@ def test_builtin_strategies_match_reference_on_their_own_signals(strategy: str) 
     strat = engine.get_strategy(strategy)
     table = LineTable(candles)
     plan = strat.plan(table, strat.defaults())
-    mask = plan_signals(plan, table.build(), candles.time)
+    mask = plan_signals(plan, table.build())
     sig = [((m & 1) > 0, (m & 2) > 0, (m & 4) > 0, (m & 8) > 0) for m in mask]
     opts = {"sl": 0.01, "tp": 0.02, "trail": 0.015, "fee": 0.00055}
     result = engine.backtest(candles, strategy, None, **opts)

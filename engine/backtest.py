@@ -67,7 +67,7 @@ def plan_signals(plan: SignalPlan, lines: npt.NDArray[np.float64]) -> npt.NDArra
 def run_plan(
     candles: Candles,
     plan: SignalPlan,
-    lines: npt.NDArray[np.float64],
+    table: LineTable,
     config: BacktestConfig,
     *,
     strategy: str,
@@ -75,22 +75,32 @@ def run_plan(
     funding_series: tuple[np.ndarray, np.ndarray] | None = None,
     validate: bool = True,
 ) -> BacktestResult:
-    """Run the kernel for one prepared plan and assemble the result."""
+    """Run the kernel for one prepared plan and assemble the result.
+
+    The table's lines are built only when the kernel needs them: an EMA cross
+    is computed inside the kernel."""
     if validate:
         validate_candles(candles)
     _check_length(candles, plan, strategy)
     funding = funding_per_bar(candles.time, config, funding_series)
     has_funding = bool(funding.any())
-    if plan.rule == RULE_CROSS:  # the kernel reads the two lines itself: no signal pass
+    start = signal_start(plan.rule, plan.warmup)
+    common = (candles.open, candles.high, candles.low, candles.close, funding)
+    tail = (start, candles.day_ends(), config.float_array(), config.int_array(has_funding), True)
+    windows = table.ema_windows(plan)
+    n_trades = -1
+    if windows is not None:
+        stats, equity, trades, n_trades = simulate_nb(
+            *common, _NO_SIG, _NO_LINE, _NO_LINE, np.array(windows, dtype=np.float64), *tail
+        )
+    if n_trades < 0:  # not an EMA cross, or more trades than the kernel's guess: use the lines
+        lines = table.build()
         r = plan.rows
-        sig, xa, xb = _NO_SIG, lines[r[0]], lines[r[1]]
-    else:
-        sig, xa, xb = plan_signals(plan, lines), _NO_LINE, _NO_LINE
-    stats, equity, trades, _ = simulate_nb(
-        candles.open, candles.high, candles.low, candles.close, funding, sig, xa, xb,
-        signal_start(plan.rule, plan.warmup), candles.day_ends(), config.float_array(),
-        config.int_array(has_funding), True,
-    )
+        if plan.rule == RULE_CROSS:  # the kernel reads the two lines itself: no signal pass
+            sig, xa, xb = _NO_SIG, lines[r[0]], lines[r[1]]
+        else:
+            sig, xa, xb = plan_signals(plan, lines), _NO_LINE, _NO_LINE
+        stats, equity, trades, n_trades = simulate_nb(*common, sig, xa, xb, _NO_LINE, *tail)
     ppy = candles.periods_per_year
     bh = float(candles.close[-1] / candles.close[0] - 1.0) if candles.close[0] > 0 else None
     metrics = metrics_from_stats(
@@ -138,7 +148,7 @@ def backtest(
     validate_candles(candles)
     _check_length(candles, plan, strat.name)
     return run_plan(
-        candles, plan, table.build(), cfg, strategy=strat.name, params=resolved,
+        candles, plan, table, cfg, strategy=strat.name, params=resolved,
         funding_series=funding_series, validate=False,
     )
 
@@ -161,6 +171,6 @@ def backtest_signals(
     table = LineTable(candles)
     plan = signals_plan(table, long_entry, long_exit, short_entry, short_exit, warmup)
     return run_plan(
-        candles, plan, table.build(), cfg, strategy="signals", params={"warmup": warmup},
+        candles, plan, table, cfg, strategy="signals", params={"warmup": warmup},
         funding_series=funding_series,
     )

@@ -164,7 +164,15 @@ def run_grid(
             f"the longest warm-up ({max_warmup} bars) leaves nothing to trade in "
             f"{len(candles)} bars; load more history or shorten the windows"
         )
-    lines = table.build()
+    windows = [table.ema_windows(p) for p in plans]
+    if all(w is not None for w in windows):
+        # EMA crosses: the kernel computes both EMAs itself, so no (lines x bars)
+        # matrix is built; memory stays O(bars + combinations)
+        emas = np.array(windows, dtype=np.float64)
+        lines = np.empty((0, len(candles)))
+    else:
+        emas = np.empty((0, 2))
+        lines = table.build()
     rows = np.stack([p.rows for p in plans])
     rps = np.stack([p.rparams for p in plans])
     warmups = np.array([p.warmup for p in plans], dtype=np.int64)
@@ -187,7 +195,8 @@ def run_grid(
         t0 = time.perf_counter()
         s = slice(start, end)
         stats[s] = grid_nb(
-            *args, rule, rows[s], rps[s], warmups[s], risk[s], fc, ic, numba.get_num_threads()
+            *args, rule, rows[s], rps[s], warmups[s], risk[s], emas[s] if len(emas) else emas,
+            fc, ic, numba.get_num_threads(),
         )
         per_combo = (time.perf_counter() - t0) / (end - start)
         done = end

@@ -97,6 +97,20 @@ class LineTable:
     def __len__(self) -> int:
         return len(self._makers)
 
+    def ema_windows(self, plan: SignalPlan) -> tuple[int, int] | None:
+        """(n_a, n_b) when ``plan`` is one EMA of the close crossing another: the
+        kernel can then compute both itself instead of reading built lines."""
+        if plan.rule != E.RULE_CROSS:
+            return None
+        keys = {row: key for key, row in self._index.items()}
+        a, b = keys.get(int(plan.rows[0])), keys.get(int(plan.rows[1]))
+        if (
+            isinstance(a, tuple) and isinstance(b, tuple) and len(a) == 2 and len(b) == 2
+            and a[0] == "ema" and b[0] == "ema"
+        ):
+            return int(a[1]), int(b[1])
+        return None
+
     def build(self) -> F64:
         """Compute every requested line into a contiguous (lines, bars) matrix.
 

@@ -444,29 +444,43 @@ def _count_crosses(a, b, start):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def simulate_nb(open_, high, low, close, funding, sig, xa, xb, xstart, day_ends, fc, ic, record):  # type: ignore[no-untyped-def]
+def simulate_nb(open_, high, low, close, funding, sig, xa, xb, ema_n, xstart, day_ends, fc, ic, record):  # type: ignore[no-untyped-def]
     """Run one backtest and return (stats, equity, trades, n_trades).
 
-    Signals come from the bitmask ``sig`` (see :func:`signals_nb`) or, when
-    ``xa`` is not empty, from line ``xa`` crossing line ``xb`` (the
-    ``RULE_CROSS`` of ``signals_nb``) computed bar by bar from ``xstart`` on:
-    the cross strategies then need no separate signal pass and its memory
-    traffic. ``day_ends`` (see :func:`day_ends_nb`) marks where daily returns
-    are taken. Position state lives in local scalars; arrays are written only
-    when a trade closes."""
+    Signals come from one of three sources, checked in this order:
+    - ``ema_n`` = (n_a, n_b): EMA(n_a) of the close crossing EMA(n_b) (the
+      ``RULE_CROSS`` of ``signals_nb``), both EMAs computed here bar by bar
+      exactly as ``ema_nb`` does: no line arrays to build, page in or read;
+    - ``xa`` not empty: line ``xa`` crossing line ``xb``, computed bar by bar,
+      so the cross strategies need no separate signal pass;
+    - otherwise the bitmask ``sig`` (see :func:`signals_nb`).
+    Crosses count from bar ``xstart`` on. ``day_ends`` (see
+    :func:`day_ends_nb`) marks where daily returns are taken. Position state
+    lives in local scalars; arrays are written only when a trade closes."""
     n = close.shape[0]
     stats = np.zeros(N_STATS)
     equity_out = np.empty(n if record else 0)
+    ema_mode = ema_n.shape[0] == 2
+    ea_a = 2.0 / (ema_n[0] + 1.0) if ema_mode else 0.0
+    ea_b = 1.0 - ea_a
+    eb_a = 2.0 / (ema_n[1] + 1.0) if ema_mode else 0.0
+    eb_b = 1.0 - eb_a
+    ema_x = close[0] if ema_mode and n > 0 else 0.0
+    ema_y = ema_x
     cap = 1
     if record:  # every trade opens on its own entry-signal bar
-        if xa.shape[0] > 0:
+        if ema_mode:
+            # Without the lines, the cross count is a guess: the loop stops if it runs
+            # out and n_trades = -1 tells the caller to rerun from the lines.
+            cap = min(n + 1, n // 8 + 1024)
+        elif xa.shape[0] > 0:
             cap += _count_crosses(xa, xb, xstart)
         else:
             for i in range(n):
                 if sig[i] & (SIG_LE | SIG_SE):
                     cap += 1
     trades = np.empty((cap, N_TCOLS))
-    fused = xa.shape[0] > 0
+    fused = ema_mode or xa.shape[0] > 0
     prev_lt = False
     prev_gt = False
     n_de = day_ends.shape[0]
@@ -526,7 +540,11 @@ def simulate_nb(open_, high, low, close, funding, sig, xa, xb, xstart, day_ends,
     d_n = 0
     d_sum = 0.0
     d_sq = 0.0
+    overflow = False
     for i in range(n):
+        if ema_mode and record and nt + 3 > cap:  # at most three trades close on one bar
+            overflow = True
+            break
         in_market = side != 0.0
         # 1. funding at this open, paid by the position held over the funding time
         if has_funding and side != 0.0:
@@ -578,8 +596,15 @@ def simulate_nb(open_, high, low, close, funding, sig, xa, xb, xstart, day_ends,
                 )
         # 4. the signal on this close
         if fused:
-            a_i = xa[i]
-            b_i = xb[i]
+            if ema_mode:
+                if i > 0:  # bar 0 is the seed, as in ema_nb
+                    ema_x = ea_a * c + ea_b * ema_x
+                    ema_y = eb_a * c + eb_b * ema_y
+                a_i = ema_x
+                b_i = ema_y
+            else:
+                a_i = xa[i]
+                b_i = xb[i]
             gt = a_i > b_i
             lt = b_i > a_i
             s_i = ((SIG_LE | SIG_SX) * (prev_lt & gt) + (SIG_SE | SIG_LX) * (prev_gt & lt)) * (i >= xstart)
@@ -639,6 +664,8 @@ def simulate_nb(open_, high, low, close, funding, sig, xa, xb, xstart, day_ends,
         prev_eq = eq
         if record:
             equity_out[i] = eq
+    if overflow:
+        return stats, equity_out, trades[:0], -1
     # A position still open is closed at the last close for the metrics (no fee), flagged.
     if side != 0.0 and n > 0:
         stats[S_ENDED_OPEN] = 1.0
@@ -666,16 +693,19 @@ def simulate_nb(open_, high, low, close, funding, sig, xa, xb, xstart, day_ends,
 
 
 @njit(cache=True, nogil=True, error_model="numpy", parallel=True)
-def grid_nb(open_, high, low, close, funding, day_ends, lines, rule, rows, rps, warmups, risk, fc, ic, n_workers):  # type: ignore[no-untyped-def]
+def grid_nb(open_, high, low, close, funding, day_ends, lines, rule, rows, rps, warmups, risk, emas, fc, ic, n_workers):  # type: ignore[no-untyped-def]
     """Streamed statistics for many parameter combinations, in parallel.
 
     ``rows[k]`` picks combination k's lines from the shared ``lines`` matrix,
     ``rps[k]`` and ``warmups[k]`` complete its signal and ``risk[k]`` holds its
-    (sl, tp, trail). Memory: O(combinations) on top of the shared lines."""
+    (sl, tp, trail). When ``emas`` has a row per combination, its two EMA
+    windows replace the lines (an EMA cross computed inside the kernel) and
+    ``lines`` may be empty. Memory: O(combinations) on top of the shared lines."""
     m = rows.shape[0]
     n = close.shape[0]
     out = np.empty((m, N_STATS))
     n_chunks = min(m, max(1, n_workers))
+    ema_mode = emas.shape[0] == m and m > 0
     fused = rule == RULE_CROSS
     for ch in prange(n_chunks):
         sig = np.empty(0 if fused else n, dtype=np.int8)  # one mask buffer per worker, reused
@@ -687,10 +717,15 @@ def grid_nb(open_, high, low, close, funding, day_ends, lines, rule, rows, rps, 
             fck[F_SL] = risk[k, 0]
             fck[F_TP] = risk[k, 1]
             fck[F_TRAIL] = risk[k, 2]
-            if fused:
+            if ema_mode:
                 stats, _, _, _ = simulate_nb(
-                    open_, high, low, close, funding, sig, lines[r[0]], lines[r[1]], start,
+                    open_, high, low, close, funding, sig, no_line, no_line, emas[k], start,
                     day_ends, fck, ic, False,
+                )
+            elif fused:
+                stats, _, _, _ = simulate_nb(
+                    open_, high, low, close, funding, sig, lines[r[0]], lines[r[1]], no_line,
+                    start, day_ends, fck, ic, False,
                 )
             else:
                 signals_nb(
@@ -698,7 +733,7 @@ def grid_nb(open_, high, low, close, funding, day_ends, lines, rule, rows, rps, 
                     rule, rps[k], start, sig,
                 )
                 stats, _, _, _ = simulate_nb(
-                    open_, high, low, close, funding, sig, no_line, no_line, 0,
+                    open_, high, low, close, funding, sig, no_line, no_line, no_line, 0,
                     day_ends, fck, ic, False,
                 )
             out[k] = stats

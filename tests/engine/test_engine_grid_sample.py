@@ -103,18 +103,38 @@ def test_cross_rule_read_in_the_kernel_equals_the_signal_mask(
     from engine.backtest import make_config, plan_signals
     from engine.strategies import LineTable
 
-    table = LineTable(candles)
-    plan = engine.get_strategy("macd_cross").plan(table, {"fast": 8, "slow": 21, "signal": 5})
-    lines = table.build()
     cfg = make_config(**opts)
     common = (candles.open, candles.high, candles.low, candles.close, np.zeros(0))
     tail = (candles.day_ends(), cfg.float_array(), cfg.int_array(False), True)
-    start = signal_start(plan.rule, plan.warmup)
-    fused = simulate_nb(
-        *common, np.empty(0, np.int8), lines[plan.rows[0]], lines[plan.rows[1]], start, *tail
-    )
-    masked = simulate_nb(*common, plan_signals(plan, lines), np.empty(0), np.empty(0), 0, *tail)
-    assert fused[3] == masked[3] > 10
-    np.testing.assert_array_equal(fused[0], masked[0])
-    np.testing.assert_array_equal(fused[1], masked[1])
-    np.testing.assert_array_equal(fused[2], masked[2])
+    none, no_sig = np.empty(0), np.empty(0, np.int8)
+    for name, params in (("macd_cross", {"fast": 8, "slow": 21, "signal": 5}),
+                         ("ema_cross", {"fast": 7, "slow": 30})):
+        table = LineTable(candles)
+        plan = engine.get_strategy(name).plan(table, params)
+        lines = table.build()
+        start = signal_start(plan.rule, plan.warmup)
+        masked = simulate_nb(*common, plan_signals(plan, lines), none, none, none, 0, *tail)
+        runs = [simulate_nb(*common, no_sig, lines[plan.rows[0]], lines[plan.rows[1]], none, start, *tail)]
+        windows = table.ema_windows(plan)
+        assert (windows is not None) == (name == "ema_cross")
+        if windows is not None:  # the EMAs computed inside the kernel, no lines at all
+            runs.append(simulate_nb(*common, no_sig, none, none, np.array(windows, float), start, *tail))
+        for fused in runs:
+            assert fused[3] == masked[3] > 10
+            for got, want in zip(fused[:3], masked[:3], strict=True):
+                np.testing.assert_array_equal(got, want)
+
+
+def test_ema_cross_with_more_trades_than_the_kernels_guess_falls_back_to_the_lines() -> None:
+    """In-kernel EMAs size the trade buffer by a guess (n/8 + 1024); a market that
+    crosses every bar overflows it, and the backtest reruns from the lines."""
+    n = 12_000
+    close = 100.0 + np.where(np.arange(n) % 2 == 0, 1.0, -1.0)  # a zig-zag: EMA 2 and 3 cross every bar
+    t = 1_700_000_000_000 + 60_000 * np.arange(n)
+    c = engine.make_candles(t, close, close + 0.5, close - 0.5, close, np.ones(n), interval="1")
+    res = engine.backtest(c, "ema_cross", {"fast": 2, "slow": 3})
+    assert res.n_trades > n // 8 + 1024
+    mask = engine.backtest(c, "sma_cross", {"fast": 2, "slow": 3})  # a different rule still runs
+    assert mask.n_trades > 0
+    grid = engine.run_grid(c, "ema_cross", [{"fast": 2, "slow": 3}])
+    assert grid.metrics[0]["n_trades"] == res.n_trades

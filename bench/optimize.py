@@ -136,7 +136,7 @@ def backtesting_py_optimize(bars: int) -> tuple[float, str]:
                        "Close": c.close[:m], "Volume": c.volume[:m]},
                       index=pd.to_datetime(c.time[:m], unit="ms"))
 
-    bt = Backtest(df, Cross, commission=0.00055, cash=1e9)
+    bt = Backtest(df, Cross, commission=0.00055, cash=1e9, finalize_trades=True)
     t0 = time.perf_counter()
     bt.optimize(fast=range(5, 51, 5), slow=range(20, 211, 10), constraint=lambda p: p.fast < p.slow,
                 maximize="Sharpe Ratio")

@@ -1,9 +1,11 @@
 """The parameter grid: many combinations of one strategy on one data set.
 
-Each distinct indicator line is computed once and shared; combinations run in
+Each distinct indicator line is computed once and shared (an EMA cross needs
+none: the kernel computes its two EMAs as it goes); combinations run in
 parallel in the numba kernel, which streams statistics instead of keeping
-equity curves, so memory is O(bars x distinct lines + combinations). Work is
-sent in chunks so callers get progress and can cancel between chunks.
+equity curves, so memory is O(bars x distinct lines + combinations), and
+O(bars + combinations) for EMA crosses. Work is sent in chunks so callers get
+progress and can cancel between chunks.
 """
 
 from __future__ import annotations

@@ -34,9 +34,14 @@ from market.errors import (
     RetryableExchangeError,
 )
 
-__all__ = ["MAINNET_URL", "ClientConfig", "Requester"]
+__all__ = ["MAINNET_URL", "SYNTHETIC_HEADER", "ClientConfig", "Requester"]
 
 log = logging.getLogger("market.bybit")
+
+# The one deliberate difference between our fake Bybit and the real one: every
+# response says its candles are synthetic, so nothing downstream mistakes them
+# for market data (the store keeps the mark, results carry it).
+SYNTHETIC_HEADER = "X-Synthetic-Data"
 
 MAINNET_URL = "https://api.bybit.com"
 _UNAVAILABLE_CODES = frozenset({10000, 10016, 170001, 170007})
@@ -109,6 +114,7 @@ class Requester:
         self._resume_at = 0.0
         self.requests = 0
         self.retries = 0
+        self.synthetic = False
 
     def _check_ban(self) -> None:
         left = self._banned_until - time.monotonic()
@@ -183,6 +189,8 @@ class Requester:
 
     def _classify(self, path: str, params: Mapping[str, Any], resp: httpx.Response) -> Any:
         status = resp.status_code
+        if resp.headers.get(SYNTHETIC_HEADER):
+            self.synthetic = True
         if status == 403:
             cooldown = self.config.ban_cooldown_s
             self._banned_until = time.monotonic() + cooldown

@@ -157,6 +157,11 @@ class BybitClient:
         """Retries performed so far."""
         return self._req.retries
 
+    @property
+    def synthetic(self) -> bool:
+        """True once a response came from a server marking its data synthetic (our fake Bybit)."""
+        return self._req.synthetic
+
     async def server_time_ms(self) -> int:
         """Bybit's clock in ms."""
         result = await self._req.get("/v5/market/time", {})

@@ -35,6 +35,7 @@ from starlette.routing import Route
 
 from market._fake_data import CandleSource, SeriesBook, random_walk_candles
 from market._fake_faults import Fault, FaultQueue, IpWindow
+from market._http import SYNTHETIC_HEADER
 from market.candles import Candles
 from market.intervals import BYBIT_INTERVALS, DAY_MS, floor_time
 
@@ -226,9 +227,9 @@ class FakeBybit:
             f'{{"retCode":{code},"retMsg":{json.dumps(msg)},"result":{text},'
             f'"retExtInfo":{{}},"time":{self.clock()}}}'
         )
-        headers = {}
+        headers = {SYNTHETIC_HEADER: "true"}
         if self.config.rate_limit_headers:
-            headers = self._limit_headers(1000)
+            headers.update(self._limit_headers(1000))
         return Response(body, media_type="application/json", headers=headers)
 
     def _limit_headers(self, reset_in_ms: int) -> dict[str, str]:

@@ -73,6 +73,11 @@ class MarketData:
             return floor_time(current - 1, "M")
         return current - interval_ms(interval)
 
+    def is_synthetic(self, symbol: str, interval: str, category: str = "linear") -> bool:
+        """True when the stored candles of this data set are (partly) synthetic, i.e. came
+        from a server that marks its data so, like our fake Bybit."""
+        return self.store.is_synthetic(DatasetKey.of(category, symbol, interval))
+
     async def get_candles(
         self,
         symbol: str,
@@ -158,7 +163,8 @@ class MarketData:
         async def flush(batch: list[Candles]) -> None:
             async with write_lock:  # one writer at a time keeps upserts ordered
                 report.added += await asyncio.to_thread(
-                    self.store.upsert, key, Candles.concat(batch)
+                    self.store.upsert, key, Candles.concat(batch),
+                    synthetic=self.client is not None and self.client.synthetic,
                 )
 
         def on_page(page: Candles) -> None:

@@ -3,7 +3,8 @@
 Layout (under the platform user-data directory unless a root is given)::
 
     <root>/v1/<category>/<symbol>/<interval>/chunk-<first open ms>.parquet
-                                             meta.json   ranges verified empty on the exchange
+                                             meta.json   ranges verified empty on the exchange,
+                                                         and whether any candles were synthetic
                                              .lock       flock taken by writers
 
 Each chunk holds the candles of a fixed time span (65,536 candle lengths), so an
@@ -13,6 +14,10 @@ and the directory is fsynced: a reader (or a process killed at any instant)
 sees either the old chunk or the new one, never a torn file. Upserts are keyed
 by open time and the newest row wins, so writing the same candles twice
 changes nothing.
+
+A data set that ever received candles from a synthetic source (our fake Bybit
+says so in every response) is marked synthetic for good: results computed on
+it are labelled synthetic even if real candles were added later.
 """
 
 from __future__ import annotations
@@ -78,6 +83,7 @@ class DatasetInfo:
     last: int | None
     chunks: int
     bytes: int
+    synthetic: bool = False
 
 
 class CandleStore:
@@ -136,8 +142,10 @@ class CandleStore:
                 os.close(fd)  # closing releases the flock
 
     # ---- writing -----------------------------------------------------------
-    def upsert(self, key: DatasetKey, candles: Candles) -> int:
-        """Insert or replace candles by open time; returns how many open times were new."""
+    def upsert(self, key: DatasetKey, candles: Candles, *, synthetic: bool = False) -> int:
+        """Insert or replace candles by open time; returns how many open times were new.
+
+        ``synthetic`` marks the data set as holding synthetic candles (see the module docstring)."""
         if len(candles) == 0:
             return 0
         incoming = candles.sorted_unique()
@@ -146,6 +154,8 @@ class CandleStore:
         bounds = np.flatnonzero(np.r_[True, chunk_ids[1:] != chunk_ids[:-1], True])
         added = 0
         with self._writer(key) as directory:
+            if synthetic and not self.is_synthetic(key):  # marked before any synthetic chunk lands
+                self._write_meta(directory, {**self._meta(key), "synthetic": True})
             for lo, hi in itertools.pairwise(bounds):
                 part = incoming.take(slice(int(lo), int(hi)))
                 path = directory / f"chunk-{int(chunk_ids[lo]) * span:015d}.parquet"
@@ -159,18 +169,33 @@ class CandleStore:
         """Record that the exchange has no candles in [start, end] (pre-listing, outages)."""
         with self._writer(key) as directory:
             ranges = _merge_ranges([*self._empty_ranges(key), (start, end)])
-            body = json.dumps({"verified_empty": ranges}).encode()
-            _atomic_write(directory / "meta.json", lambda tmp: Path(tmp).write_bytes(body))
+            self._write_meta(directory, {**self._meta(key), "verified_empty": ranges})
 
-    def _empty_ranges(self, key: DatasetKey) -> list[tuple[int, int]]:
+    def is_synthetic(self, key: DatasetKey) -> bool:
+        """True when the data set ever received synthetic candles (e.g. from the fake Bybit)."""
+        return bool(self._meta(key).get("synthetic", False))
+
+    def _meta(self, key: DatasetKey) -> dict[str, object]:
         path = self._dir(key) / "meta.json"
         try:
             raw = json.loads(path.read_bytes())
         except FileNotFoundError:
-            return []
+            return {}
         except (OSError, ValueError) as exc:
             raise StoreError(f"unreadable {path}: {exc}") from exc
-        return [(int(a), int(b)) for a, b in raw.get("verified_empty", [])]
+        if not isinstance(raw, dict):
+            raise StoreError(f"unreadable {path}: expected a JSON object")
+        return raw
+
+    @staticmethod
+    def _write_meta(directory: Path, meta: dict[str, object]) -> None:
+        body = json.dumps(meta).encode()
+        _atomic_write(directory / "meta.json", lambda tmp: Path(tmp).write_bytes(body))
+
+    def _empty_ranges(self, key: DatasetKey) -> list[tuple[int, int]]:
+        ranges = self._meta(key).get("verified_empty", [])
+        assert isinstance(ranges, list)
+        return [(int(a), int(b)) for a, b in ranges]
 
     # ---- reading -----------------------------------------------------------
     def _chunks(self, key: DatasetKey) -> list[tuple[int, Path]]:
@@ -213,6 +238,7 @@ class CandleStore:
                         key, sum(m.num_rows for m in metas),
                         int(first[0]) if len(first) else None, int(last[-1]) if len(last) else None,
                         len(chunks), sum(p.stat().st_size for _, p in chunks),
+                        self.is_synthetic(key),
                     ))  # fmt: skip
         return out
 

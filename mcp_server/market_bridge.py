@@ -21,11 +21,15 @@ if TYPE_CHECKING:
 __all__ = ["candle_rows", "load_market_candles", "to_engine_candles"]
 
 
-def to_engine_candles(mc: Any, *, symbol: str, interval: str) -> E.Candles:
-    """`market.Candles` -> validated `engine.Candles` (NaN volume becomes 0)."""
+def to_engine_candles(
+    mc: Any, *, symbol: str, interval: str, synthetic: bool = False
+) -> E.Candles:
+    """`market.Candles` -> validated `engine.Candles` (NaN volume becomes 0); ``synthetic``
+    labels them (and every result made from them) as not market data."""
     volume = np.nan_to_num(np.asarray(mc.volume, dtype=np.float64), nan=0.0)
     return E.make_candles(
-        mc.time, mc.open, mc.high, mc.low, mc.close, volume, symbol=symbol, interval=interval
+        mc.time, mc.open, mc.high, mc.low, mc.close, volume, symbol=symbol, interval=interval,
+        synthetic=synthetic,
     )
 
 
@@ -48,7 +52,10 @@ async def load_market_candles(market: Any, spec: DataSpec, max_bars: int) -> E.C
             "shorten the range or use a longer interval"
         )
     mc = await market.get_candles(spec.symbol, spec.interval, start, end, spec.category)
-    candles = to_engine_candles(mc, symbol=spec.symbol, interval=spec.interval)
+    candles = to_engine_candles(
+        mc, symbol=spec.symbol, interval=spec.interval,
+        synthetic=market.is_synthetic(spec.symbol, spec.interval, spec.category),
+    )
     if spec.start is None and len(candles) > spec.bars:
         candles = candles.slice(len(candles) - spec.bars, len(candles))
     return candles

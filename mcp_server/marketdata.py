@@ -74,7 +74,7 @@ async def klines_rows(
         "symbol": symbol.upper(),
         "interval": interval,
         "count": len(rows),
-        "synthetic": False,
+        "synthetic": state.market().is_synthetic(symbol.upper(), interval, category),
     }
     return rows, meta
 

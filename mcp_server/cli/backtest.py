@@ -73,7 +73,9 @@ def load_stored(symbol: str, interval: str, start: str | None, end: str | None, 
             f"no stored {category} {symbol.upper()} {label} candles in that range; fetch them first: "
             f"bybit-tester data fetch {symbol.upper()} --interval {label} --days 30"
         )
-    return to_engine_candles(stored, symbol=symbol.upper(), interval=label)
+    return to_engine_candles(
+        stored, symbol=symbol.upper(), interval=label, synthetic=store.is_synthetic(key)
+    )
 
 
 def _warm_status(message: str) -> Any:
@@ -221,7 +223,14 @@ def backtest(
             }
             sys.stdout.write(json.dumps(payload, allow_nan=False) + "\n")
             return
-        label = "SYNTHETIC sample" if result.synthetic else str(data)
+        if data is not None:
+            label = str(data)
+        elif source == "store" or (source == "auto" and (start or end)):  # as _load_candles chose
+            label = f"stored {result.symbol} {result.interval}" + (
+                " (SYNTHETIC: fetched from the fake Bybit)" if result.synthetic else ""
+            )
+        else:
+            label = "SYNTHETIC sample"
         out.print(f"[bold]{strat.name}[/bold] {resolved} on {label}: {len(candles):,} bars")
         out.print(_metrics_table(result))
         if show_trades > 0 and result.n_trades:

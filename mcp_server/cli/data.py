@@ -210,7 +210,8 @@ def fetch(
 
 @data_app.command("list")
 def list_datasets() -> None:
-    """Stored data sets with their candle counts and time span."""
+    """Stored data sets with their candle counts, time span, and whether they are exchange
+    data or SYNTHETIC (fetched from the fake Bybit)."""
     with _errors():
         rows = _store().datasets()
         if not rows:
@@ -219,10 +220,12 @@ def list_datasets() -> None:
             )
             return
         table = Table("category", "symbol", "interval", "candles", "first", "last", "MB")
+        table.add_column("data", no_wrap=True, min_width=9)  # never cut "SYNTHETIC" short
         for info in rows:
             table.add_row(
                 info.key.category, info.key.symbol, info.key.interval, f"{info.candles:,}",
                 _iso(info.first), _iso(info.last), f"{info.bytes / 1e6:.1f}",
+                "SYNTHETIC" if info.synthetic else "exchange",
             )  # fmt: skip
         out.print(table)
 

@@ -64,7 +64,8 @@ SourceArg = Annotated[
     Literal["sample", "store"],
     Field(
         description="sample = deterministic synthetic data, no network (results are labelled "
-        "synthetic); store = real Bybit candles from the local store (fetched when missing)"
+        "synthetic); store = Bybit candles from the local store, fetched when missing "
+        "(labelled synthetic if the offline fake Bybit served them)"
     ),
 ]
 CategoryArg = Annotated[

@@ -76,7 +76,8 @@ class BacktestSummary(BaseModel):
     interval: str
     source: Literal["sample", "store"]
     synthetic: bool = Field(
-        description="True when the data is the synthetic sample, not market data"
+        description="True when the data is synthetic (the sample, or candles from the offline fake "
+        "Bybit), not market data"
     )
     bars: int
     start: str | None
@@ -205,8 +206,8 @@ def register(server: MCPServer[Any], state: AppState) -> None:
         """Backtest one strategy and return its headline metrics, resource URIs and a chart.
 
         Data: source='sample' (default) is a deterministic synthetic BTC-like series, no
-        network, labelled synthetic; source='store' uses real Bybit candles (last `bars`
-        bars, or start..end). Execution options (fees, SL/TP, leverage, direction, fill
+        network, labelled synthetic; source='store' uses Bybit candles from the local store
+        (last `bars` bars, or start..end; labelled synthetic if the offline fake served them). Execution options (fees, SL/TP, leverage, direction, fill
         timing) go in `config`. The result is compact: fetch the trade list, the equity
         curve or the full report from the returned backtest:// URIs only if needed. Pass the
         id to analyze_backtest_results or risk_management_advice. Identical requests are

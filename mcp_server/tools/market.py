@@ -59,6 +59,7 @@ class KlinesSummary(BaseModel):
     change: float | None = Field(description="close/open - 1 over the range")
     resource: str = Field(description="klines:// URI with every row")
     candles: list[Candle] | None = Field(None, description=f"Rows, when at most {_INLINE_ROWS}")
+    synthetic: bool = Field(description="True when these candles came from a synthetic source (the offline fake Bybit), not the exchange")
 
 
 class HistoryReport(BaseModel):
@@ -84,6 +85,7 @@ class Dataset(BaseModel):
     first: str | None
     last: str | None
     bytes: int
+    synthetic: bool = Field(description="True when these candles came from a synthetic source (the offline fake Bybit), not the exchange")
 
 
 class DatasetList(BaseModel):
@@ -147,6 +149,7 @@ def register(server: MCPServer[Any], state: AppState) -> None:
             change=float(mc.close[-1] / mc.open[0] - 1) if n and mc.open[0] else None,
             resource=uri,
             candles=[Candle.model_validate(r) for r in rows] if rows is not None else None,
+            synthetic=state.market().is_synthetic(symbol, interval, category),
         )
 
     @server.tool(title="Fetch history", annotations=WRITES_STORE)
@@ -229,6 +232,7 @@ def register(server: MCPServer[Any], state: AppState) -> None:
                     first=_iso(i.first),
                     last=_iso(i.last),
                     bytes=i.bytes,
+                    synthetic=i.synthetic,
                 )
                 for i in infos[:200]
             ],

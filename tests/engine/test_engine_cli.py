@@ -97,6 +97,7 @@ def test_backtest_on_stored_data(tmp_path: Path, monkeypatch) -> None:  # type: 
                               "--end", "2100-01-01", "--strategy", "sma_cross", "--json"])
     assert res.exit_code == 0, res.output
     payload = json.loads(res.stdout)
-    assert payload["synthetic"] is False and payload["bars"] >= 20 * 96 - 2
+    # the fake served these candles, so the result says synthetic, not market data
+    assert payload["synthetic"] is True and payload["bars"] >= 20 * 96 - 2
     missing = runner.invoke(app, ["backtest", "--symbol", "ETHUSDT", "--interval", "15", "--source", "store"])
     assert missing.exit_code == 2 and "data fetch ETHUSDT" in missing.output

@@ -94,6 +94,26 @@ def test_list_shows_the_dataset(
     assert "BTCUSDT" in res.stdout and "linear" in res.stdout and f"{n:,}" in res.stdout
 
 
+def test_candles_from_the_fake_are_labelled_synthetic_everywhere(
+    fetched: tuple[Path, Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fetched from the fake, stored candles are synthetic: in the listing and in every
+    backtest result made from them."""
+    import json
+
+    root, _ = fetched
+    use(root, monkeypatch)
+    listing = runner.invoke(app, ["data", "list"])
+    assert "SYNTHETIC" in listing.stdout, listing.stdout
+    args = ["backtest", "--source", "store", "--symbol", "BTCUSDT", "--interval", "1",
+            "--param", "fast=5", "--param", "slow=20"]
+    res = runner.invoke(app, [*args, "--json"])
+    assert res.exit_code == 0, (res.output, res.stderr)
+    assert json.loads(res.stdout)["synthetic"] is True
+    table = runner.invoke(app, args)
+    assert "SYNTHETIC: fetched from the fake Bybit" in table.stdout, table.stdout
+
+
 def test_list_empty_store_hints_fetch(data_dir: Path) -> None:
     res = runner.invoke(app, ["data", "list"])
     assert res.exit_code == 0

@@ -284,3 +284,14 @@ async def test_limiter_burst_makes_up_late_wakeups_within_bounds():
     for i, t in enumerate(ticks):  # never more than burst + rate * elapsed
         assert i + 1 <= 4 + 10.0 * t + 1e-6
     await asyncio.sleep(0)
+
+
+@respx.mock
+async def test_a_server_without_the_synthetic_header_is_market_data():
+    respx.get(BASE + "/v5/market/time").respond(
+        json=envelope({"timeSecond": "1", "timeNano": "1000000000"})
+    )
+    async with httpx.AsyncClient() as http:
+        client = BybitClient(http, fast_config(BASE))
+        await client.server_time_ms()
+        assert not client.synthetic

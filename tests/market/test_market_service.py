@@ -174,7 +174,7 @@ async def test_backfill_writes_each_chunk_about_once(make_server, make_client, t
     async with make_client(srv.url) as client:
         md = service(client, tmp_path)
         upsert = md.store.upsert
-        md.store.upsert = lambda key, c: (writes.append(len(c)), upsert(key, c))[1]  # type: ignore[method-assign]
+        md.store.upsert = lambda key, c, **kw: (writes.append(len(c)), upsert(key, c, **kw))[1]  # type: ignore[method-assign]
         got = await md.get_candles("BTCUSDT", "1", start, NOW)
     series = srv.fake.series("linear", "BTCUSDT", "1")
     assert got.equals(series.between(floor_time(start, "1"), LAST_CLOSED))
@@ -190,6 +190,17 @@ async def test_small_flush_rows_still_commits_every_page(loopback, make_client, 
     async with make_client(loopback.url) as client:
         md = service(client, tmp_path, flush_rows=1)
         upsert = md.store.upsert
-        md.store.upsert = lambda key, c: (writes.append(len(c)), upsert(key, c))[1]  # type: ignore[method-assign]
+        md.store.upsert = lambda key, c, **kw: (writes.append(len(c)), upsert(key, c, **kw))[1]  # type: ignore[method-assign]
         got = await md.get_candles("BTCUSDT", "1", NOW - DAY, NOW)
     assert len(writes) >= 2 and sum(writes) == len(got)
+
+
+async def test_candles_from_the_fake_mark_the_data_set_synthetic(loopback, make_client, tmp_path):
+    """The fake says so in every response; the client notices and the store keeps it."""
+    async with make_client(loopback.url) as client:
+        assert not client.synthetic
+        md = service(client, tmp_path)
+        await md.get_candles("BTCUSDT", "1", NOW - DAY, NOW)
+        assert client.synthetic
+    assert md.is_synthetic("BTCUSDT", "1") and CandleStore(tmp_path).is_synthetic(KEY)
+    assert not md.is_synthetic("ETHUSDT", "1")

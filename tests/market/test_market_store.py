@@ -107,3 +107,21 @@ def test_unwritable_directory_is_a_clear_error(tmp_path):
         store.check_writable()
     with pytest.raises(StoreUnavailableError):
         store.upsert(KEY, candles(3))
+
+
+def test_synthetic_mark_is_kept_for_good(tmp_path):
+    """A data set that received synthetic candles stays marked: through later real
+    upserts, verified-empty ranges, a new store object and the listing."""
+    store = CandleStore(tmp_path)
+    other = DatasetKey.of("linear", "ETHUSDT", "1")
+    store.upsert(other, candles(10))
+    store.upsert(KEY, candles(50))
+    assert not store.is_synthetic(KEY)
+    store.upsert(KEY, candles(10, start=T0 + 100 * MIN), synthetic=True)
+    store.upsert(KEY, candles(10, start=T0 + 200 * MIN))  # real candles added later
+    store.mark_empty(KEY, T0 + 50 * MIN, T0 + 100 * MIN - 1)
+    again = CandleStore(tmp_path)
+    assert again.is_synthetic(KEY) and not again.is_synthetic(other)
+    assert again.gaps(KEY, T0, T0 + 110 * MIN) == []  # the empty range survived the mark
+    infos = {i.key: i.synthetic for i in again.datasets()}
+    assert infos == {KEY: True, other: False}

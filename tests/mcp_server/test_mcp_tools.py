@@ -236,12 +236,14 @@ async def test_market_tools_on_fake_bybit(server: MCPServer[Any]) -> None:
         assert not h.is_error, h.content
         assert h.structured_content["candles_added"] > 0  # type: ignore[index]
         ds = await client.call_tool("list_datasets", {})
-        assert any(d["symbol"] == "BTCUSDT" for d in ds.structured_content["datasets"])  # type: ignore[index]
+        btc = [d for d in ds.structured_content["datasets"] if d["symbol"] == "BTCUSDT"]  # type: ignore[index]
+        assert btc and all(d["synthetic"] is True for d in btc)  # the fake says its data is synthetic
         k = await client.call_tool(
             "get_klines", {"symbol": "BTCUSDT", "interval": "60", "limit": 24}
         )
         s = k.structured_content
         assert s is not None and 20 <= s["count"] <= 24 and s["candles"] is not None
+        assert s["synthetic"] is True
         res = await client.read_resource(s["resource"])
         assert '"candles"' in res.contents[0].text  # type: ignore[union-attr]
         m = await client.call_tool(
@@ -260,7 +262,8 @@ async def test_market_tools_on_fake_bybit(server: MCPServer[Any]) -> None:
             },
         )
         assert not bt.is_error, bt.content
-        assert bt.structured_content["synthetic"] is False  # type: ignore[index]
+        # fetched from the fake Bybit, so the result must not pass for market data
+        assert bt.structured_content["synthetic"] is True  # type: ignore[index]
         bad = await client.call_tool("get_klines", {"symbol": "NOPEUSDT", "interval": "60"})
         assert bad.is_error and err_text(bad) != "Error executing tool get_klines"
 

@@ -200,8 +200,7 @@ def run_backtesting_py(c: engine.Candles) -> tuple[float, str]:
     idx = pd.to_datetime(c.time[:m], unit="ms")
     df = pd.DataFrame({"Open": c.open[:m], "High": c.high[:m], "Low": c.low[:m], "Close": c.close[:m], "Volume": c.volume[:m]}, index=idx)
 
-    def ema(x: Any, n: int) -> Any:
-        return pd.Series(x).ewm(span=n, adjust=False).mean().to_numpy()
+    from _btpy import ema
 
     class Cross(Strategy):  # type: ignore[misc]
         def init(self) -> None:

@@ -717,24 +717,18 @@ def grid_nb(open_, high, low, close, funding, day_ends, lines, rule, rows, rps, 
             fck[F_SL] = risk[k, 0]
             fck[F_TP] = risk[k, 1]
             fck[F_TRAIL] = risk[k, 2]
+            xa, xb, ema_n = no_line, no_line, no_line  # the bitmask `sig` unless set below
             if ema_mode:
-                stats, _, _, _ = simulate_nb(
-                    open_, high, low, close, funding, sig, no_line, no_line, emas[k], start,
-                    day_ends, fck, ic, False,
-                )
+                ema_n = emas[k]
             elif fused:
-                stats, _, _, _ = simulate_nb(
-                    open_, high, low, close, funding, sig, lines[r[0]], lines[r[1]], no_line,
-                    start, day_ends, fck, ic, False,
-                )
+                xa, xb = lines[r[0]], lines[r[1]]
             else:
                 signals_nb(
                     lines[r[0]], lines[r[1]], lines[r[2]], lines[r[3]], lines[r[4]],
                     rule, rps[k], start, sig,
                 )
-                stats, _, _, _ = simulate_nb(
-                    open_, high, low, close, funding, sig, no_line, no_line, no_line, 0,
-                    day_ends, fck, ic, False,
-                )
+            stats, _, _, _ = simulate_nb(
+                open_, high, low, close, funding, sig, xa, xb, ema_n, start, day_ends, fck, ic, False
+            )
             out[k] = stats
     return out

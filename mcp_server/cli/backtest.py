@@ -39,6 +39,11 @@ def _parse_params(items: list[str]) -> dict[str, float]:
     return params
 
 
+def _from_store(source: str, start: str | None, end: str | None) -> bool:
+    """Whether candles come from the store: asked for, or implied by a time range."""
+    return source == "store" or (source == "auto" and bool(start or end))
+
+
 def _load_candles(
     data: Path | None, source: str, symbol: str, interval: str, bars: int, seed: int,
     start: str | None, end: str | None, category: str,
@@ -47,7 +52,7 @@ def _load_candles(
 
     if data is not None:
         return read_candles_file(data, symbol=symbol if symbol != _DEMO_SYMBOL else "", interval="")
-    if source == "store" or (source == "auto" and (start or end)):
+    if _from_store(source, start, end):
         return load_stored(symbol, interval, start, end, category)
     if source not in ("auto", "sample"):
         raise typer.BadParameter(f"--source must be auto, sample or store, got {source!r}")
@@ -225,7 +230,7 @@ def backtest(
             return
         if data is not None:
             label = str(data)
-        elif source == "store" or (source == "auto" and (start or end)):  # as _load_candles chose
+        elif _from_store(source, start, end):
             label = f"stored {result.symbol} {result.interval}" + (
                 " (SYNTHETIC: fetched from the fake Bybit)" if result.synthetic else ""
             )

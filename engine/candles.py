@@ -40,6 +40,7 @@ class Candles:
     meta: dict[str, str] = field(default_factory=dict)
     validated: bool = field(default=False, compare=False, repr=False)
     _day_ends: I64 | None = field(default=None, init=False, compare=False, repr=False)
+    _gaps: int | None = field(default=None, init=False, compare=False, repr=False)
 
     def __len__(self) -> int:
         return int(self.close.shape[0])
@@ -187,8 +188,14 @@ def validate_candles(c: Candles) -> None:
 
 
 def count_time_gaps(c: Candles) -> int:
-    """Steps longer than one bar (missing bars): reported, never rejected."""
-    if len(c) < 2:
-        return 0
-    step = round(c.bar_minutes * MINUTE_MS) if c.interval else int(np.min(np.diff(c.time)))
-    return int(count_gaps_nb(c.time, step))
+    """Steps longer than one bar (missing bars): reported, never rejected.
+
+    Counted once per container (every backtest reports it; the arrays never change)."""
+    if c._gaps is None:
+        gaps = 0
+        if len(c) >= 2:
+            step = round(c.bar_minutes * MINUTE_MS) if c.interval else int(np.min(np.diff(c.time)))
+            gaps = int(count_gaps_nb(c.time, step))
+        object.__setattr__(c, "_gaps", gaps)
+    assert c._gaps is not None
+    return c._gaps

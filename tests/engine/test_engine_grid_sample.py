@@ -125,6 +125,57 @@ def test_cross_rule_read_in_the_kernel_equals_the_signal_mask(
                 np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize(
+    "opts",
+    [
+        {"sl": 0.01, "tp": 0.02, "trail": 0.015, "funding_rate": 0.0003, "funding_hours": 1},
+        {"fill": "close", "direction": "long", "trail": 0.02, "trail_activation": 0.01},
+        {"sl": 0.004, "leverage": 20.0, "liquidation": True, "slippage": 0.001, "funding_rate": -0.001},
+    ],
+)
+def test_routine_bar_loop_equals_the_full_bar_body(candles: engine.Candles, opts: dict[str, object]) -> None:
+    """The kernel runs uneventful bars in a lean loop and hands every bar with an
+    event to the full body, which also takes each day's last bar. Marking every
+    bar a day end sends every bar through the full body: trades, equity and every
+    statistic but the daily ones must come out bit for bit the same."""
+    from engine._nb import enums as E
+    from engine._nb.backtest_nb import signal_start, simulate_nb
+    from engine.backtest import make_config, plan_signals
+    from engine.config import funding_per_bar
+    from engine.strategies import LineTable
+
+    cfg = make_config(**opts)
+    funding = funding_per_bar(candles.time, cfg)
+    common = (candles.open, candles.high, candles.low, candles.close, funding)
+    flags = (cfg.float_array(), cfg.int_array(bool(funding.any())), True)
+    every_bar = np.arange(len(candles), dtype=np.int64)
+    daily = {E.S_DAYS, E.S_DAY_RET_SUM, E.S_DAY_RET_SQ}
+    none, no_sig = np.empty(0), np.empty(0, np.int8)
+    table = LineTable(candles)
+    plan = engine.get_strategy("ema_cross").plan(table, {"fast": 7, "slow": 30})
+    lines = table.build()
+    start = signal_start(plan.rule, plan.warmup)
+    sources = {
+        "in-kernel EMAs": (no_sig, none, none, np.array(table.ema_windows(plan), float), start),
+        "two lines": (no_sig, lines[plan.rows[0]], lines[plan.rows[1]], none, start),
+        "bitmask": (plan_signals(plan, lines), none, none, none, 0),
+    }
+    rsi = engine.get_strategy("rsi")
+    rsi_table = LineTable(candles)
+    sources["bitmask, rsi"] = (plan_signals(rsi.plan(rsi_table, rsi.resolve_params(None)), rsi_table.build()), none, none, none, 0)
+    for name, src in sources.items():
+        lean = simulate_nb(*common, *src, candles.day_ends(), *flags)
+        full = simulate_nb(*common, *src, every_bar, *flags)
+        assert lean[3] == full[3] > 10, name
+        np.testing.assert_array_equal(lean[1], full[1], err_msg=name)
+        np.testing.assert_array_equal(lean[2], full[2], err_msg=name)
+        for k in range(E.N_STATS):
+            if k not in daily:
+                assert lean[0][k] == full[0][k], (name, k)
+        if funding.any():
+            assert lean[0][E.S_FUNDING] != 0.0, name
+
+
 def test_ema_cross_with_more_trades_than_the_kernels_guess_falls_back_to_the_lines() -> None:
     """In-kernel EMAs size the trade buffer by a guess (n/8 + 1024); a market that
     crosses every bar overflows it, and the backtest reruns from the lines."""

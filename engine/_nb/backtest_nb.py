@@ -502,8 +502,8 @@ def _mark_bar(i, eq, acc):  # type: ignore[no-untyped-def]
     return eq, inv_prev, peak_eq, inv_peak, dd_start, max_dd, max_dd_dur, ret_sum, ret_sq, down_sq, dd_sq
 
 
-# Signal sources of the routine-bar loop. Each call site passes one as a constant,
-# so each inlined copy of the loop compiles without the other sources' branches.
+# Signal sources of the routine-bar loop. A call site that passes one as a constant
+# gets an inlined copy of the loop without the other sources' branches.
 _SRC_EMA = 0
 _SRC_LINES = 1
 _SRC_MASK = 2
@@ -516,11 +516,11 @@ def _routine_bars(src, holding, i, lim, data, prm, pos, sg, acc):  # type: ignor
     bar where something does, with its state untouched, for the full bar body.
 
     Most bars are routine (93 % in the 1M-bar bench). This loop does only their
-    work (signal lines, trailing stop, equity, statistics), and with ``src`` and
-    ``holding`` constant in each inlined copy it has few enough live values to
-    keep them in registers; the full body spills them every bar. The body does
-    the same steps with the same helpers, so the results are bit for bit the
-    same either way (a test runs every bar through the body and compares)."""
+    work (signal lines, trailing stop, equity, statistics), so it has few enough
+    live values to keep them in registers; the full body spills them every bar.
+    ``holding`` says whether a position is open. The body does the same steps
+    with the same helpers, so the results are bit for bit the same either way
+    (a test runs every bar through the body and compares)."""
     close, high, low, funding, xa, xb, sig, equity_out = data
     record, has_funding, trail_on, trail, trail_act, xstart, ema_k = prm
     side, qty, entry, cash, sl_lvl, tp_lvl, liq_lvl, peak, stop, stop_reason = pos
@@ -563,14 +563,6 @@ def _routine_bars(src, holding, i, lim, data, prm, pos, sg, acc):  # type: ignor
             equity_out[u] = eq
         i += 1
     return i, peak, stop, stop_reason, ema_x, ema_y, prev_lt, prev_gt, exposure, acc
-
-
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _routine(src, i, lim, data, prm, pos, sg, acc):  # type: ignore[no-untyped-def]
-    """:func:`_routine_bars` compiled apart for a flat book and an open position."""
-    if pos[0] != 0.0:
-        return _routine_bars(src, True, i, lim, data, prm, pos, sg, acc)
-    return _routine_bars(src, False, i, lim, data, prm, pos, sg, acc)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -768,12 +760,14 @@ def simulate_nb(open_, high, low, close, funding, sig, xa, xb, ema_n, xstart, da
         lim = next_de if next_de >= 0 else n
         pos = (side, qty, entry, cash, sl_lvl, tp_lvl, liq_lvl, peak, stop, stop_reason)
         sg = (ema_x, ema_y, prev_lt, prev_gt)
+        holding = side != 0.0
+        # EMA crosses (the common case) get a copy of the loop of their own; more
+        # copies would run faster still but each adds seconds of cold compile.
         if ema_mode:
-            out = _routine(_SRC_EMA, i, lim, data, prm, pos, sg, acc)
-        elif lines_mode:
-            out = _routine(_SRC_LINES, i, lim, data, prm, pos, sg, acc)
+            out = _routine_bars(_SRC_EMA, holding, i, lim, data, prm, pos, sg, acc)
         else:
-            out = _routine(_SRC_MASK, i, lim, data, prm, pos, sg, acc)
+            src = _SRC_LINES if lines_mode else _SRC_MASK
+            out = _routine_bars(src, holding, i, lim, data, prm, pos, sg, acc)
         i, peak, stop, stop_reason, ema_x, ema_y, prev_lt, prev_gt, held, acc = out
         exposure += held
     prev_eq, _, _, _, _, max_dd, max_dd_dur, ret_sum, ret_sq, down_sq, dd_sq = acc

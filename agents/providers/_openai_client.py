@@ -7,9 +7,10 @@ only retry loop), an optional injected HTTP client for tests.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import openai
+if TYPE_CHECKING:
+    import openai
 
 
 def model_extra(obj: Any) -> dict[str, Any]:
@@ -36,6 +37,8 @@ class OpenAIClientProvider:
 
     def _get_client(self) -> openai.AsyncOpenAI:
         if self._client is None:
+            import openai  # here, not at the top: the SDK takes ~0.5 s to import
+
             self._client = openai.AsyncOpenAI(
                 api_key=self._config.api_key,
                 base_url=self._config.base_url,

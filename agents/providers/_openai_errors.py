@@ -9,8 +9,7 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import Mapping
-
-import openai
+from typing import TYPE_CHECKING
 
 from agents.errors import (
     ProviderConnectionError,
@@ -18,6 +17,9 @@ from agents.errors import (
     ProviderHTTPError,
     ProviderTimeoutError,
 )
+
+if TYPE_CHECKING:
+    import openai
 
 __all__ = ["parse_retry_after", "translate_openai_error"]
 
@@ -54,6 +56,7 @@ def _message(exc: openai.APIStatusError) -> str:
 
 def translate_openai_error(exc: Exception, agent: str) -> ProviderError:
     """Map an openai SDK exception onto ProviderHTTPError / Timeout / Connection errors."""
+    import openai  # loaded already: only an SDK call raises these
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
         try:

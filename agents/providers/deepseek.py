@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import openai
-
 from agents.config import DeepSeekConfig
 from agents.errors import BadResponseError
 from agents.prompts import render_messages
@@ -102,6 +100,7 @@ class DeepSeekProvider(OpenAIClientProvider):
 
     async def send(self, call: PreparedCall) -> ProviderResponse:
         """POST /chat/completions and normalise the answer."""
+        import openai  # on first use only: the SDK takes ~0.5 s to import
         try:
             response = await self._get_client().chat.completions.create(**call.payload)
         except openai.APIError as exc:

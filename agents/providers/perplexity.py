@@ -15,8 +15,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import openai
-
 from agents.config import PerplexityConfig
 from agents.errors import BadResponseError
 from agents.outputs import TASK_OUTPUTS
@@ -149,6 +147,7 @@ class PerplexityProvider(OpenAIClientProvider):
 
     async def send(self, call: PreparedCall) -> ProviderResponse:
         """Send and normalise; `status: failed` raises BadResponseError (fall back)."""
+        import openai  # on first use only: the SDK takes ~0.5 s to import
         try:
             if call.extra.get("style") == "sonar":
                 return self._from_chat(

@@ -7,7 +7,6 @@ import logging
 import typer
 
 from mcp_server.cli._app import app
-from mcp_server.errors import StartupError
 
 log = logging.getLogger("mcp_server.serve")
 
@@ -37,6 +36,7 @@ def serve(
         return
     import uvicorn
 
+    from mcp_server.errors import StartupError
     from mcp_server.http import build_http_app
 
     bind_host = host or settings.server.http_host

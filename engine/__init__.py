@@ -28,6 +28,7 @@ from engine.metrics import METRIC_DOCS, METRIC_KEYS
 from engine.objectives import Objective, parse_objective
 from engine.optimize import OptimizationResult, optimize_grid, optimize_random
 from engine.plot import render_equity_png
+from engine.precompile import CompileAhead, kernel_cache_is_warm
 from engine.resample import VALID_INTERVALS, resample
 from engine.result import BacktestResult
 from engine.sample import generate_candles, sample_candles
@@ -43,6 +44,7 @@ __all__ = [
     "BacktestConfig",
     "BacktestResult",
     "Candles",
+    "CompileAhead",
     "EngineError",
     "GridResult",
     "GridTooLargeError",
@@ -65,6 +67,7 @@ __all__ = [
     "get_strategy",
     "indicators",
     "interval_minutes",
+    "kernel_cache_is_warm",
     "list_strategies",
     "make_candles",
     "make_config",

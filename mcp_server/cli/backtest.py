@@ -140,9 +140,12 @@ def demo(
     import engine
 
     with cli_errors(err):
-        with _warm_status("Preparing the engine (compiles once on the first run)..."):
+        params = {"fast": fast, "slow": slow}
+        with _warm_status("Preparing the engine (compiles once on the first run)..."), \
+                engine.CompileAhead("ema_cross", params) as ahead:
             candles = engine.sample_candles(_DEMO_SYMBOL, _DEMO_INTERVAL, bars)
-            result = engine.backtest(candles, "ema_cross", {"fast": fast, "slow": slow})
+            ahead.wait()
+            result = engine.backtest(candles, "ema_cross", params)
         start, end = result.summary()["start"], result.summary()["end"]
         out.print(
             f"[bold]EMA {fast}/{slow} cross on {_DEMO_SYMBOL} {_DEMO_INTERVAL}m[/bold], "
@@ -209,7 +212,9 @@ def backtest(
         params = _parse_params(param or [])
         strat = engine.get_strategy(strategy)
         resolved = strat.resolve_params(params)
-        candles = _load_candles(data, source, symbol, interval, bars, seed, start, end, category)
+        with engine.CompileAhead(strat.name, resolved, config) as ahead:
+            candles = _load_candles(data, source, symbol, interval, bars, seed, start, end, category)
+            ahead.wait()
         result = engine.backtest(candles, strat, resolved, config)
         if chart is not None:
             chart.write_bytes(engine.render_equity_png(result))

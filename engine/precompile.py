@@ -22,13 +22,14 @@ from types import TracebackType
 from typing import Any, cast
 
 import numba
+import numpy as np
 
 from engine._nb.backtest_nb import simulate_nb
 from engine.backtest import make_config
 
 log = logging.getLogger(__name__)
 
-CHILD_MODULE = "engine._compile_child"
+_CHILD_MODULE = "engine._compile_child"
 
 
 def kernel_cache_is_warm() -> bool:
@@ -63,18 +64,19 @@ class CompileAhead:
         config: Mapping[str, Any] | Any = None,
     ) -> None:
         self._proc: subprocess.Popen[bytes] | None = None
+        # On one core the child would only compete with the caller.
         if (os.cpu_count() or 1) < 2 or kernel_cache_is_warm():
-            return  # one core: the child would only compete with the caller
+            return
         job = json.dumps(
             {
                 "strategy": strategy,
-                "params": {k: getattr(v, "item", lambda v=v: v)() for k, v in (params or {}).items()},
+                "params": {k: v.item() if isinstance(v, np.generic) else v for k, v in (params or {}).items()},
                 "config": make_config(config).model_dump(mode="json"),
             }
         )
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", CHILD_MODULE, job],
+                [sys.executable, "-m", _CHILD_MODULE, job],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,  # stdout may be an MCP stdio channel
                 stderr=subprocess.DEVNULL,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from engine._mpl import figure_png, pyplot
 from engine.errors import InvalidParameterError
 
 F64 = npt.NDArray[np.float64]
@@ -54,10 +54,7 @@ def render_heatmap_png(
 ) -> bytes:
     """A PNG heatmap of ``values`` over parameters ``x`` and ``y`` (blank cells:
     not evaluated or not rankable); the best combination is circled."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     xs, ys, grid = pivot(combos, values, x, y, agg)
     fig, ax = plt.subplots(figsize=(min(12.0, 3 + 0.35 * len(xs)), min(10.0, 2.5 + 0.3 * len(ys))))
@@ -74,10 +71,7 @@ def render_heatmap_png(
             ax.plot(xs.index(float(best[x])), ys.index(float(best[y])), "o", mfc="none",
                     mec="red", ms=14, mew=2)
         ax.set_title(title or f"{label} by {x} and {y}" + (f" ({agg} over other params)" if agg else ""))
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=dpi)
-        return buf.getvalue()
+        return figure_png(fig, dpi)
     finally:
         plt.close(fig)
 

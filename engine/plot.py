@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import io
 import itertools
 
 import numpy as np
 
+from engine._mpl import figure_png, pyplot
 from engine.result import BacktestResult
 
 
@@ -20,10 +20,7 @@ def render_equity_png(
     result on market data. Long curves are drawn as a min/max envelope of at
     most ``max_points`` buckets: identical at chart resolution, and drawing
     100k points would cost far more than the backtest itself."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     t_eq, eq, t_dd, dd = _envelope(result.time, result.equity, result.drawdown() * 100.0, max_points)
     t = t_eq.astype("datetime64[ms]")
@@ -52,10 +49,7 @@ def render_equity_png(
         ax2.set_ylabel("drawdown %")
         ax2.set_ylim(min(-1.0, float(np.min(-dd)) * 1.05 if dd.size else -1.0), 0.5)
         fig.autofmt_xdate()
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=dpi)
-        return buf.getvalue()
+        return figure_png(fig, dpi)
     finally:
         plt.close(fig)
 

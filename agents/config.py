@@ -123,10 +123,21 @@ class PriceTable:
 
 
 @dataclass(frozen=True)
-class DeepSeekConfig:
-    """DeepSeek chat completions (OpenAI format)."""
+class _KeyedConfig:
+    """A remote provider's key; without one the provider is skipped, not failed."""
 
     api_key: str | None = field(default=None, repr=False)
+
+    @property
+    def configured(self) -> bool:
+        """True when a key is set."""
+        return bool(self.api_key)
+
+
+@dataclass(frozen=True)
+class DeepSeekConfig(_KeyedConfig):
+    """DeepSeek chat completions (OpenAI format)."""
+
     base_url: str = "https://api.deepseek.com"
     model: str = "deepseek-flash"
     reasoning_model: str = "deepseek-v4-pro"
@@ -136,17 +147,11 @@ class DeepSeekConfig:
     max_tokens: int = 4096
     temperature: float = 0.2
 
-    @property
-    def configured(self) -> bool:
-        """True when a key is set."""
-        return bool(self.api_key)
-
 
 @dataclass(frozen=True)
-class PerplexityConfig:
+class PerplexityConfig(_KeyedConfig):
     """Perplexity Agent API (`/v1/responses`) or legacy Sonar chat completions."""
 
-    api_key: str | None = field(default=None, repr=False)
     base_url: str = "https://api.perplexity.ai/v1"
     model: str = "perplexity/sonar"
     api_style: str = "agent"  # "agent" (/v1/responses) or "sonar" (legacy /chat/completions)
@@ -154,11 +159,6 @@ class PerplexityConfig:
     search_domains: tuple[str, ...] = ()
     max_results: int = 10
     max_output_tokens: int = 4096
-
-    @property
-    def configured(self) -> bool:
-        """True when a key is set."""
-        return bool(self.api_key)
 
 
 @dataclass(frozen=True)

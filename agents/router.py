@@ -22,7 +22,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -77,6 +77,24 @@ class _Stats:
     failures: int = 0
     answers: int = 0
     cost_usd: float = 0.0
+
+
+# Modes that answer from recorded responses only: a miss moves on without calling anyone.
+_CACHE_ONLY = (RouterMode.REPLAY, RouterMode.OFFLINE)
+
+
+@dataclass
+class _Trail:
+    """What one request went through so far, handed from agent to agent."""
+
+    attempts: list[Attempt] = field(default_factory=list)
+    remote_failed: bool = False  # a configured remote agent failed or was open: answer is degraded
+
+    def skip(self, agent: str, model: str, why: str, detail: str | None = None) -> None:
+        """Record an agent passed over without a call."""
+        self.attempts.append(
+            Attempt(agent=agent, model=model, outcome="skipped", error_class=why, detail=detail)
+        )
 
 
 class _FallBack(Exception):
@@ -176,73 +194,69 @@ class MCPRouter:
             else self.chain_for(task_kind, agent)
         )
         options = options or CallOptions()
-        mode = self.config.mode
         self._requests += 1
-        attempts: list[Attempt] = []
-        remote_failed = False
+        trail = _Trail()
         for name in agents:
             if name == "local":
                 break
-            provider = self._providers[name]
-            call = provider.prepare(task_kind, parsed, options)
-            key = cache_key(call.provider, call.model, call.payload)
-            if mode in (RouterMode.REPLAY, RouterMode.OFFLINE) or (
-                mode is RouterMode.LIVE and self.config.cache_ttl_s > 0
-            ):
-                hit = await self._cache_get(key)
-                if hit is not None:
-                    attempts.append(Attempt(agent=name, model=hit.model, outcome="ok", cached=True))
-                    self._stats[name].answers += 1
-                    return self._result(
-                        task_kind, name, hit, attempts, degraded=False, cost=0.0, cached=True
-                    )
-                if mode in (RouterMode.REPLAY, RouterMode.OFFLINE):
-                    attempts.append(
-                        Attempt(
-                            agent=name, model=call.model, outcome="skipped", error_class="CacheMiss"
-                        )
-                    )
-                    continue
-            if not provider.configured:
-                attempts.append(
-                    Attempt(
-                        agent=name, model=call.model, outcome="skipped", error_class="NotConfigured"
-                    )
+            result = await self._try_agent(name, task_kind, parsed, options, trail)
+            if result is not None:
+                return result
+        return await self._answer_locally(
+            task_kind, parsed, agents, trail.attempts, trail.remote_failed
+        )
+
+    async def _try_agent(
+        self, name: str, kind: TaskKind, task: TaskInput, options: CallOptions, trail: _Trail
+    ) -> AgentResult | None:
+        """One remote agent's turn: its (cached) answer, or None to move on to the next agent."""
+        provider = self._providers[name]
+        call = provider.prepare(kind, task, options)
+        key = cache_key(call.provider, call.model, call.payload)
+        mode = self.config.mode
+        if mode in _CACHE_ONLY or (mode is RouterMode.LIVE and self.config.cache_ttl_s > 0):
+            hit = await self._cache_get(key)
+            if hit is not None:
+                trail.attempts.append(
+                    Attempt(agent=name, model=hit.model, outcome="ok", cached=True)
                 )
-                continue
-            breaker = self._breakers[name]
-            if not breaker.allow():
-                snap = breaker.snapshot()
-                attempts.append(
-                    Attempt(
-                        agent=name,
-                        model=call.model,
-                        outcome="skipped",
-                        error_class="CircuitOpen",
-                        detail=snap.reason,
-                    )
+                self._stats[name].answers += 1
+                return self._result(
+                    kind, name, hit, trail.attempts, degraded=False, cost=0.0, cached=True
                 )
-                remote_failed = True
-                continue
-            try:
-                response = await self._call(provider, call, attempts)
-            except _FallBack as fb:
-                breaker.record_failure(fb.verdict)
-                remote_failed = True
-                log.warning("agent %s failed (%s); falling back", name, fb.verdict.error_class)
-                continue
-            breaker.record_success()
-            if mode is RouterMode.RECORD:
-                await self.cache.set(key, response.model_dump_json())
-            elif mode is RouterMode.LIVE and self.config.cache_ttl_s > 0:
-                await self.cache.set(key, response.model_dump_json(), ttl=self.config.cache_ttl_s)
-            cost = compute_cost(name, response.model, response.usage, self.config.prices)
-            self._stats[name].answers += 1
-            self._stats[name].cost_usd += cost
-            return self._result(
-                task_kind, name, response, attempts, degraded=False, cost=cost, cached=False
-            )
-        return await self._answer_locally(task_kind, parsed, agents, attempts, remote_failed)
+            if mode in _CACHE_ONLY:
+                trail.skip(name, call.model, "CacheMiss")
+                return None
+        if not provider.configured:
+            trail.skip(name, call.model, "NotConfigured")
+            return None
+        breaker = self._breakers[name]
+        if not breaker.allow():
+            trail.skip(name, call.model, "CircuitOpen", detail=breaker.snapshot().reason)
+            trail.remote_failed = True
+            return None
+        try:
+            response = await self._call(provider, call, trail.attempts)
+        except _FallBack as fb:
+            breaker.record_failure(fb.verdict)
+            trail.remote_failed = True
+            log.warning("agent %s failed (%s); falling back", name, fb.verdict.error_class)
+            return None
+        breaker.record_success()
+        await self._remember(key, response)
+        cost = compute_cost(name, response.model, response.usage, self.config.prices)
+        self._stats[name].answers += 1
+        self._stats[name].cost_usd += cost
+        return self._result(
+            kind, name, response, trail.attempts, degraded=False, cost=cost, cached=False
+        )
+
+    async def _remember(self, key: str, response: ProviderResponse) -> None:
+        """Store a fresh answer: forever when recording, for the TTL in live mode."""
+        if self.config.mode is RouterMode.RECORD:
+            await self.cache.set(key, response.model_dump_json())
+        elif self.config.mode is RouterMode.LIVE and self.config.cache_ttl_s > 0:
+            await self.cache.set(key, response.model_dump_json(), ttl=self.config.cache_ttl_s)
 
     async def _answer_locally(
         self,

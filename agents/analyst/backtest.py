@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from agents.outputs import BacktestAnalysis, RedFlag, RiskAdvice, Severity, Verdict
 from agents.tasks import AnalyzeBacktestInput, RiskAdviceInput
@@ -40,12 +42,38 @@ def metric(metrics: Metrics, key: str) -> float | None:
     return as_float if math.isfinite(as_float) else None
 
 
+@dataclass(frozen=True)
+class _Limits:
+    """What the user will tolerate; some rules judge the metrics against it."""
+
+    max_drawdown_tolerance: float
+    min_trades: int
+
+
 def _flag(
     code: str, severity: Severity, key: str, value: float | None, threshold: float | None, msg: str
 ) -> RedFlag:
     return RedFlag(
         code=code, severity=severity, metric=key, value=value, threshold=threshold, message=msg
     )
+
+
+@dataclass(frozen=True)
+class _Bound:
+    """A flag raised when one metric stands on the wrong side of a fixed bound."""
+
+    code: str
+    severity: Severity
+    key: str
+    breached: Callable[[float, float], bool]  # (value, bound) -> flag it
+    bound: float
+    message: Callable[[float], str]
+
+    def __call__(self, metrics: Metrics, limits: _Limits) -> list[RedFlag]:
+        value = metric(metrics, self.key)
+        if value is None or not self.breached(value, self.bound):
+            return []
+        return [_flag(self.code, self.severity, self.key, value, self.bound, self.message(value))]
 
 
 def _fee_share(metrics: Metrics) -> tuple[float | None, float | None]:
@@ -63,187 +91,157 @@ def _fee_share(metrics: Metrics) -> tuple[float | None, float | None]:
     return fees / gross, gross
 
 
-def find_red_flags(
-    metrics: Metrics, *, max_drawdown_tolerance: float = 0.25, min_trades: int = 30
-) -> list[RedFlag]:
-    """Every red flag in `metrics`, most severe first; deterministic for a given input."""
-    flags: list[RedFlag] = []
+def _too_few_trades(metrics: Metrics, limits: _Limits) -> list[RedFlag]:
     n = metric(metrics, "n_trades")
-    if n is not None and n < min_trades:
-        sev: Severity = "critical" if n < 10 else "warning"
-        flags.append(
-            _flag(
-                "few_trades",
-                sev,
-                "n_trades",
-                n,
-                float(min_trades),
-                f"Only {int(n)} trades: too few for the Sharpe ratio, win rate or profit factor to mean anything (need >= {min_trades}).",
-            )
-        )
-    ret = metric(metrics, "total_return")
-    if ret is not None and ret < 0:
-        flags.append(
-            _flag(
-                "losing",
-                "critical",
-                "total_return",
-                ret,
-                0.0,
-                f"The strategy lost {-ret:.1%} after costs.",
-            )
-        )
-    pf = metric(metrics, "profit_factor")
-    if pf is not None and pf < 1:
-        flags.append(
-            _flag(
-                "profit_factor_below_1",
-                "critical",
-                "profit_factor",
-                pf,
-                1.0,
-                f"Profit factor {pf:.2f} < 1: gross losses exceed gross profits.",
-            )
-        )
-    dd = metric(metrics, "max_drawdown")
-    if dd is not None and dd > max_drawdown_tolerance:
-        flags.append(
-            _flag(
-                "drawdown_beyond_tolerance",
-                "critical",
-                "max_drawdown",
-                dd,
-                max_drawdown_tolerance,
-                f"Max drawdown {dd:.1%} exceeds the tolerance of {max_drawdown_tolerance:.0%}.",
-            )
-        )
+    if n is None or n >= limits.min_trades:
+        return []
+    severity: Severity = "critical" if n < 10 else "warning"
+    message = f"Only {int(n)} trades: too few for the Sharpe ratio, win rate or profit factor to mean anything (need >= {limits.min_trades})."
+    return [_flag("few_trades", severity, "n_trades", n, float(limits.min_trades), message)]
+
+
+def _drawdown(metrics: Metrics, limits: _Limits) -> list[RedFlag]:
+    dd, tolerance = metric(metrics, "max_drawdown"), limits.max_drawdown_tolerance
+    if dd is None or dd <= tolerance:
+        return []
+    message = f"Max drawdown {dd:.1%} exceeds the tolerance of {tolerance:.0%}."
+    return [_flag("drawdown_beyond_tolerance", "critical", "max_drawdown", dd, tolerance, message)]
+
+
+def _fees(metrics: Metrics, limits: _Limits) -> list[RedFlag]:
     share, gross = _fee_share(metrics)
     fees = metric(metrics, "fees_paid")
-    if share is not None and share >= 1:
-        flags.append(
-            _flag(
-                "fees_exceed_edge",
-                "critical",
-                "fees_paid",
-                fees,
-                gross,
-                f"Fees ({fees:.2f}) exceed the gross profit before fees ({gross:.2f}): costs turn a winner into a loser.",
-            )
-        )
-    elif share is not None and share >= 0.5:
-        flags.append(
-            _flag(
-                "fees_eat_edge",
-                "warning",
-                "fees_paid",
-                fees,
-                gross,
-                f"Fees take {share:.0%} of the gross profit before fees.",
-            )
-        )
+    if share is None or share < 0.5:
+        return []
+    if share >= 1:
+        message = f"Fees ({fees:.2f}) exceed the gross profit before fees ({gross:.2f}): costs turn a winner into a loser."
+        return [_flag("fees_exceed_edge", "critical", "fees_paid", fees, gross, message)]
+    message = f"Fees take {share:.0%} of the gross profit before fees."
+    return [_flag("fees_eat_edge", "warning", "fees_paid", fees, gross, message)]
+
+
+def _trails_buy_and_hold(metrics: Metrics, limits: _Limits) -> list[RedFlag]:
+    ret, bh = metric(metrics, "total_return"), metric(metrics, "buy_and_hold_return")
     exposure = metric(metrics, "exposure")
-    if exposure is not None and exposure < 0.05:
-        flags.append(
-            _flag(
-                "exposure_near_zero",
-                "warning",
-                "exposure",
-                exposure,
-                0.05,
-                f"In the market only {exposure:.1%} of bars: too few bets to judge.",
-            )
-        )
-    elif exposure is not None and exposure > 0.95:
-        flags.append(
-            _flag(
-                "exposure_near_one",
-                "warning",
-                "exposure",
-                exposure,
-                0.95,
-                f"In the market {exposure:.1%} of bars: this behaves like buy-and-hold.",
-            )
-        )
-    bh = metric(metrics, "buy_and_hold_return")
-    if ret is not None and bh is not None and exposure is not None and exposure > 0.8 and ret < bh:
-        flags.append(
-            _flag(
-                "underperforms_buy_and_hold",
-                "info",
-                "total_return",
-                ret,
-                bh,
-                f"Return {ret:.1%} trails buy-and-hold {bh:.1%} with {exposure:.0%} exposure.",
-            )
-        )
+    # Only a strategy that is nearly always in the market is fairly compared with holding.
+    if ret is None or bh is None or exposure is None or exposure <= 0.8 or ret >= bh:
+        return []
+    message = f"Return {ret:.1%} trails buy-and-hold {bh:.1%} with {exposure:.0%} exposure."
+    return [_flag("underperforms_buy_and_hold", "info", "total_return", ret, bh, message)]
+
+
+def _liquidations(metrics: Metrics, limits: _Limits) -> list[RedFlag]:
+    # Engines report liquidations under either name; the flag always names the first.
     liq = metric(metrics, "n_liquidations") or metric(metrics, "exits_liquidation")
-    if liq:
-        flags.append(
-            _flag(
-                "liquidations",
-                "critical",
-                "n_liquidations",
-                liq,
-                0.0,
-                f"{int(liq)} position(s) were liquidated.",
-            )
-        )
-    skipped = metric(metrics, "n_skipped_orders")
-    if skipped:
-        flags.append(
-            _flag(
-                "skipped_orders",
-                "warning",
-                "n_skipped_orders",
-                skipped,
-                0.0,
-                f"{int(skipped)} order(s) were too small to fill and were skipped.",
-            )
-        )
-    amb = metric(metrics, "n_ambiguous_bars")
-    if amb and n and amb / n > 0.1:
-        flags.append(
-            _flag(
-                "ambiguous_bars",
-                "warning",
-                "n_ambiguous_bars",
-                amb,
-                0.1 * n,
-                f"{int(amb)} bars touched both SL and TP ({amb / n:.0%} of trades): the result depends on the assumed intrabar path.",
-            )
-        )
-    sharpe = metric(metrics, "sharpe")
-    if sharpe is not None and sharpe > 3 and (n is None or n < 100):
-        flags.append(
-            _flag(
-                "sharpe_too_good",
-                "warning",
-                "sharpe",
-                sharpe,
-                3.0,
-                f"Sharpe {sharpe:.2f} on {int(n) if n is not None else 'an unknown number of'} trades is implausibly high.",
-            )
-        )
-    streak = metric(metrics, "max_consecutive_losses")
-    if streak is not None and streak > 10:
-        flags.append(
-            _flag(
-                "long_losing_streak",
-                "info",
-                "max_consecutive_losses",
-                streak,
-                10.0,
-                f"{int(streak)} losses in a row at worst.",
-            )
-        )
+    if not liq:
+        return []
+    message = f"{int(liq)} position(s) were liquidated."
+    return [_flag("liquidations", "critical", "n_liquidations", liq, 0.0, message)]
+
+
+def _ambiguous_bars(metrics: Metrics, limits: _Limits) -> list[RedFlag]:
+    amb, n = metric(metrics, "n_ambiguous_bars"), metric(metrics, "n_trades")
+    if not (amb and n and amb / n > 0.1):
+        return []
+    message = f"{int(amb)} bars touched both SL and TP ({amb / n:.0%} of trades): the result depends on the assumed intrabar path."
+    return [_flag("ambiguous_bars", "warning", "n_ambiguous_bars", amb, 0.1 * n, message)]
+
+
+def _sharpe_too_good(metrics: Metrics, limits: _Limits) -> list[RedFlag]:
+    sharpe, n = metric(metrics, "sharpe"), metric(metrics, "n_trades")
+    # A high Sharpe earned over many trades is plausible; over few it is usually overfitting.
+    if sharpe is None or sharpe <= 3 or (n is not None and n >= 100):
+        return []
+    trades = int(n) if n is not None else "an unknown number of"
+    message = f"Sharpe {sharpe:.2f} on {trades} trades is implausibly high."
+    return [_flag("sharpe_too_good", "warning", "sharpe", sharpe, 3.0, message)]
+
+
+def _undefined_ratios(metrics: Metrics, limits: _Limits) -> list[RedFlag]:
+    flags = []
     for key in ("sharpe", "sortino", "profit_factor"):
         raw = metrics.get(key)
         if key in metrics and (raw is None or (isinstance(raw, float) and not math.isfinite(raw))):
             flags.append(
                 _flag("non_finite_metric", "info", key, None, None, f"{key} is undefined ({raw}).")
             )
-    order = {"critical": 0, "warning": 1, "info": 2}
-    return sorted(flags, key=lambda f: order[f.severity])  # stable: same input, same order
+    return flags
+
+
+_Rule = Callable[[Metrics, _Limits], list[RedFlag]]
+
+# Table order is the order of flags within one severity, so it is part of the output.
+_RULES: tuple[_Rule, ...] = (
+    _too_few_trades,
+    _Bound(
+        "losing",
+        "critical",
+        "total_return",
+        operator.lt,
+        0.0,
+        lambda ret: f"The strategy lost {-ret:.1%} after costs.",
+    ),
+    _Bound(
+        "profit_factor_below_1",
+        "critical",
+        "profit_factor",
+        operator.lt,
+        1.0,
+        lambda pf: f"Profit factor {pf:.2f} < 1: gross losses exceed gross profits.",
+    ),
+    _drawdown,
+    _fees,
+    _Bound(
+        "exposure_near_zero",
+        "warning",
+        "exposure",
+        operator.lt,
+        0.05,
+        lambda exposure: f"In the market only {exposure:.1%} of bars: too few bets to judge.",
+    ),
+    _Bound(
+        "exposure_near_one",
+        "warning",
+        "exposure",
+        operator.gt,
+        0.95,
+        lambda exposure: f"In the market {exposure:.1%} of bars: this behaves like buy-and-hold.",
+    ),
+    _trails_buy_and_hold,
+    _liquidations,
+    _Bound(
+        "skipped_orders",
+        "warning",
+        "n_skipped_orders",
+        operator.ne,
+        0.0,
+        lambda skipped: f"{int(skipped)} order(s) were too small to fill and were skipped.",
+    ),
+    _ambiguous_bars,
+    _sharpe_too_good,
+    _Bound(
+        "long_losing_streak",
+        "info",
+        "max_consecutive_losses",
+        operator.gt,
+        10.0,
+        lambda streak: f"{int(streak)} losses in a row at worst.",
+    ),
+    _undefined_ratios,
+)
+
+_SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+
+
+def find_red_flags(
+    metrics: Metrics, *, max_drawdown_tolerance: float = 0.25, min_trades: int = 30
+) -> list[RedFlag]:
+    """Every red flag in `metrics`, most severe first; deterministic for a given input."""
+    limits = _Limits(max_drawdown_tolerance, min_trades)
+    flags = [flag for rule in _RULES for flag in rule(metrics, limits)]
+    return sorted(
+        flags, key=lambda f: _SEVERITY_ORDER[f.severity]
+    )  # stable: same input, same order
 
 
 def _strengths(metrics: Metrics, tolerance: float) -> list[str]:
@@ -297,21 +295,10 @@ def analyze_backtest(task: AnalyzeBacktestInput) -> BacktestAnalysis:
     )
 
 
-def risk_advice(task: RiskAdviceInput) -> RiskAdvice:
-    """Position size, leverage cap and stop distance that respect the drawdown tolerance."""
+def _position_fraction(task: RiskAdviceInput, advice: list[str]) -> float:
+    """Fraction of equity per position: the tightest of the drawdown, half-Kelly and
+    sample-size limits; each limit explains itself in `advice`."""
     m = task.metrics
-    flags = find_red_flags(m, max_drawdown_tolerance=task.max_drawdown_tolerance)
-    advice: list[str] = []
-    ret, pf = metric(m, "total_return"), metric(m, "profit_factor")
-    if (ret is not None and ret < 0) or (pf is not None and pf < 1):
-        return RiskAdvice(
-            summary="Do not trade this live: it loses money after costs.",
-            position_fraction=0.0,
-            max_leverage=0.0,
-            stop_loss_hint=None,
-            advice=["Allocate nothing until the strategy is profitable after costs out of sample."],
-            red_flags=flags,
-        )
     dd = metric(m, "max_drawdown")
     # Future drawdowns exceed the backtest's: plan for 1.5x the observed one.
     dd_fraction = 1.0 if not dd else min(task.max_drawdown_tolerance / (1.5 * dd), task.leverage)
@@ -331,6 +318,25 @@ def risk_advice(task: RiskAdviceInput) -> RiskAdvice:
     if n is not None and n < 30:
         fraction /= 2
         advice.append(f"Only {int(n)} trades: halve the size until more evidence accumulates.")
+    return fraction
+
+
+def risk_advice(task: RiskAdviceInput) -> RiskAdvice:
+    """Position size, leverage cap and stop distance that respect the drawdown tolerance."""
+    m = task.metrics
+    flags = find_red_flags(m, max_drawdown_tolerance=task.max_drawdown_tolerance)
+    advice: list[str] = []
+    ret, pf = metric(m, "total_return"), metric(m, "profit_factor")
+    if (ret is not None and ret < 0) or (pf is not None and pf < 1):
+        return RiskAdvice(
+            summary="Do not trade this live: it loses money after costs.",
+            position_fraction=0.0,
+            max_leverage=0.0,
+            stop_loss_hint=None,
+            advice=["Allocate nothing until the strategy is profitable after costs out of sample."],
+            red_flags=flags,
+        )
+    fraction = _position_fraction(task, advice)
     position = round(min(fraction, 1.0), 4)
     max_lev = round(max(1.0, min(fraction, task.leverage)), 2) if position >= 1 else 1.0
     stop = round(min(task.risk_per_trade / max(position, 1e-9), 0.2), 4) if position > 0 else None

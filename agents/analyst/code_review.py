@@ -51,6 +51,16 @@ def _attr_chain(node: ast.expr) -> str:
     return ".".join(reversed(parts))
 
 
+def _fills_backwards(node: ast.Call) -> bool:
+    """fillna(method="bfill" | "backfill")."""
+    return any(
+        kw.arg == "method"
+        and isinstance(kw.value, ast.Constant)
+        and kw.value.value in ("bfill", "backfill")
+        for kw in node.keywords
+    )
+
+
 class _Visitor(ast.NodeVisitor):
     def __init__(self) -> None:
         self.findings: list[CodeFinding] = []
@@ -73,41 +83,10 @@ class _Visitor(ast.NodeVisitor):
         )
         chain = _attr_chain(func) if isinstance(func, ast.Attribute | ast.Name) else ""
         if name == "shift":
-            arg = node.args[0] if node.args else None
-            for kw in node.keywords:
-                if kw.arg == "periods":
-                    arg = kw.value
-            if _negative_number(arg):
-                self._add(
-                    "lookahead_shift",
-                    "critical",
-                    node.lineno,
-                    "shift() with a negative period pulls future values into the current bar.",
-                    "Use shift(1) (past values) for signals; a signal on bar i may use data up to bar i's close only.",
-                )
+            self._check_shift(node)
         if name == "rolling":
-            for kw in node.keywords:
-                if (
-                    kw.arg == "center"
-                    and isinstance(kw.value, ast.Constant)
-                    and kw.value.value is True
-                ):
-                    self._add(
-                        "centred_window",
-                        "critical",
-                        node.lineno,
-                        "rolling(center=True) averages future bars into the current one.",
-                        "Drop center=True: trailing windows only.",
-                    )
-        if name in ("bfill", "backfill") or (
-            name == "fillna"
-            and any(
-                kw.arg == "method"
-                and isinstance(kw.value, ast.Constant)
-                and kw.value.value in ("bfill", "backfill")
-                for kw in node.keywords
-            )
-        ):
+            self._check_rolling(node)
+        if name in ("bfill", "backfill") or (name == "fillna" and _fills_backwards(node)):
             self._add(
                 "backfill",
                 "warning",
@@ -115,6 +94,36 @@ class _Visitor(ast.NodeVisitor):
                 "Back-filling copies later values into earlier bars (look-ahead at gaps).",
                 "Forward-fill (ffill) or drop the missing bars.",
             )
+        self._track_randomness(node, name, chain)
+        self.generic_visit(node)
+
+    def _check_shift(self, node: ast.Call) -> None:
+        arg = node.args[0] if node.args else None
+        for kw in node.keywords:
+            if kw.arg == "periods":
+                arg = kw.value
+        if _negative_number(arg):
+            self._add(
+                "lookahead_shift",
+                "critical",
+                node.lineno,
+                "shift() with a negative period pulls future values into the current bar.",
+                "Use shift(1) (past values) for signals; a signal on bar i may use data up to bar i's close only.",
+            )
+
+    def _check_rolling(self, node: ast.Call) -> None:
+        for kw in node.keywords:
+            if kw.arg == "center" and isinstance(kw.value, ast.Constant) and kw.value.value is True:
+                self._add(
+                    "centred_window",
+                    "critical",
+                    node.lineno,
+                    "rolling(center=True) averages future bars into the current one.",
+                    "Drop center=True: trailing windows only.",
+                )
+
+    def _track_randomness(self, node: ast.Call, name: str, chain: str) -> None:
+        # Collected, not reported here: a seed anywhere in the file excuses every call.
         if name in ("seed", "manual_seed") or (
             name in ("default_rng", "RandomState", "Random") and (node.args or node.keywords)
         ):
@@ -123,7 +132,6 @@ class _Visitor(ast.NodeVisitor):
             name in _RANDOM_FUNCS and ("random" in chain.split(".")[:-1] or chain.startswith("rng"))
         ):
             self.random_calls.append((node.lineno, chain or name))
-        self.generic_visit(node)
 
     def visit_Subscript(self, node: ast.Subscript) -> None:
         index = node.slice

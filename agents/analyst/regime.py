@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -41,11 +42,43 @@ def features_from_closes(
     }
 
 
-def classify_regime(task: MarketRegimeInput) -> MarketRegime:
-    """Rules, in order: very high volatility percentile -> high_volatility; strong directional
-    evidence (ADX > 25 or efficiency ratio > 0.3, with a non-trivial slope) -> trend; else range."""
+@dataclass(frozen=True)
+class _TrendGauge:
+    """A feature that votes for a trend once it passes `threshold`."""
+
+    key: str
+    label: str  # format for the value, e.g. "ADX {:.1f}"
+    threshold: float
+    span: float  # how far past the threshold the vote reaches full weight
+    strong: str
+    weak: str
+
+    def vote(self, value: float, reasons: list[str]) -> float:
+        """Trend vote in [0.5, 1] past the threshold, else 0; the reason goes to `reasons`."""
+        shown = self.label.format(value)
+        if value > self.threshold:
+            reasons.append(f"{shown} > {self.threshold:g}: {self.strong}")
+            return min((value - self.threshold) / self.span, 1.0) * 0.5 + 0.5
+        reasons.append(f"{shown} <= {self.threshold:g}: {self.weak}")
+        return 0.0
+
+
+_TREND_GAUGES = (
+    _TrendGauge("adx", "ADX {:.1f}", 25, 25, "directional movement", "weak direction"),
+    _TrendGauge(
+        "efficiency_ratio",
+        "efficiency ratio {:.2f}",
+        0.3,
+        0.4,
+        "price moves in a line",
+        "price chops back and forth",
+    ),
+)
+
+
+def _features(task: MarketRegimeInput, reasons: list[str]) -> dict[str, float]:
+    """The given features, completed (never overridden) by those derived from closes."""
     features = dict(task.features)
-    reasons: list[str] = []
     if task.closes:
         try:
             derived = features_from_closes(task.closes, task.periods_per_year)
@@ -55,56 +88,75 @@ def classify_regime(task: MarketRegimeInput) -> MarketRegime:
             derived = {}
         for key, value in derived.items():
             features.setdefault(key, value)
-    slope = features.get("sma_slope")
-    adx = features.get("adx")
-    er = features.get("efficiency_ratio")
+    return features
+
+
+def _direction(slope: float | None) -> Direction:
+    if slope is None:
+        return "flat"
+    return "up" if slope > 1e-5 else "down" if slope < -1e-5 else "flat"
+
+
+def _high_volatility(features: dict[str, float]) -> tuple[str, float] | None:
+    """(reason, confidence) when volatility is extreme, else None.
+
+    The percentile (relative to the asset's own history) decides when known; the
+    absolute annualised level is only a fallback, since "high" differs by asset.
+    """
     vol_pct = features.get("volatility_percentile")
     vol_ann = features.get("volatility_ann")
-    direction: Direction = "flat"
-    if slope is not None:
-        direction = "up" if slope > 1e-5 else "down" if slope < -1e-5 else "flat"
+    if vol_pct is not None:
+        if vol_pct < 0.9:
+            return None
+        reason = f"volatility percentile {vol_pct:.0%} >= 90 % of its own history"
+    elif vol_ann is not None and vol_ann >= 1.2:
+        reason = f"annualised volatility {vol_ann:.0%} >= 120 %"
+    else:
+        return None
+    return reason, 0.6 + 0.4 * min(max(((vol_pct or 0.9) - 0.9) / 0.1, 0.0), 1.0)
 
-    high_vol = (vol_pct is not None and vol_pct >= 0.9) or (
-        vol_ann is not None and vol_pct is None and vol_ann >= 1.2
-    )
-    if high_vol:
-        if vol_pct is not None:
-            reasons.append(f"volatility percentile {vol_pct:.0%} >= 90 % of its own history")
-        else:
-            reasons.append(f"annualised volatility {vol_ann:.0%} >= 120 %")
-        confidence = 0.6 + 0.4 * min(max(((vol_pct or 0.9) - 0.9) / 0.1, 0.0), 1.0)
+
+def _trend_score(
+    features: dict[str, float], direction: Direction, reasons: list[str]
+) -> float | None:
+    """Mean trend vote over the available evidence; None when there is none."""
+    votes = 0.0
+    evidence = 0
+    for gauge in _TREND_GAUGES:
+        value = features.get(gauge.key)
+        if value is not None:
+            evidence += 1
+            votes += gauge.vote(value, reasons)
+    slope = features.get("sma_slope")
+    if slope is not None:
+        reasons.append(f"SMA slope {slope:+.2e} per bar ({direction})")
+        if evidence == 0:
+            # The slope alone is weak evidence: only a steep one counts, and only as a 0.6 vote.
+            evidence = 1
+            if abs(slope) > 5e-4:
+                votes = 0.6
+    return votes / evidence if evidence else None
+
+
+def classify_regime(task: MarketRegimeInput) -> MarketRegime:
+    """Rules, in order: very high volatility percentile -> high_volatility; strong directional
+    evidence (ADX > 25 or efficiency ratio > 0.3, with a non-trivial slope) -> trend; else range."""
+    reasons: list[str] = []
+    features = _features(task, reasons)
+    direction = _direction(features.get("sma_slope"))
+    high_vol = _high_volatility(features)
+    if high_vol is not None:
+        reason, confidence = high_vol
         return MarketRegime(
             summary=f"High-volatility regime ({direction} drift).",
             regime="high_volatility",
             direction=direction,
             confidence=round(confidence, 3),
-            reasons=reasons,
+            reasons=[*reasons, reason],
             features=features,
         )
-
-    trend_votes = 0.0
-    evidence = 0
-    if adx is not None:
-        evidence += 1
-        if adx > 25:
-            trend_votes += min((adx - 25) / 25, 1.0) * 0.5 + 0.5
-            reasons.append(f"ADX {adx:.1f} > 25: directional movement")
-        else:
-            reasons.append(f"ADX {adx:.1f} <= 25: weak direction")
-    if er is not None:
-        evidence += 1
-        if er > 0.3:
-            trend_votes += min((er - 0.3) / 0.4, 1.0) * 0.5 + 0.5
-            reasons.append(f"efficiency ratio {er:.2f} > 0.3: price moves in a line")
-        else:
-            reasons.append(f"efficiency ratio {er:.2f} <= 0.3: price chops back and forth")
-    if slope is not None:
-        reasons.append(f"SMA slope {slope:+.2e} per bar ({direction})")
-    if evidence == 0 and slope is not None:
-        evidence = 1
-        if abs(slope) > 5e-4:
-            trend_votes = 0.6
-    if evidence == 0:
+    score = _trend_score(features, direction, reasons)
+    if score is None:
         return MarketRegime(
             summary="Not enough features: assuming a range.",
             regime="range",
@@ -113,7 +165,6 @@ def classify_regime(task: MarketRegimeInput) -> MarketRegime:
             reasons=[*reasons, "no usable adx, efficiency_ratio, sma_slope or closes"],
             features=features,
         )
-    score = trend_votes / evidence
     if score >= 0.5 and direction != "flat":
         return MarketRegime(
             summary=f"Trending {direction}.",

@@ -21,12 +21,11 @@ def _num(params: dict[str, Any], *keys: str) -> float | None:
     return None
 
 
-def propose_scenarios(task: TestScenariosInput) -> TestScenarios:
-    """Cost, execution, market and parameter stresses; extra ones driven by metrics and prior findings."""
-    p = task.params
-    fee = _num(p, "fee") or _BYBIT_TAKER
-    slippage = _num(p, "slippage") or 0.0
-    out = [
+def _standard_scenarios(params: dict[str, Any]) -> list[Scenario]:
+    """Cost, execution, market and validation stresses every strategy should survive."""
+    fee = _num(params, "fee") or _BYBIT_TAKER
+    slippage = _num(params, "slippage") or 0.0
+    return [
         Scenario(
             name="double_costs",
             description="Double fees and add slippage: does the edge survive realistic costs?",
@@ -70,28 +69,31 @@ def propose_scenarios(task: TestScenariosInput) -> TestScenarios:
             expectation="out-of-sample Sharpe at least half the in-sample one",
         ),
     ]
-    for key, value in sorted(p.items()):
-        if isinstance(value, int) and not isinstance(value, bool) and value > 1:
-            out.append(
-                Scenario(
-                    name=f"param_{key}_neighbourhood",
-                    description=f"Vary {key} by ±20 % to check the result is a plateau, not a spike.",
-                    parameters={
-                        key: sorted({max(1, round(value * 0.8)), value, round(value * 1.2)})
-                    },
-                    expectation="neighbouring values give similar Sharpe",
-                )
-            )
-        elif isinstance(value, float) and 0 < value < 1 and key not in ("fee", "slippage"):
-            out.append(
-                Scenario(
-                    name=f"param_{key}_neighbourhood",
-                    description=f"Vary {key} by ±20 %.",
-                    parameters={key: [round(value * 0.8, 6), value, round(value * 1.2, 6)]},
-                    expectation="neighbouring values give similar Sharpe",
-                )
-            )
-    m = task.metrics
+
+
+def _neighbourhood(key: str, value: object) -> Scenario | None:
+    """Vary a numeric parameter by ±20 %; None for anything that is not a tunable number."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 1:
+        values: list[Any] = sorted({max(1, round(value * 0.8)), value, round(value * 1.2)})
+        description = f"Vary {key} by ±20 % to check the result is a plateau, not a spike."
+    elif isinstance(value, float) and 0 < value < 1 and key not in ("fee", "slippage"):
+        # Costs are stressed by double_costs, not as tunable parameters.
+        values = [round(value * 0.8, 6), value, round(value * 1.2, 6)]
+        description = f"Vary {key} by ±20 %."
+    else:
+        return None
+    return Scenario(
+        name=f"param_{key}_neighbourhood",
+        description=description,
+        parameters={key: values},
+        expectation="neighbouring values give similar Sharpe",
+    )
+
+
+def _evidence_scenarios(task: TestScenariosInput) -> list[Scenario]:
+    """Stresses that the metrics, parameters or code call for."""
+    m, p = task.metrics, task.params
+    out = []
     n = metric(m, "n_trades")
     if n is not None and n < 30:
         out.append(
@@ -120,22 +122,6 @@ def propose_scenarios(task: TestScenariosInput) -> TestScenarios:
                 expectation="net return still positive",
             )
         )
-    prior = " ".join(item.text for item in task.context).lower()
-    if (
-        "lookahead" in prior
-        or "look-ahead" in prior
-        or "centred_window" in prior
-        or "future_index" in prior
-    ):
-        out.insert(
-            0,
-            Scenario(
-                name="lookahead_check",
-                description="The review found look-ahead: shift every signal one more bar and rerun.",
-                parameters={"signal_delay_bars": 1},
-                expectation="a collapse in returns confirms the leak",
-            ),
-        )
     if task.code and "random" in task.code:
         out.append(
             Scenario(
@@ -145,5 +131,36 @@ def propose_scenarios(task: TestScenariosInput) -> TestScenarios:
                 expectation="metrics vary little across seeds",
             )
         )
+    return out
+
+
+_LOOKAHEAD_WORDS = ("lookahead", "look-ahead", "centred_window", "future_index")
+
+
+def _lookahead_scenarios(task: TestScenariosInput) -> list[Scenario]:
+    """A leak check when an earlier step (e.g. the code review) reported look-ahead."""
+    prior = " ".join(item.text for item in task.context).lower()
+    if not any(word in prior for word in _LOOKAHEAD_WORDS):
+        return []
+    return [
+        Scenario(
+            name="lookahead_check",
+            description="The review found look-ahead: shift every signal one more bar and rerun.",
+            parameters={"signal_delay_bars": 1},
+            expectation="a collapse in returns confirms the leak",
+        )
+    ]
+
+
+def propose_scenarios(task: TestScenariosInput) -> TestScenarios:
+    """Cost, execution, market and parameter stresses; extra ones driven by metrics and prior findings."""
+    neighbourhoods = (_neighbourhood(key, value) for key, value in sorted(task.params.items()))
+    # A confirmed leak makes every other result moot, so its check comes first.
+    out = [
+        *_lookahead_scenarios(task),
+        *_standard_scenarios(task.params),
+        *(scenario for scenario in neighbourhoods if scenario is not None),
+        *_evidence_scenarios(task),
+    ]
     name = task.strategy or "the strategy"
     return TestScenarios(summary=f"{len(out)} stress scenarios for {name}.", scenarios=out)

@@ -7,7 +7,7 @@ only retry loop), an optional injected HTTP client for tests.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 if TYPE_CHECKING:
     import openai
@@ -19,11 +19,27 @@ def model_extra(obj: Any) -> dict[str, Any]:
     return dict(extra) if isinstance(extra, dict) else {}
 
 
-class OpenAIClientProvider:
-    """Client lifecycle shared by the OpenAI-compatible providers."""
+class ClientConfig(Protocol):
+    """What building the client needs from a provider's config."""
+
+    @property
+    def api_key(self) -> str | None: ...
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def configured(self) -> bool: ...
+
+
+ConfigT = TypeVar("ConfigT", bound=ClientConfig)
+
+
+class OpenAIClientProvider(Generic[ConfigT]):
+    """Client lifecycle shared by the OpenAI-compatible providers; `ConfigT` is the vendor's config."""
 
     def __init__(
-        self, config: Any, *, http_client: Any | None = None, timeout: float = 60.0
+        self, config: ConfigT, *, http_client: Any | None = None, timeout: float = 60.0
     ) -> None:
         self._config = config
         self._client: openai.AsyncOpenAI | None = None

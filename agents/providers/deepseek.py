@@ -58,17 +58,10 @@ def deepseek_usage(usage: Any) -> Usage:
     )
 
 
-class DeepSeekProvider(OpenAIClientProvider):
+class DeepSeekProvider(OpenAIClientProvider[DeepSeekConfig]):
     """DeepSeek chat completions."""
 
     name = "deepseek"
-
-    _config: DeepSeekConfig
-
-    def __init__(
-        self, config: DeepSeekConfig, *, http_client: Any | None = None, timeout: float = 60.0
-    ) -> None:
-        super().__init__(config, http_client=http_client, timeout=timeout)
 
     def prepare(self, kind: TaskKind, task: TaskInput, options: CallOptions) -> PreparedCall:
         """Chat completion payload for `task`."""

@@ -66,17 +66,10 @@ def _float(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-class PerplexityProvider(OpenAIClientProvider):
+class PerplexityProvider(OpenAIClientProvider[PerplexityConfig]):
     """Perplexity web-grounded research."""
 
     name = "perplexity"
-
-    _config: PerplexityConfig
-
-    def __init__(
-        self, config: PerplexityConfig, *, http_client: Any | None = None, timeout: float = 60.0
-    ) -> None:
-        super().__init__(config, http_client=http_client, timeout=timeout)
 
     def _filters(self) -> dict[str, Any]:
         cfg = self._config
@@ -94,30 +87,41 @@ class PerplexityProvider(OpenAIClientProvider):
         system, user = render_system(kind, structured), render_user(kind, task)
         max_tokens = options.max_tokens or cfg.max_output_tokens
         if cfg.api_style == "sonar":
-            payload: dict[str, Any] = {
-                "model": cfg.model,
-                "messages": [
-                    {"role": "system", "content": system},
-                    {"role": "user", "content": user},
-                ],
-                "max_tokens": max_tokens,
-                "extra_body": self._filters(),
-            }
-            return PreparedCall(
-                provider=self.name,
-                model=cfg.model,
-                kind=kind,
-                endpoint="/chat/completions",
-                payload=payload,
-                structured=structured,
-                extra={"style": "sonar"},
-            )
-        tool: dict[str, Any] = {"type": "web_search", "max_results": cfg.max_results}
+            style, endpoint = "sonar", "/chat/completions"
+            payload = self._sonar_payload(system, user, max_tokens)
+        else:
+            style, endpoint = "agent", "/responses"
+            payload = self._agent_payload(kind, structured, system, user, max_tokens)
+        return PreparedCall(
+            provider=self.name,
+            model=cfg.model,
+            kind=kind,
+            endpoint=endpoint,
+            payload=payload,
+            structured=structured,
+            extra={"style": style},
+        )
+
+    def _sonar_payload(self, system: str, user: str, max_tokens: int) -> dict[str, Any]:
+        return {
+            "model": self._config.model,
+            "messages": [
+                {"role": "system", "content": system},
+                {"role": "user", "content": user},
+            ],
+            "max_tokens": max_tokens,
+            "extra_body": self._filters(),
+        }
+
+    def _agent_payload(
+        self, kind: TaskKind, structured: bool, system: str, user: str, max_tokens: int
+    ) -> dict[str, Any]:
+        tool: dict[str, Any] = {"type": "web_search", "max_results": self._config.max_results}
         filters = self._filters()
         if filters:
             tool["filters"] = filters
-        payload = {
-            "model": cfg.model,
+        payload: dict[str, Any] = {
+            "model": self._config.model,
             "instructions": system,
             "input": user,
             "tools": [tool],
@@ -135,15 +139,7 @@ class PerplexityProvider(OpenAIClientProvider):
             }
         if extra_body:
             payload["extra_body"] = extra_body
-        return PreparedCall(
-            provider=self.name,
-            model=cfg.model,
-            kind=kind,
-            endpoint="/responses",
-            payload=payload,
-            structured=structured,
-            extra={"style": "agent"},
-        )
+        return payload
 
     async def send(self, call: PreparedCall) -> ProviderResponse:
         """Send and normalise; `status: failed` raises BadResponseError (fall back)."""

@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from _bare import bare_ema_cross  # noqa: E402
 
 import engine  # noqa: E402
+from ohlcv import Candles  # noqa: E402
 
 OPTS = {"sl": 0.003, "tp": 0.006, "trail": 0.004, "fee": 0.00055}
 GRID_FAST = [5, 10, 15, 20, 25, 30, 35, 40, 45, 50]
@@ -160,7 +161,7 @@ def engine_threads() -> int:
     return int(numba.get_num_threads())
 
 
-def third_party(c: engine.Candles) -> list[tuple[str, Callable[[], tuple[float, str]]]]:
+def third_party(c: Candles) -> list[tuple[str, Callable[[], tuple[float, str]]]]:
     out: list[tuple[str, Callable[[], tuple[float, str]]]] = []
     try:
         import vectorbt  # noqa: F401
@@ -177,7 +178,7 @@ def third_party(c: engine.Candles) -> list[tuple[str, Callable[[], tuple[float, 
     return out
 
 
-def run_vectorbt(c: engine.Candles) -> tuple[float, str]:
+def run_vectorbt(c: Candles) -> tuple[float, str]:
     import pandas as pd
     import vectorbt as vbt
 
@@ -199,7 +200,7 @@ def run_vectorbt(c: engine.Candles) -> tuple[float, str]:
     return t, f"{once().trades.count()} trades (its own stop/fill rules)"
 
 
-def run_backtesting_py(c: engine.Candles) -> tuple[float, str]:
+def run_backtesting_py(c: Candles) -> tuple[float, str]:
     import pandas as pd
     from backtesting import Backtest, Strategy
     from backtesting.lib import crossover

@@ -30,7 +30,7 @@ _PRELUDE = f"""
 import json, resource, sys, time
 sys.path.insert(0, {str(ROOT)!r})
 import engine
-from engine.search_space import make_space
+from engine.optimize import make_space
 OPTS = {OPTS!r}
 def rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
@@ -58,7 +58,7 @@ g = engine.run_grid(c, 'ema_cross', combos, OPTS)
 print(json.dumps({{"s": time.perf_counter() - t0, "mb": rss_mb() - base, "n": len(g)}}))
 """,
     "bayes": """
-from engine.bayes import optimize_bayes
+from engine.optimize import optimize_bayes
 c = engine.sample_candles('BTCUSDT', '1', {bars})
 space = make_space('ema_cross', {{'fast': '2:100', 'slow': '10:400'}})
 optimize_bayes(c.slice(0, 20_000), space, 8, 'sharpe', OPTS, overfit=False)
@@ -68,7 +68,7 @@ t = time.perf_counter() - t0
 print(json.dumps({{"s": t, "mb": rss_mb() - base, "n": len(r), "best": r.best["params"] if r.best else None}}))
 """,
     "walk": """
-from engine.walkforward import walk_forward
+from engine.optimize import walk_forward
 c = engine.sample_candles('BTCUSDT', '1', {bars})
 space = make_space('ema_cross', {grid!r})
 walk_forward(c.slice(0, 40_000), space, 'sharpe', OPTS, n_splits=2)

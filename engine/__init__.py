@@ -4,16 +4,9 @@ Execution rules are in the README ("Execution semantics"). The engine never does
 I/O: callers pass candles in and get results out.
 """
 
-from engine import indicators
+from engine import indicators, optimize
 from engine.backtest import backtest, backtest_signals, make_config
-from engine.bayes import optimize_bayes
-from engine.candles import (
-    Candles,
-    count_time_gaps,
-    interval_minutes,
-    make_candles,
-    validate_candles,
-)
+from engine.candles import count_time_gaps, day_ends, make_candles, validate_candles
 from engine.config import BacktestConfig
 from engine.errors import (
     EngineError,
@@ -23,27 +16,40 @@ from engine.errors import (
     UnknownStrategyError,
 )
 from engine.frames import candles_from_frame
-from engine.grid import GridResult, expand_grid, run_grid
 from engine.metrics import METRIC_DOCS, METRIC_KEYS
-from engine.objectives import Objective, parse_objective
-from engine.optimize import OptimizationResult, optimize_grid, optimize_random
+from engine.optimize import (
+    GridResult,
+    Objective,
+    OptimizationResult,
+    ParamRange,
+    SearchSpace,
+    WalkForwardResult,
+    default_params,
+    expand_grid,
+    make_space,
+    make_splits,
+    optimize_bayes,
+    optimize_grid,
+    optimize_random,
+    parse_objective,
+    result_heatmap_png,
+    run_grid,
+    walk_forward,
+)
 from engine.plot import render_equity_png
 from engine.precompile import CompileAhead, kernel_cache_is_warm
-from engine.resample import VALID_INTERVALS, resample
+from engine.regime import regime_features
 from engine.result import BacktestResult
 from engine.sample import generate_candles, sample_candles
-from engine.search_space import ParamRange, SearchSpace, make_space
 from engine.strategies import STRATEGIES, ParamSpec, Strategy, get_strategy, list_strategies
-from engine.walkforward import WalkForwardResult, make_splits, walk_forward
+from engine.stress import with_gap, with_volatility
 
 __all__ = [
     "METRIC_DOCS",
     "METRIC_KEYS",
     "STRATEGIES",
-    "VALID_INTERVALS",
     "BacktestConfig",
     "BacktestResult",
-    "Candles",
     "CompileAhead",
     "EngineError",
     "GridResult",
@@ -62,25 +68,30 @@ __all__ = [
     "backtest_signals",
     "candles_from_frame",
     "count_time_gaps",
+    "day_ends",
+    "default_params",
     "expand_grid",
     "generate_candles",
     "get_strategy",
     "indicators",
-    "interval_minutes",
     "kernel_cache_is_warm",
     "list_strategies",
     "make_candles",
     "make_config",
     "make_space",
     "make_splits",
+    "optimize",
     "optimize_bayes",
     "optimize_grid",
     "optimize_random",
     "parse_objective",
+    "regime_features",
     "render_equity_png",
-    "resample",
+    "result_heatmap_png",
     "run_grid",
     "sample_candles",
     "validate_candles",
     "walk_forward",
+    "with_gap",
+    "with_volatility",
 ]

@@ -11,12 +11,13 @@ from pydantic import ValidationError
 
 from engine._nb.backtest_nb import signal_start, signals_nb, simulate_nb
 from engine._nb.enums import RULE_CROSS, S_ENDED_OPEN
-from engine.candles import Candles, count_time_gaps, validate_candles
+from engine.candles import count_time_gaps, day_ends, validate_candles
 from engine.config import BacktestConfig, funding_per_bar
 from engine.errors import InvalidDataError, InvalidParameterError
 from engine.metrics import metrics_from_stats
 from engine.result import BacktestResult
 from engine.strategies import LineTable, SignalPlan, Strategy, get_strategy, signals_plan
+from ohlcv import Candles
 
 
 def make_config(config: BacktestConfig | Mapping[str, Any] | None = None, **overrides: Any) -> BacktestConfig:
@@ -86,7 +87,7 @@ def run_plan(
     has_funding = bool(funding.any())
     start = signal_start(plan.rule, plan.warmup)
     common = (candles.open, candles.high, candles.low, candles.close, funding)
-    tail = (start, candles.day_ends(), config.float_array(), config.int_array(has_funding), True)
+    tail = (start, day_ends(candles), config.float_array(), config.int_array(has_funding), True)
     windows = table.ema_windows(plan)
     n_trades = -1
     if windows is not None:
@@ -169,7 +170,7 @@ def backtest_signals(
     exactly the same execution rules as the built-in strategies."""
     cfg = make_config(config, **options)
     table = LineTable(candles)
-    plan = signals_plan(table, long_entry, long_exit, short_entry, short_exit, warmup)
+    plan = signals_plan(table, (long_entry, long_exit, short_entry, short_exit), warmup)
     return run_plan(
         candles, plan, table, cfg, strategy="signals", params={"warmup": warmup},
         funding_series=funding_series,

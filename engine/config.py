@@ -14,6 +14,14 @@ Direction = Literal["long", "short", "both"]
 SameBar = Literal["stop_first", "tp_first", "ohlc_path"]
 SizeMode = Literal["equity_fraction", "fixed_qty", "fixed_notional"]
 
+#: The kernel's float slots that take a config field as it is (maker_fee has a fallback).
+_FLOAT_SLOTS: tuple[tuple[int, str], ...] = (
+    (E.F_INIT_CAPITAL, "initial_capital"), (E.F_SL, "sl"), (E.F_TP, "tp"), (E.F_TRAIL, "trail"),
+    (E.F_TRAIL_ACTIVATION, "trail_activation"), (E.F_FEE, "fee"), (E.F_SLIPPAGE, "slippage"),
+    (E.F_SIZE, "size"), (E.F_LEVERAGE, "leverage"), (E.F_QTY_STEP, "qty_step"),
+    (E.F_MIN_QTY, "min_qty"), (E.F_MAINT_MARGIN, "maintenance_margin"),
+)
+
 
 class BacktestConfig(BaseModel):
     """Every execution option of the engine, with the spec's defaults.
@@ -60,19 +68,9 @@ class BacktestConfig(BaseModel):
     def float_array(self) -> np.ndarray:
         """The float options in the kernel's layout."""
         f = np.zeros(E.N_FCFG)
-        f[E.F_INIT_CAPITAL] = self.initial_capital
-        f[E.F_SL] = self.sl
-        f[E.F_TP] = self.tp
-        f[E.F_TRAIL] = self.trail
-        f[E.F_TRAIL_ACTIVATION] = self.trail_activation
-        f[E.F_FEE] = self.fee
+        for slot, name in _FLOAT_SLOTS:
+            f[slot] = getattr(self, name)
         f[E.F_MAKER_FEE] = self.fee if self.maker_fee is None else self.maker_fee
-        f[E.F_SLIPPAGE] = self.slippage
-        f[E.F_SIZE] = self.size
-        f[E.F_LEVERAGE] = self.leverage
-        f[E.F_QTY_STEP] = self.qty_step
-        f[E.F_MIN_QTY] = self.min_qty
-        f[E.F_MAINT_MARGIN] = self.maintenance_margin
         return f
 
     def int_array(self, has_funding: bool) -> np.ndarray:

@@ -6,8 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from engine.candles import Candles, make_candles
+from engine.candles import make_candles
 from engine.errors import InvalidDataError
+from ohlcv import Candles
 
 _TIME_NAMES = ("time", "timestamp", "date", "datetime", "open_time", "start")
 

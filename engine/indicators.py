@@ -2,8 +2,9 @@
 
 Definitions (pinned by tests): EMA alpha=2/(n+1) seeded with the first value;
 SMA NaN before n values; RSI and ATR use Wilder's smoothing seeded with a simple
-mean; Bollinger uses the population standard deviation; Donchian is the rolling
-max of highs and min of lows including the current bar.
+mean; ADX smooths +DM, -DM and TR that way, then DX again (TA-Lib, NaN before
+bar 2n-1); Bollinger uses the population standard deviation; Donchian is the
+rolling max of highs and min of lows including the current bar.
 """
 
 from __future__ import annotations
@@ -47,6 +48,38 @@ def rsi(close: npt.ArrayLike, n: int = 14) -> F64:
 def atr(high: npt.ArrayLike, low: npt.ArrayLike, close: npt.ArrayLike, n: int = 14) -> F64:
     """Wilder's average true range."""
     return K.atr_nb(_arr(high), _arr(low), _arr(close), _window(n))
+
+
+def adx(high: npt.ArrayLike, low: npt.ArrayLike, close: npt.ArrayLike, n: int = 14) -> F64:
+    """Wilder's average directional index (0-100): trend strength, whatever its direction.
+
+    +DM, -DM and the true range are Wilder-smoothed from bar 1 (seeded with the mean
+    of their first n values, at bar n); DX = 100 |+DI - -DI| / (+DI + -DI), 0 where
+    both are 0; ADX is DX Wilder-smoothed from bar n, first defined at bar 2n - 1."""
+    w = _window(n)
+    h, lo, c = _arr(high), _arr(low), _arr(close)
+    out = np.full(c.shape[0], np.nan)
+    if c.shape[0] < 2 * w:
+        return out
+    up, down = np.diff(h), -np.diff(lo)
+    plus_dm = np.where((up > down) & (up > 0), up, 0.0)
+    minus_dm = np.where((down > up) & (down > 0), down, 0.0)
+    tr = np.maximum.reduce([h[1:] - lo[1:], np.abs(h[1:] - c[:-1]), np.abs(lo[1:] - c[:-1])])
+    atr, plus, minus = (_wilder(x, w) for x in (tr, plus_dm, minus_dm))  # bars n..end
+    with np.errstate(invalid="ignore", divide="ignore"):
+        plus_di = np.where(atr > 0, plus / atr, 0.0)
+        minus_di = np.where(atr > 0, minus / atr, 0.0)
+        total = plus_di + minus_di
+        dx = np.where(total > 0, 100.0 * np.abs(plus_di - minus_di) / total, 0.0)
+    out[2 * w - 1 :] = _wilder(dx, w)
+    return out
+
+
+def _wilder(x: F64, n: int) -> F64:
+    """Wilder's smoothing s = s + (x - s) / n, seeded with the mean of the first n values;
+    one value per input from the n-th on (len(x) - n + 1 values)."""
+    seeded = np.concatenate(([x[:n].mean()], x[n:]))
+    return K.ema_nb(seeded, 2 * n - 1)  # an EMA of span 2n - 1 has alpha 1/n
 
 
 def roc(x: npt.ArrayLike, n: int) -> F64:

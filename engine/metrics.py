@@ -143,9 +143,8 @@ def metrics_from_stats(
         "avg_trade_duration": _ratio(s[E.S_DURATION_SUM], n),
         "max_consecutive_losses": int(s[E.S_MAX_CONSEC_LOSSES]),
         "sqn": _num(math.sqrt(n) * s[E.S_PNL_MEAN] / pnl_std) if pnl_std > 0 else None,
+        **{f"exits_{name}": int(s[E.S_EXITS_BASE + code]) for code, name in enumerate(E.EXIT_NAMES)},
+        "n_ambiguous_bars": int(s[E.S_N_AMBIGUOUS]),
+        "n_skipped_orders": int(s[E.S_N_SKIPPED]),
     }
-    for code, name in enumerate(E.EXIT_NAMES):
-        out[f"exits_{name}"] = int(s[E.S_EXITS_BASE + code])
-    out["n_ambiguous_bars"] = int(s[E.S_N_AMBIGUOUS])
-    out["n_skipped_orders"] = int(s[E.S_N_SKIPPED])
     return {k: out[k] for k in METRIC_KEYS}

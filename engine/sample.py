@@ -13,17 +13,17 @@ import zlib
 import numpy as np
 
 from engine._nb.sample_nb import generate_minutes_nb
-from engine.candles import MINUTE_MS, Candles
 from engine.errors import InvalidParameterError
-from engine.resample import VALID_INTERVALS, resample
+from ohlcv import MINUTE_MS, Candles, Interval, UnknownIntervalError, resample
 
 DEFAULT_START_MS = 1_704_067_200_000  # 2024-01-01 00:00 UTC
 _START_PRICES = {"BTC": 42_000.0, "ETH": 2_300.0, "SOL": 100.0, "BNB": 310.0, "XRP": 0.6}
 _MAX_MINUTES = 20_000_000
+_MINUTE_LABELS = {1440: "D", 10080: "W"}
 
 
 def _symbol_params(symbol: str) -> tuple[float, float, int]:
-    base = symbol.upper().removesuffix("USDT").removesuffix("USDC").removesuffix("PERP")
+    base = symbol.upper().removesuffix("PERP").removesuffix("USDT").removesuffix("USDC").removesuffix("USD")
     price = _START_PRICES.get(base, 10.0)
     tick = 0.1 if price >= 1000 else (0.01 if price >= 10 else 0.0001)
     return price, tick, zlib.crc32(symbol.upper().encode())
@@ -44,7 +44,8 @@ def generate_candles(
     arrays. ``start_ms`` is floored to the interval so buckets align to the epoch.
     """
     c = sample_candles(
-        symbol=symbol, interval=str(interval_minutes), bars=n_bars, seed=seed, start_ms=start_ms
+        symbol=symbol, interval=_MINUTE_LABELS.get(interval_minutes, str(interval_minutes)),
+        bars=n_bars, seed=seed, start_ms=start_ms,
     )
     return {
         "time": c.time, "open": c.open, "high": c.high, "low": c.low,
@@ -65,11 +66,10 @@ def sample_candles(
     ``bars`` is the number of bars at the requested interval (the default is one
     year of 15-minute bars). The result is labelled ``synthetic=True``.
     """
-    label = str(interval).upper()
-    if label not in VALID_INTERVALS:
-        raise InvalidParameterError(
-            f"unknown interval {interval!r}; use one of {', '.join(VALID_INTERVALS)}"
-        )
+    try:
+        label = Interval.parse(interval).label
+    except UnknownIntervalError as exc:
+        raise InvalidParameterError(str(exc)) from None
     if bars < 1:
         raise InvalidParameterError(f"bars must be >= 1, got {bars}")
     per_bar = {"D": 1440, "W": 10080, "M": 44640}.get(label) or int(label)
@@ -86,7 +86,9 @@ def sample_candles(
     minute_of_day = (start // MINUTE_MS) % 1440
     o, h, lo, c, v = generate_minutes_nb(minutes, price, 0.0009, minute_of_day, mixed_seed, tick)
     time = start + np.arange(minutes, dtype=np.int64) * MINUTE_MS
-    one_min = Candles(time, o, h, lo, c, v, symbol.upper(), "1", True, {"source": "synthetic"})
+    one_min = Candles.build(
+        time, o, h, lo, c, v, symbol=symbol.upper(), interval="1", synthetic=True
+    )
     if label == "1":
         return one_min
     out = resample(one_min, label, drop_partial=True)

@@ -8,7 +8,7 @@ at one EMA per distinct window instead of one per combination.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
@@ -17,8 +17,8 @@ import numpy.typing as npt
 
 from engine._nb import enums as E
 from engine._nb import indicators_nb as K
-from engine.candles import Candles
 from engine.errors import InvalidParameterError, UnknownStrategyError
+from ohlcv import Candles
 
 F64 = npt.NDArray[np.float64]
 ParamValue = int | float
@@ -361,17 +361,13 @@ def _constant(values: F64) -> Callable[[], F64]:
 
 
 def signals_plan(
-    table: LineTable,
-    long_entry: npt.ArrayLike,
-    long_exit: npt.ArrayLike | None = None,
-    short_entry: npt.ArrayLike | None = None,
-    short_exit: npt.ArrayLike | None = None,
-    warmup: int = 0,
+    table: LineTable, signals: Sequence[npt.ArrayLike | None], warmup: int = 0
 ) -> SignalPlan:
-    """A plan from your own precomputed boolean signals (decided on each bar's close)."""
+    """A plan from your own precomputed boolean signals (decided on each bar's close):
+    ``signals`` is (long entry, long exit, short entry, short exit), None for never."""
     n = len(table.candles)
     rows = []
-    for key, arr in (("le", long_entry), ("lx", long_exit), ("se", short_entry), ("sx", short_exit)):
+    for key, arr in zip(("le", "lx", "se", "sx"), signals, strict=True):
         values = np.zeros(n) if arr is None else np.asarray(arr, dtype=np.float64)
         if values.shape != (n,):
             raise InvalidParameterError(

@@ -7,12 +7,13 @@ from collections.abc import Sequence
 import numpy as np
 
 import engine
+from ohlcv import Candles
 
 T0 = 1_704_067_200_000  # 2024-01-01 00:00 UTC
 MIN = 60_000
 
 
-def bars(rows: Sequence[tuple[float, float, float, float]], step_ms: int = MIN, t0: int = T0) -> engine.Candles:
+def bars(rows: Sequence[tuple[float, float, float, float]], step_ms: int = MIN, t0: int = T0) -> Candles:
     """Candles from (open, high, low, close) rows, one minute apart."""
     a = np.array(rows, dtype=float)
     t = t0 + np.arange(len(rows), dtype=np.int64) * step_ms

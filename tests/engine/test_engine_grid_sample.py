@@ -7,14 +7,16 @@ import pandas as pd
 import pytest
 
 import engine
+import ohlcv
+from ohlcv import Candles
 
 
 @pytest.fixture(scope="module")
-def candles() -> engine.Candles:
+def candles() -> Candles:
     return engine.sample_candles("BTCUSDT", "5", 6000, seed=5)
 
 
-def test_grid_equals_single_backtests(candles: engine.Candles) -> None:
+def test_grid_equals_single_backtests(candles: Candles) -> None:
     grid = {"fast": [5, 10, 20], "slow": [10, 30, 60], "sl": [0.0, 0.01]}
     cfg = {"tp": 0.02, "trail": 0.015}
     res = engine.run_grid(candles, "ema_cross", grid, cfg)
@@ -29,7 +31,7 @@ def test_grid_equals_single_backtests(candles: engine.Candles) -> None:
                 assert single[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
 
 
-def test_grid_progress_cancel_and_errors(candles: engine.Candles) -> None:
+def test_grid_progress_cancel_and_errors(candles: Candles) -> None:
     seen: list[tuple[int, int]] = []
     res = engine.run_grid(candles, "sma_cross", {"fast": [5, 10], "slow": [20, 40, 80]}, progress=lambda d, t: seen.append((d, t)))
     assert seen[-1] == (6, 6) and not res.cancelled
@@ -43,7 +45,7 @@ def test_grid_progress_cancel_and_errors(candles: engine.Candles) -> None:
         engine.run_grid(candles, "ema_cross", {"fast": range(2, 100), "slow": range(3, 200)}, max_combos=1000)
 
 
-def test_grid_top_ranks(candles: engine.Candles) -> None:
+def test_grid_top_ranks(candles: Candles) -> None:
     res = engine.run_grid(candles, "rsi", {"period": [7, 14, 21], "lower": [25, 30]})
     top = res.top("sharpe", n=3)
     values = [r["sharpe"] for r in top if r["sharpe"] is not None]
@@ -75,7 +77,7 @@ def test_sample_has_fat_tails_and_volatility_clustering() -> None:
 @pytest.mark.parametrize("interval", ["5", "60", "D", "W", "M"])
 def test_resample_matches_pandas(interval: str) -> None:
     base = engine.sample_candles("BTCUSDT", "1", 60_000, start_ms=1_704_500_000_000)
-    got = engine.resample(base, interval)
+    got = ohlcv.resample(base, interval)
     rule = {"5": "5min", "60": "60min", "D": "1D", "W": "W-MON", "M": "MS"}[interval]
     df = pd.DataFrame({"open": base.open, "high": base.high, "low": base.low, "close": base.close, "volume": base.volume},
                       index=pd.to_datetime(base.time, unit="ms"))
@@ -95,7 +97,7 @@ def test_resample_matches_pandas(interval: str) -> None:
     ],
 )
 def test_cross_rule_read_in_the_kernel_equals_the_signal_mask(
-    candles: engine.Candles, opts: dict[str, object]
+    candles: Candles, opts: dict[str, object]
 ) -> None:
     """Cross strategies have the kernel compare the two lines itself; the result must
     be exactly what the separate signal pass and its bitmask give."""
@@ -105,7 +107,7 @@ def test_cross_rule_read_in_the_kernel_equals_the_signal_mask(
 
     cfg = make_config(**opts)
     common = (candles.open, candles.high, candles.low, candles.close, np.zeros(0))
-    tail = (candles.day_ends(), cfg.float_array(), cfg.int_array(False), True)
+    tail = (engine.day_ends(candles), cfg.float_array(), cfg.int_array(False), True)
     none, no_sig = np.empty(0), np.empty(0, np.int8)
     for name, params in (("macd_cross", {"fast": 8, "slow": 21, "signal": 5}),
                          ("ema_cross", {"fast": 7, "slow": 30})):
@@ -133,7 +135,7 @@ def test_cross_rule_read_in_the_kernel_equals_the_signal_mask(
         {"sl": 0.004, "leverage": 20.0, "liquidation": True, "slippage": 0.001, "funding_rate": -0.001},
     ],
 )
-def test_routine_bar_loop_equals_the_full_bar_body(candles: engine.Candles, opts: dict[str, object]) -> None:
+def test_routine_bar_loop_equals_the_full_bar_body(candles: Candles, opts: dict[str, object]) -> None:
     """The kernel runs uneventful bars in a lean loop and hands every bar with an
     event to the full body, which also takes each day's last bar. Marking every
     bar a day end sends every bar through the full body: trades, equity and every
@@ -164,7 +166,7 @@ def test_routine_bar_loop_equals_the_full_bar_body(candles: engine.Candles, opts
     rsi_table = LineTable(candles)
     sources["bitmask, rsi"] = (plan_signals(rsi.plan(rsi_table, rsi.resolve_params(None)), rsi_table.build()), none, none, none, 0)
     for name, src in sources.items():
-        lean = simulate_nb(*common, *src, candles.day_ends(), *flags)
+        lean = simulate_nb(*common, *src, engine.day_ends(candles), *flags)
         full = simulate_nb(*common, *src, every_bar, *flags)
         assert lean[3] == full[3] > 10, name
         np.testing.assert_array_equal(lean[1], full[1], err_msg=name)

@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from market import Candles, resample
-from market.resample import can_resample
+from ohlcv import Candles, ResampleError, can_resample, partial_edges, resample
 
 MIN = 60_000
 RULES = {
@@ -80,7 +79,7 @@ def test_resample_matches_pandas(data, target):
         target not in ("W", "M", "D") and int(target) < int(base)
     ):
         return
-    got = resample(c, base, target)
+    got = resample(c, target, base=base)
     want = pandas_resample(c, target)
     assert np.array_equal(
         got.time, (want.index.as_unit("ms").asi8 if len(want) else np.empty(0, np.int64))
@@ -93,7 +92,7 @@ def test_duplicates_latest_wins_and_unsorted_input():
     t = np.array([2, 0, 1, 0], dtype=np.int64) * MIN
     c = Candles(t, np.array([3.0, 1, 2, 9]), np.array([3.0, 1, 2, 9]), np.array([3.0, 1, 2, 9]),
                 np.array([3.0, 1, 2, 9]), np.ones(4), np.ones(4))  # fmt: skip
-    out = resample(c, "1", "3")
+    out = resample(c, "3", base="1")
     assert (
         out.time.tolist() == [0] and out.open[0] == 9 and out.close[0] == 3 and out.volume[0] == 3
     )
@@ -102,15 +101,30 @@ def test_duplicates_latest_wins_and_unsorted_input():
 def test_weekly_buckets_start_on_monday_and_monthly_on_the_first():
     t = np.arange(0, 70 * 24) * 60 * MIN + 1_700_000_000_000 // (3600_000) * 3600_000
     c = Candles(t, *(np.ones(len(t)) for _ in range(6)))
-    for ms in resample(c, "60", "W").time:
+    for ms in resample(c, "W", base="60").time:
         assert pd.Timestamp(int(ms), unit="ms", tz="UTC").day_of_week == 0
-    for ms in resample(c, "60", "M").time:
+    for ms in resample(c, "M", base="60").time:
         ts = pd.Timestamp(int(ms), unit="ms", tz="UTC")
         assert ts.day == 1 and ts.hour == 0
 
 
 def test_incompatible_target_rejected():
     c = Candles.empty()
-    with pytest.raises(ValueError):
-        resample(c, "5", "7")
+    with pytest.raises(ResampleError, match="whole number"):
+        resample(c, "7", base="5")
+    with pytest.raises(ResampleError, match="no interval label"):
+        resample(c, "60")
     assert not can_resample("M", "W") and not can_resample("W", "M") and can_resample("D", "M")
+
+
+def test_labels_survive_and_partial_edges_are_reported():
+    t = (np.arange(0, 140) + 30) * MIN  # 00:30 .. 02:49: the first and last hours are partial
+    one = np.ones(len(t))
+    c = Candles.build(t, one, one, one, one, one, symbol="X", interval="1", category="spot",
+                      synthetic=True)  # fmt: skip
+    hours = resample(c, "60")
+    assert (hours.symbol, hours.interval, hours.category, hours.synthetic) == ("X", "60", "spot", True)
+    assert partial_edges(c, "60") == (True, True)
+    assert partial_edges(c.slice(30, 140), "60") == (False, True)
+    assert partial_edges(c.slice(30, 90), "60") == (False, False)
+    assert len(resample(c, "60", drop_partial=True)) == len(hours) - 1

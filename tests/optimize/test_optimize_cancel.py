@@ -7,9 +7,7 @@ import time
 
 from optimize_data import random_walk
 
-from engine.optimize import optimize_grid
-from engine.search_space import make_space
-from engine.walkforward import walk_forward
+from engine.optimize import make_space, optimize_grid, walk_forward
 
 
 def test_cancelled_grid_stops_within_a_second_and_keeps_its_results() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from mcp import Client
 
-from mcp_server.app import build_server
+from mcp_server.server import build_server
 from mcp_server.settings import RouterSettings, ServerSettings, Settings
 
 SMALL = {"bars": 3000, "params": {"fast": "5:20:5", "slow": [30, 40, 60]}}

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from engine.overfit import (
+# the statistics module itself, private helpers included (engine.optimize re-exports the rest)
+from engine.optimize._overfit import (
     bootstrap_sharpe_ci,
     deflated_sharpe,
     expected_max_sharpe,

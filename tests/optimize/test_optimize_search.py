@@ -8,9 +8,14 @@ import pytest
 from optimize_data import random_walk, triangle_wave
 
 import engine
-from engine.objectives import Objective, parse_objective
-from engine.optimize import optimize_grid, optimize_random
-from engine.search_space import ParamRange, make_space
+from engine.optimize import (
+    Objective,
+    ParamRange,
+    make_space,
+    optimize_grid,
+    optimize_random,
+    parse_objective,
+)
 
 NO_FEE = {"fee": 0.0}
 
@@ -120,11 +125,8 @@ def test_unknown_objective_is_a_clear_error() -> None:
 
 
 def test_default_params_span_the_spec_around_defaults() -> None:
-    import engine
-    from engine.search_space import default_params, make_space
-
     for strat in engine.STRATEGIES.values():
-        ranges = default_params(strat)
+        ranges = engine.default_params(strat)
         assert set(ranges) == {p.name for p in strat.params}
         for spec in strat.params:
             r = ranges[spec.name]

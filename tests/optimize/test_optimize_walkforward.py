@@ -9,9 +9,8 @@ import pytest
 from optimize_data import candles_from_close, random_walk
 
 import engine
-from engine.search_space import make_space
-from engine.walkforward import make_splits, stitch, walk_forward
-from engine.window import backtest_window
+from engine.optimize import backtest_window, make_space, make_splits, stitch, walk_forward
+from ohlcv import Candles
 
 SPACE = {"fast": "4:24:4", "slow": [30, 45, 60, 90]}
 
@@ -30,7 +29,7 @@ def test_rolling_and_anchored_splits_cover_the_end_without_overlap() -> None:
     assert fixed[0].train_start == 2000 and fixed[-1].test_end == 10_000
 
 
-def _poisoned(candles: engine.Candles, start: int, seed: int) -> engine.Candles:
+def _poisoned(candles: Candles, start: int, seed: int) -> Candles:
     """The same bars before ``start``, a different (and wildly trending) market after."""
     rng = np.random.default_rng(seed)
     close = candles.close.copy()

@@ -24,17 +24,21 @@ import numpy.typing as npt
 from engine._nb.backtest_nb import grid_nb
 from engine._nb.enums import N_STATS
 from engine.backtest import make_config
-from engine.candles import Candles, validate_candles
+from engine.candles import day_ends, validate_candles
 from engine.config import BacktestConfig, funding_per_bar
 from engine.errors import GridTooLargeError, InvalidDataError, InvalidParameterError
 from engine.metrics import metrics_from_stats
 from engine.strategies import LineTable, ParamValue, Strategy, get_strategy
+from ohlcv import Candles
 
 RISK_KEYS = ("sl", "tp", "trail")
 DEFAULT_MAX_COMBOS = 1_000_000
 
-ProgressFn = Callable[[int, int], None]
+#: progress(done, total) after each chunk of combinations
+GridProgressFn = Callable[[int, int], None]
+#: polled between chunks: True ends the run early, with the rows finished so far
 StopFn = Callable[[], bool]
+F64 = npt.NDArray[np.float64]
 
 
 @dataclass
@@ -124,13 +128,20 @@ def _risk_value(name: str, v: Any) -> float:
     return x
 
 
+def split_params(params: Mapping[str, ParamValue]) -> tuple[dict[str, ParamValue], dict[str, float]]:
+    """Strategy parameters and risk overrides (sl, tp, trail) of one combination."""
+    strat = {k: v for k, v in params.items() if k not in RISK_KEYS}
+    risk = {k: float(v) for k, v in params.items() if k in RISK_KEYS}
+    return strat, risk
+
+
 def run_grid(
     candles: Candles,
     strategy: str | Strategy,
     combos: Sequence[Mapping[str, ParamValue]] | Mapping[str, Iterable[Any]],
     config: BacktestConfig | Mapping[str, Any] | None = None,
     *,
-    progress: ProgressFn | None = None,
+    progress: GridProgressFn | None = None,
     should_stop: StopFn | None = None,
     chunk_seconds: float = 0.25,
     max_combos: int = DEFAULT_MAX_COMBOS,
@@ -152,60 +163,20 @@ def run_grid(
         raise InvalidParameterError("no parameter combinations to evaluate")
     validate_candles(candles)
     started = time.perf_counter()
-    table = LineTable(candles)
-    plans = []
-    risk = np.empty((len(combo_list), 3))
-    for k, combo in enumerate(combo_list):
-        strat_params = {key: v for key, v in combo.items() if key not in RISK_KEYS}
-        resolved = strat.resolve_params(strat_params)
-        plans.append(strat.plan(table, resolved))
-        risk[k] = [float(combo.get(key, getattr(cfg, key))) for key in RISK_KEYS]
-    max_warmup = max(p.warmup for p in plans)
-    if max_warmup >= len(candles) - 1:
-        raise InvalidDataError(
-            f"the longest warm-up ({max_warmup} bars) leaves nothing to trade in "
-            f"{len(candles)} bars; load more history or shorten the windows"
-        )
-    windows = [table.ema_windows(p) for p in plans]
-    if all(w is not None for w in windows):
-        # EMA crosses: the kernel computes both EMAs itself, so no (lines x bars)
-        # matrix is built; memory stays O(bars + combinations)
-        emas = np.array(windows, dtype=np.float64)
-        lines = np.empty((0, len(candles)))
-    else:
-        emas = np.empty((0, 2))
-        lines = table.build()
-    rows = np.stack([p.rows for p in plans])
-    rps = np.stack([p.rparams for p in plans])
-    warmups = np.array([p.warmup for p in plans], dtype=np.int64)
+    batch = _Batch.prepare(candles, strat, combo_list, cfg)
     funding = funding_per_bar(candles.time, cfg)
     fc = cfg.float_array()
     ic = cfg.int_array(bool(funding.any()))
     args = (candles.open, candles.high, candles.low, candles.close, funding,
-            candles.day_ends(), lines)
-    rule = plans[0].rule
-    total = len(combo_list)
-    stats = np.empty((total, N_STATS))
-    done = 0
-    chunk = 2
-    cancelled = False
-    while done < total:
-        if should_stop is not None and should_stop():
-            cancelled = True
-            break
-        start, end = done, min(total, done + chunk)
-        t0 = time.perf_counter()
-        s = slice(start, end)
-        stats[s] = grid_nb(
-            *args, rule, rows[s], rps[s], warmups[s], risk[s], emas[s] if len(emas) else emas,
-            fc, ic, numba.get_num_threads(),
-        )
-        per_combo = (time.perf_counter() - t0) / (end - start)
-        done = end
-        if progress is not None:
-            progress(done, total)
-        # size the next chunk to take about chunk_seconds, so cancellation stays prompt
-        chunk = max(2, int(chunk_seconds / max(per_combo, 1e-6)))
+            day_ends(candles), batch.lines, batch.rule)
+
+    def run(s: slice) -> F64:
+        emas = batch.emas[s] if len(batch.emas) else batch.emas
+        return grid_nb(*args, batch.rows[s], batch.rparams[s], batch.warmups[s], batch.risk[s],
+                       emas, fc, ic, numba.get_num_threads())
+
+    stats = np.empty((len(combo_list), N_STATS))
+    done, cancelled = _run_in_chunks(run, stats, progress, should_stop, chunk_seconds)
     ppy = candles.periods_per_year
     bh = float(candles.close[-1] / candles.close[0] - 1.0) if candles.close[0] > 0 else None
     metrics = [
@@ -222,3 +193,75 @@ def run_grid(
         elapsed_s=time.perf_counter() - started,
         cancelled=cancelled,
     )
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """The kernel's inputs for every combination: row k belongs to combination k."""
+
+    rule: int
+    rows: npt.NDArray[np.int64]
+    rparams: F64
+    warmups: npt.NDArray[np.int64]
+    risk: F64  # sl, tp, trail
+    emas: F64  # (combinations, 2) EMA spans when every plan is an EMA cross, else empty
+    lines: F64  # the built (lines, bars) matrix, empty when the kernel computes the EMAs
+
+    @classmethod
+    def prepare(
+        cls, candles: Candles, strat: Strategy, combos: list[dict[str, ParamValue]], cfg: BacktestConfig
+    ) -> _Batch:
+        """Plan every combination on one shared line table; build the lines the plans need."""
+        table = LineTable(candles)
+        plans = []
+        risk = np.empty((len(combos), 3))
+        for k, combo in enumerate(combos):
+            strat_params, _ = split_params(combo)
+            plans.append(strat.plan(table, strat.resolve_params(strat_params)))
+            risk[k] = [float(combo.get(key, getattr(cfg, key))) for key in RISK_KEYS]
+        max_warmup = max(p.warmup for p in plans)
+        if max_warmup >= len(candles) - 1:
+            raise InvalidDataError(
+                f"the longest warm-up ({max_warmup} bars) leaves nothing to trade in "
+                f"{len(candles)} bars; load more history or shorten the windows"
+            )
+        windows = [table.ema_windows(p) for p in plans]
+        if all(w is not None for w in windows):
+            # EMA crosses: the kernel computes both EMAs itself, so no (lines x bars)
+            # matrix is built; memory stays O(bars + combinations)
+            emas = np.array(windows, dtype=np.float64)
+            lines = np.empty((0, len(candles)))
+        else:
+            emas = np.empty((0, 2))
+            lines = table.build()
+        return cls(
+            plans[0].rule, np.stack([p.rows for p in plans]), np.stack([p.rparams for p in plans]),
+            np.array([p.warmup for p in plans], dtype=np.int64), risk, emas, lines,
+        )
+
+
+def _run_in_chunks(
+    run: Callable[[slice], F64],
+    stats: F64,
+    progress: GridProgressFn | None,
+    should_stop: StopFn | None,
+    chunk_seconds: float,
+) -> tuple[int, bool]:
+    """Fill ``stats`` row block by row block with ``run``; (rows done, cancelled).
+
+    Each block is sized to take about ``chunk_seconds``, so cancellation stays prompt."""
+    total = len(stats)
+    done = 0
+    chunk = 2
+    while done < total:
+        if should_stop is not None and should_stop():
+            return done, True
+        start, end = done, min(total, done + chunk)
+        t0 = time.perf_counter()
+        stats[start:end] = run(slice(start, end))
+        per_combo = (time.perf_counter() - t0) / (end - start)
+        done = end
+        if progress is not None:
+            progress(done, total)
+        chunk = max(2, int(chunk_seconds / max(per_combo, 1e-6)))
+    return done, False

@@ -14,19 +14,18 @@ Given the trials an optimiser evaluated on some candles, it computes:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
 from engine._nb.enums import S_N_BARS, S_RET_SQ_BARS, S_RET_SUM_BARS
 from engine.backtest import backtest, make_config
-from engine.candles import Candles
 from engine.config import BacktestConfig
 from engine.errors import InvalidDataError
-from engine.grid import run_grid
-from engine.overfit import (
+from engine.optimize._grid import StopFn, run_grid, split_params
+from engine.optimize._overfit import (
     PBOResult,
     SharpeCI,
     bootstrap_sharpe_ci,
@@ -36,9 +35,7 @@ from engine.overfit import (
     pbo_from_block_stats,
 )
 from engine.strategies import ParamValue, Strategy
-from engine.window import split_params
-
-StopFn = Callable[[], bool]
+from ohlcv import Candles
 
 
 @dataclass
@@ -54,15 +51,12 @@ class OverfitReport:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "n_trials": self.n_trials,
-            "best_sharpe": self.best_sharpe,
-            "expected_max_sharpe": self.expected_max_sharpe,
-            "deflated_sharpe": self.deflated_sharpe,
-            "sharpe_ci": None if self.sharpe_ci is None else self.sharpe_ci.to_dict(),
-            "pbo": None if self.pbo is None else self.pbo.to_dict(),
-            "notes": list(self.notes),
-        }
+        """Every field in order, the interval and PBO as their own dicts."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        for key in ("sharpe_ci", "pbo"):
+            out[key] = None if out[key] is None else out[key].to_dict()
+        out["notes"] = list(self.notes)
+        return out
 
 
 def _finite(x: float) -> float | None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.errors import InvalidParameterError
-from engine.grid import DEFAULT_MAX_COMBOS, RISK_KEYS, expand_grid
+from engine.optimize._grid import DEFAULT_MAX_COMBOS, RISK_KEYS, expand_grid
 from engine.strategies import ParamSpec, ParamValue, Strategy, get_strategy
 
 _RISK_SPEC = {k: ParamSpec(k, "float", 0.0, 0.0, 0.999, f"{k} fraction") for k in RISK_KEYS}

@@ -2,7 +2,7 @@
 
 Each split optimises on its train slice only (``run_grid`` sees nothing else),
 picks the best combination by the objective, then backtests that combination
-on the following test slice with :func:`engine.window.backtest_window`:
+on the following test slice with :func:`engine.optimize.backtest_window`:
 indicators warm up on bars before the test window, but the window starts flat
 and only its own bars are scored. Test data therefore never reaches the
 choice, and the train data it reads for warm-up lies in the past.
@@ -12,30 +12,27 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from engine.backtest import make_config
-from engine.candles import Candles
 from engine.config import BacktestConfig
 from engine.errors import InvalidDataError, InvalidParameterError
-from engine.grid import DEFAULT_MAX_COMBOS
-from engine.objectives import Objective, parse_objective
-from engine.optimize import OptimizationResult, evaluate
-from engine.overfit import SharpeCI, bootstrap_sharpe_ci, moments, probabilistic_sharpe
-from engine.overfit_report import bar_returns
+from engine.optimize._grid import DEFAULT_MAX_COMBOS, StopFn
+from engine.optimize._objectives import Objective
+from engine.optimize._overfit import SharpeCI, bootstrap_sharpe_ci, moments, probabilistic_sharpe
+from engine.optimize._report import bar_returns
+from engine.optimize._run import OptimizationResult, ProgressFn, SearchRun, evaluate
+from engine.optimize._search import SearchSpace
+from engine.optimize._window import backtest_window, warmup_of
 from engine.result import iso_utc
-from engine.search_space import SearchSpace
 from engine.strategies import ParamValue
-from engine.window import backtest_window, warmup_of
+from ohlcv import Candles
 
 Mode = Literal["rolling", "anchored"]
-ProgressFn = Callable[[int, int, str], None]
-StopFn = Callable[[], bool]
 OOS_KEYS = ("sharpe", "total_return", "cagr", "max_drawdown", "n_trades", "profit_factor")
 
 
@@ -186,9 +183,10 @@ def walk_forward(
     should_stop: StopFn | None = None,
 ) -> WalkForwardResult:
     """Walk-forward optimisation of ``space`` (its full grid, or ``combos``)."""
-    started = time.perf_counter()
-    obj = parse_objective(objective, min_trades)
-    cfg = make_config(config)
+    # the in-sample searches: no overfitting report (the out-of-sample test is the check)
+    run = SearchRun.begin(space, objective, min_trades, config, progress=None,
+                          should_stop=should_stop, chunk_seconds=0.25, overfit=False,
+                          n_blocks=16, seed=0)
     splits = make_splits(len(candles), n_splits, mode, train_bars=train_bars,
                          test_bars=test_bars, ratio=ratio)
     trials = [dict(c) for c in combos] if combos is not None else space.expand(
@@ -204,13 +202,13 @@ def walk_forward(
                 progress(done, total, phase)
 
         train = candles.slice(sp.train_start, sp.train_end)
-        search = evaluate(train, space, trials, obj, cfg, method="grid", progress=split_progress,
-                          should_stop=should_stop, overfit=False)
+        split_run = replace(run, progress=split_progress, started=time.perf_counter())
+        search = evaluate(train, trials, split_run, method="grid")
         if search.cancelled:
             cancelled = True
             break
-        results.append(_test_split(candles, space, sp, search, cfg, warmup_bars))
-    return _assemble(candles, space, obj, mode, results, cfg, started, cancelled, len(splits))
+        results.append(_test_split(candles, space, sp, search, run.config, warmup_bars))
+    return _assemble(candles, run, mode, results, cancelled, len(splits))
 
 
 def _check_warmup(space: SearchSpace, trials: list[dict[str, ParamValue]], candles: Candles,
@@ -308,11 +306,10 @@ def stability(space: SearchSpace, results: Sequence[SplitResult]) -> dict[str, d
     return out
 
 
-def _assemble(candles: Candles, space: SearchSpace, obj: Objective, mode: Mode,
-              results: list[SplitResult], cfg: BacktestConfig, started: float,
+def _assemble(candles: Candles, run: SearchRun, mode: Mode, results: list[SplitResult],
               cancelled: bool, planned: int) -> WalkForwardResult:
     ppy = candles.periods_per_year
-    init = cfg.initial_capital
+    init = run.config.initial_capital
     equity = stitch([r.oos_equity for r in results], init)
     times = (np.concatenate([candles.time[r.split.test_start:r.split.test_end] for r in results])
              if results else np.zeros(0, dtype=np.int64))
@@ -331,9 +328,9 @@ def _assemble(candles: Candles, space: SearchSpace, obj: Objective, mode: Mode,
     if cancelled:
         notes.append(f"cancelled after {len(results)} of {planned} splits; results cover those")
     return WalkForwardResult(
-        strategy=space.strategy.name, mode=mode, objective=obj, splits=results,
+        strategy=run.space.strategy.name, mode=mode, objective=run.objective, splits=results,
         oos_time=times, oos_equity=equity, oos_metrics=om, efficiency=efficiency(results),
-        stability=stability(space, results), oos_psr=psr, oos_sharpe_ci=ci,
-        time_ms=candles.time, elapsed_s=time.perf_counter() - started,
+        stability=stability(run.space, results), oos_psr=psr, oos_sharpe_ci=ci,
+        time_ms=candles.time, elapsed_s=time.perf_counter() - run.started,
         cancelled=cancelled, notes=notes,
     )

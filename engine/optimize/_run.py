@@ -19,18 +19,17 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.backtest import make_config
-from engine.candles import Candles
 from engine.config import BacktestConfig
 from engine.errors import InvalidParameterError
-from engine.grid import DEFAULT_MAX_COMBOS, run_grid
-from engine.objectives import Objective, parse_objective
-from engine.overfit_report import OverfitReport, overfit_report
-from engine.search_space import SearchSpace
+from engine.optimize._grid import DEFAULT_MAX_COMBOS, StopFn, run_grid
+from engine.optimize._objectives import Objective, parse_objective
+from engine.optimize._report import OverfitReport, overfit_report
+from engine.optimize._search import SearchSpace
 from engine.strategies import ParamValue
+from ohlcv import Candles
 
 #: progress(done, total, phase): phase is "search", "overfit", or "split k/n"
 ProgressFn = Callable[[int, int, str], None]
-StopFn = Callable[[], bool]
 
 TABLE_METRICS = ("sharpe", "sortino", "calmar", "total_return", "max_drawdown",
                  "profit_factor", "win_rate", "n_trades")
@@ -120,32 +119,52 @@ class OptimizationResult:
         }
 
 
+@dataclass(frozen=True)
+class SearchRun:
+    """One search's checked settings, shared by every step of it: what it varies and
+    maximises, the backtest options, the callbacks, and how the overfitting report is made."""
+
+    space: SearchSpace
+    objective: Objective
+    config: BacktestConfig
+    progress: ProgressFn | None
+    should_stop: StopFn | None
+    chunk_seconds: float
+    overfit: bool
+    n_blocks: int
+    seed: int
+    started: float
+
+    @classmethod
+    def begin(
+        cls, space: SearchSpace, objective: str | Objective | Mapping[str, float], min_trades: int,
+        config: BacktestConfig | Mapping[str, Any] | None, progress: ProgressFn | None,
+        should_stop: StopFn | None, chunk_seconds: float, overfit: bool, n_blocks: int, seed: int,
+    ) -> SearchRun:
+        """Start the clock and check the objective and the options (clear errors now)."""
+        started = time.perf_counter()
+        obj = parse_objective(objective, min_trades)
+        cfg = make_config(config)
+        return cls(space, obj, cfg, progress, should_stop, chunk_seconds, overfit, n_blocks, seed,
+                   started)
+
+    def report(self, done: int, total: int, phase: str) -> None:
+        """Tell the progress callback, if there is one."""
+        if self.progress is not None:
+            self.progress(done, total, phase)
+
+
 def evaluate(
-    candles: Candles,
-    space: SearchSpace,
-    combos: Sequence[Mapping[str, ParamValue]],
-    objective: Objective,
-    config: BacktestConfig,
-    *,
-    method: str,
-    progress: ProgressFn | None = None,
-    should_stop: StopFn | None = None,
-    chunk_seconds: float = 0.25,
-    overfit: bool = True,
-    n_blocks: int = 16,
-    seed: int = 0,
-    started: float | None = None,
+    candles: Candles, combos: Sequence[Mapping[str, ParamValue]], run: SearchRun, *, method: str
 ) -> OptimizationResult:
     """Run ``combos`` through the grid kernel, score them, and attach the report."""
-    started = time.perf_counter() if started is None else started
-    total = len(combos)
+    space, objective, total = run.space, run.objective, len(combos)
 
     def grid_progress(done: int, tot: int) -> None:
-        if progress is not None:
-            progress(done, tot, "search")
+        run.report(done, tot, "search")
 
-    g = run_grid(candles, space.strategy, combos, config, progress=grid_progress,
-                 should_stop=should_stop, chunk_seconds=chunk_seconds,
+    g = run_grid(candles, space.strategy, combos, run.config, progress=grid_progress,
+                 should_stop=run.should_stop, chunk_seconds=run.chunk_seconds,
                  max_combos=max(total, 1), allow_large=True)
     result = OptimizationResult(
         method=method, strategy=space.strategy.name, space=space.to_dict(), objective=objective,
@@ -153,24 +172,12 @@ def evaluate(
         n_bars=len(candles), periods_per_year=candles.periods_per_year,
         elapsed_s=0.0, planned=total, cancelled=g.cancelled,
     )
-    attach_overfit(result, candles, space, config, overfit=overfit, n_blocks=n_blocks,
-                   seed=seed, progress=progress, should_stop=should_stop)
-    result.elapsed_s = time.perf_counter() - started
+    attach_overfit(result, candles, run)
+    result.elapsed_s = time.perf_counter() - run.started
     return result
 
 
-def attach_overfit(
-    result: OptimizationResult,
-    candles: Candles,
-    space: SearchSpace,
-    config: BacktestConfig,
-    *,
-    overfit: bool,
-    n_blocks: int,
-    seed: int,
-    progress: ProgressFn | None,
-    should_stop: StopFn | None,
-) -> None:
+def attach_overfit(result: OptimizationResult, candles: Candles, run: SearchRun) -> None:
     """Compute the overfitting report unless disabled, cancelled or empty."""
     if result.cancelled:
         result.notes.append(
@@ -178,21 +185,19 @@ def attach_overfit(
             "overfitting statistics skipped"
         )
         return
-    if not overfit or not result.combos:
+    if not run.overfit or not result.combos:
         return
     if result.best_index is None:
         result.notes.append(
             f"no combination met the objective (min_trades={result.objective.min_trades}); "
             "lower min_trades or widen the ranges"
         )
-    if progress is not None:
-        progress(0, 1, "overfit")
+    run.report(0, 1, "overfit")
     result.overfit = overfit_report(
-        candles, space.strategy, result.combos, result.metrics, result.best_index, config,
-        n_blocks=n_blocks, seed=seed, should_stop=should_stop,
+        candles, run.space.strategy, result.combos, result.metrics, result.best_index, run.config,
+        n_blocks=run.n_blocks, seed=run.seed, should_stop=run.should_stop,
     )
-    if progress is not None:
-        progress(1, 1, "overfit")
+    run.report(1, 1, "overfit")
 
 
 def optimize_grid(
@@ -216,13 +221,10 @@ def optimize_grid(
     More than ``max_combos`` combinations raise :class:`GridTooLargeError`
     unless ``allow_large``; ``overfit=False`` skips the overfitting report
     (which costs about one more pass over the data)."""
-    started = time.perf_counter()
-    obj = parse_objective(objective, min_trades)
-    cfg = make_config(config)
+    run = SearchRun.begin(space, objective, min_trades, config, progress, should_stop,
+                          chunk_seconds, overfit, n_blocks, seed)
     combos = space.expand(max_combos=max_combos, allow_large=allow_large)
-    return evaluate(candles, space, combos, obj, cfg, method="grid", progress=progress,
-                    should_stop=should_stop, chunk_seconds=chunk_seconds, overfit=overfit,
-                    n_blocks=n_blocks, seed=seed, started=started)
+    return evaluate(candles, combos, run, method="grid")
 
 
 def sample_combos(space: SearchSpace, n: int, seed: int) -> list[dict[str, ParamValue]]:
@@ -262,13 +264,10 @@ def optimize_random(
     n_blocks: int = 16,
 ) -> OptimizationResult:
     """Evaluate ``n_samples`` distinct random combinations (seeded) and rank them."""
-    started = time.perf_counter()
-    obj = parse_objective(objective, min_trades)
-    cfg = make_config(config)
+    run = SearchRun.begin(space, objective, min_trades, config, progress, should_stop,
+                          chunk_seconds, overfit, n_blocks, seed)
     combos = sample_combos(space, n_samples, seed)
-    result = evaluate(candles, space, combos, obj, cfg, method="random", progress=progress,
-                      should_stop=should_stop, chunk_seconds=chunk_seconds, overfit=overfit,
-                      n_blocks=n_blocks, seed=seed, started=started)
+    result = evaluate(candles, combos, run, method="random")
     if len(combos) < n_samples:
         result.notes.append(
             f"only {len(combos)} distinct valid combinations found for {n_samples} samples"

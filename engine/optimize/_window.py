@@ -15,22 +15,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from engine._nb.backtest_nb import SIG_LE, SIG_LX, SIG_SE, SIG_SX
 from engine.backtest import backtest_signals, make_config, plan_signals
-from engine.candles import Candles
 from engine.config import BacktestConfig
 from engine.errors import InvalidDataError
-from engine.grid import RISK_KEYS
+from engine.optimize._grid import split_params
 from engine.result import BacktestResult
 from engine.strategies import LineTable, ParamValue, Strategy, get_strategy
-
-SIG_LE, SIG_LX, SIG_SE, SIG_SX = 1, 2, 4, 8  # the kernel's signal bitmask
-
-
-def split_params(params: Mapping[str, ParamValue]) -> tuple[dict[str, ParamValue], dict[str, float]]:
-    """Strategy parameters and risk overrides (sl, tp, trail) of one combination."""
-    strat = {k: v for k, v in params.items() if k not in RISK_KEYS}
-    risk = {k: float(v) for k, v in params.items() if k in RISK_KEYS}
-    return strat, risk
+from ohlcv import Candles
 
 
 def warmup_of(strategy: Strategy, params: Mapping[str, ParamValue], candles: Candles) -> int:

@@ -30,6 +30,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 import market as M  # noqa: E402
+from ohlcv import Candles  # noqa: E402
 
 SERVER = """
 import sys, uvicorn
@@ -103,7 +104,7 @@ def store_load(n: int = 1_000_000, repeats: int = 7) -> list[float]:
         store = M.CandleStore(root)
         key = M.DatasetKey.of("linear", "BTCUSDT", "1")
         start = (1_600_000_000_000 // 60_000) * 60_000
-        store.upsert(key, M.Candles.from_arrays(M.random_walk_candles(n, start_ms=start)))
+        store.upsert(key, Candles.from_arrays(M.random_walk_candles(n, start_ms=start)))
         times = []
         for _ in range(repeats):
             t0 = time.perf_counter()
@@ -126,8 +127,8 @@ async def redis_gets(n: int = 2000) -> tuple[float, float] | None:
         try:
             wait_port(port, proc)  # type: ignore[arg-type]
             cache = M.RedisCache(f"redis://127.0.0.1:{port}/0")
-            c = M.Candles.from_arrays(M.random_walk_candles(1000, start_ms=0))
-            await cache.set("market", "k", M.encode_arrays(c.to_dict()))
+            c = Candles.from_arrays(M.random_walk_candles(1000, start_ms=0))
+            await cache.set("market", "k", M.encode_arrays(c.columns()))
             lat = []
             for _ in range(n):
                 t0 = time.perf_counter()

@@ -1,7 +1,7 @@
 """Bybit market data: v5 client, fake Bybit server, local candle store, cache, MarketData service.
 
-`market` imports nothing else of this project; `mcp_server` wires it to
-settings, the CLI and the engine's sample generator.
+`market` imports only the floor (`ohlcv`: candles, intervals, resampling, times);
+`mcp_server` wires it to settings, the CLI and the engine's sample generator.
 """
 
 from market._fake_data import CandleSource, random_walk_candles
@@ -17,7 +17,6 @@ from market.bybit import (
     Ticker,
 )
 from market.cache import Cache, CacheStats, MemoryCache, RedisCache, decode_arrays, encode_arrays
-from market.candles import Candles
 from market.errors import (
     ContinuityError,
     ExchangeError,
@@ -36,14 +35,11 @@ from market.errors import (
     UnknownSymbolError,
 )
 from market.fake_bybit import FakeBybit, FakeBybitConfig, FakeInstrument
-from market.intervals import BYBIT_INTERVALS, normalize_interval
-from market.resample import can_resample, resample
 from market.serve import ServerThread
-from market.service import BackfillReport, MarketData
+from market.service import BackfillReport, MarketData, Timeframe
 from market.store import CandleStore, DatasetInfo, DatasetKey, default_data_dir
 
 __all__ = [
-    "BYBIT_INTERVALS",
     "MAINNET_URL",
     "BackfillReport",
     "BybitClient",
@@ -51,7 +47,6 @@ __all__ = [
     "CacheStats",
     "CandleSource",
     "CandleStore",
-    "Candles",
     "ClientConfig",
     "ContinuityError",
     "DatasetInfo",
@@ -82,13 +77,11 @@ __all__ = [
     "StoreError",
     "StoreUnavailableError",
     "Ticker",
+    "Timeframe",
     "UnknownIntervalError",
     "UnknownSymbolError",
-    "can_resample",
     "decode_arrays",
     "default_data_dir",
     "encode_arrays",
-    "normalize_interval",
     "random_walk_candles",
-    "resample",
 ]

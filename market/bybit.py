@@ -25,7 +25,6 @@ from pydantic import BaseModel, ConfigDict
 
 from market._http import ClientConfig, Requester, Sleep
 from market._limiter import RateLimiter
-from market.candles import Candles
 from market.errors import (
     ContinuityError,
     InvalidRangeError,
@@ -34,8 +33,9 @@ from market.errors import (
     UnknownIntervalError,
     UnknownSymbolError,
 )
-from market.intervals import (
-    BYBIT_INTERVALS,
+from ohlcv import (
+    INTERVALS,
+    Candles,
     floor_time,
     interval_ms,
     next_open,
@@ -261,7 +261,7 @@ class BybitClient:
     ) -> InvalidRequestError:
         text = str(exc).lower()
         if exc.ret_code == 10001 and "period" in text:
-            return UnknownIntervalError(interval, BYBIT_INTERVALS)
+            return UnknownIntervalError(interval, INTERVALS)
         if exc.ret_code in (10001, 170121) and "symbol" in text:
             try:
                 valid = [i.symbol for i in await self.instruments(category)]

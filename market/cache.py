@@ -15,12 +15,13 @@ import json
 import logging
 import struct
 import time
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal, Protocol, runtime_checkable
 
 import numpy as np
+
+from ohlcv import TtlLru
 
 __all__ = [
     "DEFAULT_TTLS",
@@ -155,7 +156,8 @@ class _Codecs:
 
 
 class MemoryCache(_Codecs):
-    """In-process LRU with per-entry TTL; used when no Redis is configured."""
+    """In-process LRU with per-entry TTL (the floor's `TtlLru`); used when no Redis is
+    configured."""
 
     def __init__(
         self,
@@ -166,53 +168,36 @@ class MemoryCache(_Codecs):
         clock: Any = time.monotonic,
     ):
         self.stats = CacheStats()
-        self._max_entries = max_entries
-        self._max_bytes = max_bytes
         self._ttls = {**DEFAULT_TTLS, **(ttls or {})}
-        self._clock = clock
-        self._data: OrderedDict[tuple[str, str], tuple[float, bytes]] = OrderedDict()
-        self._bytes = 0
+        self._lru: TtlLru[tuple[str, str], bytes] = TtlLru(
+            max_entries, weigh=len, max_weight=max_bytes, clock=clock
+        )
 
     def __len__(self) -> int:
-        return len(self._data)
+        return len(self._lru)
 
     async def get(self, namespace: Namespace, key: str) -> bytes | None:
         """See `Cache.get`."""
         _check(namespace)
-        item = self._data.get((namespace, key))
-        if item is None or item[0] <= self._clock():
-            if item is not None:
-                self._drop((namespace, key))
+        value = self._lru.get((namespace, key))
+        if value is None:
             self.stats.misses += 1
-            return None
-        self._data.move_to_end((namespace, key))
-        self.stats.hits += 1
-        return item[1]
+        else:
+            self.stats.hits += 1
+        return value
 
     async def set(
         self, namespace: Namespace, key: str, value: bytes, ttl_s: float | None = None
     ) -> None:
         """See `Cache.set`."""
         _check(namespace)
-        if len(value) > self._max_bytes:
-            return
-        k = (namespace, key)
-        self._drop(k)
         ttl = self._ttls[namespace] if ttl_s is None else ttl_s
-        self._data[k] = (self._clock() + ttl, value)
-        self._bytes += len(value)
-        self.stats.sets += 1
-        while len(self._data) > self._max_entries or self._bytes > self._max_bytes:
-            self._drop(next(iter(self._data)))
+        if self._lru.set((namespace, key), value, ttl):
+            self.stats.sets += 1
 
     async def delete(self, namespace: Namespace, key: str) -> None:
         """See `Cache.delete`."""
-        self._drop((namespace, key))
-
-    def _drop(self, k: tuple[str, str]) -> None:
-        item = self._data.pop(k, None)
-        if item is not None:
-            self._bytes -= len(item[1])
+        self._lru.pop((namespace, key))
 
 
 class RedisCache(_Codecs):

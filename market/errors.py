@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import ohlcv
+
 __all__ = [
     "ContinuityError",
     "ExchangeError",
@@ -117,15 +119,14 @@ class UnknownSymbolError(InvalidRequestError):
         self.valid = tuple(valid)
 
 
-class UnknownIntervalError(InvalidRequestError):
-    """The interval is not one of Bybit's kline intervals."""
+class UnknownIntervalError(InvalidRequestError, ohlcv.UnknownIntervalError):
+    """The exchange rejected the interval; also an `ohlcv.UnknownIntervalError`, so one
+    handler catches a bad label whether we or the exchange noticed it."""
 
     def __init__(self, interval: str, valid: Sequence[str]):
-        super().__init__(
-            f"unknown interval {interval!r}; valid intervals: {', '.join(valid)}", ret_code=10001
-        )
-        self.interval = interval
-        self.valid = tuple(valid)
+        ohlcv.UnknownIntervalError.__init__(self, interval, valid)
+        self.ret_code: int | None = 10001
+        self.status: int | None = None
 
 
 class InvalidRangeError(MarketError, ValueError):

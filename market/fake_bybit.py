@@ -9,7 +9,9 @@ text body for the ban period) and serves injected faults on demand, from
 Python (`FakeBybit.faults.push`) or over HTTP (`POST /__fake__/faults`).
 
 Candles come from a `CandleSource` callable, so callers can plug in any
-deterministic generator (the CLI wires `engine.sample.generate_candles`).
+deterministic generator (the CLI wires `engine.sample.generate_candles`). It is
+asked for 1-minute rows only: every interval is those rows resampled, so the
+intervals agree with each other, and every price sits on the instrument's tick.
 """
 
 from __future__ import annotations
@@ -17,13 +19,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
 import time
 import zlib
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from decimal import Decimal
+from typing import Any, Final, Literal
 from urllib.parse import parse_qs, quote, unquote
 
 import numpy as np
@@ -33,11 +35,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from market._fake_data import CandleSource, SeriesBook, random_walk_candles
+from market._fake_data import (
+    PRICE_SKEW,
+    CandleSource,
+    PriceGrid,
+    SeriesBook,
+    random_walk_candles,
+)
 from market._fake_faults import Fault, FaultQueue, IpWindow
+from market._fake_rows import RowCache, format_number, select_range
 from market._http import SYNTHETIC_HEADER
-from market.candles import Candles
-from market.intervals import BYBIT_INTERVALS, DAY_MS, floor_time
+from ohlcv import DAY_MS, INTERVALS, Candles, floor_time
 
 __all__ = ["FakeBybit", "FakeBybitConfig", "FakeInstrument", "Fault"]
 
@@ -49,6 +57,9 @@ _KLINE_CATEGORIES = {
     "/v5/market/index-price-kline": ("linear", "inverse"),
     "/v5/market/premium-index-price-kline": ("linear",),
 }
+QTY_STEP: Final = Decimal("0.001")
+# Bybit caps BTCUSDT at 1999999.80 with its 0.10 tick: the same count of ticks for all.
+_MAX_PRICE_TICKS: Final = 19_999_998
 
 
 class FakeInstrument(BaseModel):
@@ -62,16 +73,24 @@ class FakeInstrument(BaseModel):
     status: str = "Trading"
     history_days: float = Field(default=400.0, gt=0)
     funding_interval_min: int = 480
+    tick_size: Decimal = Field(default=Decimal("0.10"), gt=0)  # written as Bybit does: "0.10"
+
+    def grid(self) -> PriceGrid:
+        """The decimal grid its prices, volumes and turnovers are served on."""
+        return PriceGrid.of(self.tick_size, QTY_STEP)
 
 
 def _default_instruments() -> list[FakeInstrument]:
+    cent, milli = Decimal("0.01"), Decimal("0.001")
     return [
         FakeInstrument(symbol="BTCUSDT"),
-        FakeInstrument(symbol="ETHUSDT", base_coin="ETH"),
-        FakeInstrument(symbol="SOLUSDT", base_coin="SOL", history_days=30),
-        FakeInstrument(symbol="BTCUSDT", category="spot"),
-        FakeInstrument(symbol="ETHUSDT", category="spot", base_coin="ETH"),
-        FakeInstrument(symbol="BTCUSD", category="inverse", quote_coin="USD"),
+        FakeInstrument(symbol="ETHUSDT", base_coin="ETH", tick_size=cent),
+        FakeInstrument(symbol="SOLUSDT", base_coin="SOL", history_days=30, tick_size=milli),
+        FakeInstrument(symbol="BTCUSDT", category="spot", tick_size=cent),
+        FakeInstrument(symbol="ETHUSDT", category="spot", base_coin="ETH", tick_size=cent),
+        FakeInstrument(
+            symbol="BTCUSD", category="inverse", quote_coin="USD", tick_size=Decimal("0.50")
+        ),
     ]
 
 
@@ -129,7 +148,8 @@ class FakeBybit:
         self.book = SeriesBook(
             candle_source,
             seed=self.config.seed,
-            horizon=lambda: self.clock() + self.config.horizon_margin_ms,
+            clock=lambda: self.clock(),
+            margin_ms=self.config.horizon_margin_ms,
         )
         self.rows = RowCache()
         self.app = Starlette(routes=self._routes())
@@ -161,8 +181,17 @@ class FakeBybit:
 
     def series(self, category: str, symbol: str, interval: str) -> Candles:
         """The full generated series (including candles not yet open at the clock)."""
-        inst = self._instrument(category, symbol)
-        return self.book.get(category, symbol, interval, self.first_candle_ms(inst))
+        return self._series(self._instrument(category, symbol), interval)
+
+    def _series(self, inst: FakeInstrument, interval: str, kind: str = "kline") -> Candles:
+        return self.book.get(
+            inst.category,
+            inst.symbol,
+            interval,
+            first_ms=self.first_candle_ms(inst),
+            grid=inst.grid(),
+            kind=kind,
+        )
 
     def warm(
         self, category: str, symbol: str, interval: str, *, kinds: tuple[str, ...] = ("kline",)
@@ -171,10 +200,13 @@ class FakeBybit:
 
         Returns the number of rows encoded. Only a speed-up: answers are the same cold or warm.
         """
-        series = self.series(category, symbol, interval)
+        inst = self._instrument(category, symbol)
+        encoded = 0
         for kind in kinds:
+            series = self._series(inst, interval, kind)
             self.rows.page(series, (category, symbol, interval, kind), 0, len(series))
-        return len(series) * len(kinds)
+            encoded += len(series)
+        return encoded
 
     # ---- routing --------------------------------------------------------------
     def _routes(self) -> list[Route]:
@@ -304,7 +336,7 @@ class FakeBybit:
             raise _ParamError(f"Invalid category: {category}")
         inst = self._instrument(category, q.get("symbol"))
         interval = q.get("interval", "")
-        if interval not in BYBIT_INTERVALS:
+        if interval not in INTERVALS:
             raise _ParamError("Invalid period!")
         limit = self._limit(q.get("limit"), default=200, maximum=1000)
         start, end = _int_or_none(q.get("start")), _int_or_none(q.get("end"))
@@ -312,9 +344,9 @@ class FakeBybit:
             if self.config.start_after_end == "error":
                 raise _ParamError("start must be less than end")
             return {"symbol": inst.symbol, "category": category, "list": []}
-        series = self.book.get(category, inst.symbol, interval, self.first_candle_ms(inst))
-        lo, hi = _select_range(series, interval, start, end, limit, now=self.clock())
         kind = path.rsplit("/", 1)[-1]
+        series = self._series(inst, interval, kind)
+        lo, hi = select_range(series, interval, start, end, limit, now=self.clock())
         rows = self.rows.page(series, (category, inst.symbol, interval, kind), lo, hi)
         head = json.dumps({"symbol": inst.symbol, "category": category}, separators=(",", ":"))
         return _RawResult(f'{head[:-1]},"list":[{rows}]}}')
@@ -373,8 +405,12 @@ class FakeBybit:
             "launchTime": str(
                 self.first_candle_ms(inst) - DAY_MS
             ),  # launchTime is not the first candle
-            "priceFilter": {"minPrice": "0.10", "maxPrice": "1999999.80", "tickSize": "0.10"},
-            "lotSizeFilter": {"minOrderQty": "0.001", "qtyStep": "0.001"},
+            "priceFilter": {
+                "minPrice": str(inst.tick_size),
+                "maxPrice": str(inst.tick_size * _MAX_PRICE_TICKS),
+                "tickSize": str(inst.tick_size),
+            },
+            "lotSizeFilter": {"minOrderQty": str(QTY_STEP), "qtyStep": str(QTY_STEP)},
         }
         if inst.category != "spot":
             row |= {"contractType": "LinearPerpetual" if inst.category == "linear" else "InversePerpetual",
@@ -400,22 +436,36 @@ class FakeBybit:
         return {"category": category, "list": [self._ticker_row(i) for i in insts]}
 
     def _ticker_row(self, inst: FakeInstrument) -> dict[str, Any]:
-        hourly = self.book.get(inst.category, inst.symbol, "60", self.first_candle_ms(inst))
-        day = hourly.between(self.clock() - DAY_MS, self.clock())
+        now = self.clock()
+        day = self._series(inst, "1").between(now - DAY_MS, now)
+        grid = inst.grid()
         last = float(day.close[-1]) if len(day) else 0.0
-        row = {
-            "symbol": inst.symbol,
-            "lastPrice": str(last),
-            "prevPrice24h": str(float(day.open[0]) if len(day) else last),
-            "highPrice24h": str(float(day.high.max()) if len(day) else last),
-            "lowPrice24h": str(float(day.low.min()) if len(day) else last),
-            "volume24h": str(float(day.volume.sum())),
-            "turnover24h": str(float(day.turnover.sum())),
-            "bid1Price": str(last), "ask1Price": str(last), "bid1Size": "1", "ask1Size": "1",
+        prices = {
+            "lastPrice": last,
+            "prevPrice24h": float(day.open[0]) if len(day) else last,
+            "highPrice24h": float(day.high.max()) if len(day) else last,
+            "lowPrice24h": float(day.low.min()) if len(day) else last,
+            "bid1Price": last,
+            "ask1Price": last,
+        }
+        if inst.category != "spot":  # where the mark and index klines close
+            prices["markPrice"] = last * PRICE_SKEW["mark-price-kline"]
+            prices["indexPrice"] = last * PRICE_SKEW["index-price-kline"]
+        on_tick = grid.snap(np.array(list(prices.values()))).tolist()
+        # Tickers, unlike klines, keep the tick's written digits: "0.50" -> "16597.00".
+        row = {"symbol": inst.symbol} | {
+            k: f"{v:.{grid.text_places}f}" for k, v in zip(prices, on_tick, strict=True)
+        }
+        row |= {
+            "volume24h": format_number(round(float(day.volume.sum()), grid.volume_places)),
+            "turnover24h": format_number(round(float(day.turnover.sum()), grid.turnover_places)),
+            "bid1Size": "1", "ask1Size": "1",
         }  # fmt: skip
         if inst.category != "spot":
-            row |= {"markPrice": str(last), "indexPrice": str(last), "fundingRate": "0.0001",
-                    "fundingIntervalHour": str(inst.funding_interval_min // 60)}  # fmt: skip
+            row |= {
+                "fundingRate": "0.0001",
+                "fundingIntervalHour": str(inst.funding_interval_min // 60),
+            }
         return row
 
     def _funding(self, request: Request) -> dict[str, Any]:
@@ -452,138 +502,3 @@ def _int_or_none(raw: str | None) -> int | None:
         return int(raw)
     except ValueError as exc:
         raise _ParamError(f"Invalid number: {raw}") from exc
-
-
-def _select_range(
-    series: Candles, interval: str, start: int | None, end: int | None, limit: int, *, now: int
-) -> tuple[int, int]:
-    """The spec's row rules (§1): the index range [lo, hi) of the rows to serve."""
-    visible_end = (
-        now if end is None else min(end, now)
-    )  # the open candle is visible, future ones are not
-    hi = int(np.searchsorted(series.time, visible_end, side="right"))
-    if start is None:
-        return max(0, hi - limit), hi
-    lo = int(np.searchsorted(series.time, floor_time(start, interval), side="left"))
-    if end is None:
-        return lo, min(hi, lo + limit)
-    return (max(lo, hi - limit), hi) if hi > lo else (0, 0)
-
-
-def _select(
-    series: Candles, interval: str, start: int | None, end: int | None, limit: int, *, now: int
-) -> Candles:
-    """The spec's row rules (§1), ascending; the caller reverses to newest first."""
-    lo, hi = _select_range(series, interval, start, end, limit, now=now)
-    return series.take(slice(lo, hi))
-
-
-RowKey = tuple[str, str, str, str]  # (category, symbol, interval, kind)
-
-
-class RowCache:
-    """Kline rows encoded as JSON text once, in blocks, and served as slices.
-
-    The rows of a generated series never change (the open candle is served with
-    its final values), so each block of `block` rows is encoded on first use
-    (newest first, comma separated, exactly as `json.dumps` of `_format_rows`
-    would write them) with the offset of every row; a page is then one or two
-    string slices. A regenerated series (a new `Candles` object) drops its
-    blocks. At most `max_blocks` blocks are kept, least recently used first out.
-    """
-
-    def __init__(self, *, block: int = 1024, max_blocks: int = 1024):
-        self.block = block
-        self.max_blocks = max_blocks
-        self._blocks: OrderedDict[tuple[RowKey, int], tuple[str, list[int], list[int]]] = (
-            OrderedDict()
-        )
-        self._series: dict[RowKey, Candles] = {}
-        self._lock = threading.Lock()
-        self.encoded_rows = 0
-
-    def page(self, series: Candles, key: RowKey, lo: int, hi: int) -> str:
-        """Rows [lo, hi) of `series`, newest first, as the inside of a JSON list."""
-        if hi <= lo:
-            return ""
-        with self._lock:
-            if self._series.get(key) is not series:
-                for k in [k for k in self._blocks if k[0] == key]:
-                    del self._blocks[k]
-                self._series[key] = series
-            parts: list[str] = []
-            size = self.block
-            for b in range((hi - 1) // size, lo // size - 1, -1):
-                text, starts, ends = self._get_block(series, key, b)
-                base = b * size
-                top = min(base + size, len(series)) - 1  # series index of the block's first row
-                a, z = max(lo, base), min(hi, base + size) - 1  # series indices, inclusive
-                parts.append(text[starts[top - z] : ends[top - a]])
-            return ",".join(parts)
-
-    def _get_block(self, series: Candles, key: RowKey, b: int) -> tuple[str, list[int], list[int]]:
-        found = self._blocks.get((key, b))
-        if found is not None:
-            self._blocks.move_to_end((key, b))
-            return found
-        part = series.take(slice(b * self.block, min((b + 1) * self.block, len(series))))
-        rows = _encode_rows(part, key[3], key[0])
-        ends = np.cumsum([len(r) + 1 for r in rows]) - 1  # +1: the comma after each row
-        starts = ends - np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
-        found = (",".join(rows), starts.tolist(), ends.tolist())
-        self._blocks[(key, b)] = found
-        self.encoded_rows += len(rows)
-        while len(self._blocks) > self.max_blocks:
-            self._blocks.popitem(last=False)
-        return found
-
-
-_KLINE_ROW = '["%d","%r","%r","%r","%r","%r","%r"]'
-_PRICE_ROW = '["%d","%r","%r","%r","%r"]'
-
-
-def _encode_rows(c: Candles, kind: str, category: str) -> list[str]:
-    """Each row of `_format_rows(c, ...)` as compact JSON text, newest first."""
-    times = c.time[::-1].tolist()
-    if kind == "kline":
-        vol, turn = c.volume[::-1].tolist(), c.turnover[::-1].tolist()
-        if category == "inverse":
-            vol, turn = turn, vol
-        cols = [getattr(c, name)[::-1].tolist() for name in ("open", "high", "low", "close")]
-        fmt = _KLINE_ROW
-        cols += [vol, turn]
-    else:
-        cols = _price_columns(c, kind)
-        fmt = _PRICE_ROW
-    return [fmt % row for row in zip(times, *cols, strict=True)]
-
-
-def _price_columns(c: Candles, kind: str) -> list[list[float]]:
-    """OHLC of mark, index and premium-index klines, newest first, as Python floats."""
-    if kind == "premium-index-price-kline":
-        # Premium ratios: small numbers around zero, derived deterministically from price.
-        wave = np.sin(c.time[::-1] / 3.6e6) * 5e-4
-        ohlc = [wave, wave + 1e-4, wave - 1e-4, wave + (c.close[::-1] % 7) * 1e-5]
-    else:
-        skew = 1.0002 if kind == "mark-price-kline" else 0.9998
-        ohlc = [c.open[::-1] * skew, c.high[::-1] * skew, c.low[::-1] * skew, c.close[::-1] * skew]
-    return [np.round(x, 6).tolist() for x in ohlc]
-
-
-def _format_rows(c: Candles, kind: str, category: str) -> list[list[str]]:
-    times = c.time[::-1].tolist()
-    if kind == "kline":
-        vol, turn = c.volume[::-1].tolist(), c.turnover[::-1].tolist()
-        if category == "inverse":  # Bybit reports inverse volume in USD, turnover in coin
-            vol, turn = turn, vol
-        cols = [
-            c.open[::-1].tolist(),
-            c.high[::-1].tolist(),
-            c.low[::-1].tolist(),
-            c.close[::-1].tolist(),
-            vol,
-            turn,
-        ]
-        return [[str(t), *map(repr, vals)] for t, *vals in zip(times, *cols, strict=True)]
-    cols = _price_columns(c, kind)
-    return [[str(t), *map(repr, vals)] for t, *vals in zip(times, *cols, strict=True)]

@@ -19,13 +19,21 @@ import numpy as np
 
 from market.bybit import BybitClient, FetchProgress, Gap
 from market.cache import Cache, decode_arrays, encode_arrays
-from market.candles import Candles
 from market.errors import InvalidRangeError
-from market.intervals import floor_time, interval_ms, next_open, normalize_interval
-from market.resample import can_resample, resample
 from market.store import CHUNK_CANDLES, CandleStore, DatasetKey
+from ohlcv import (
+    Candles,
+    can_resample,
+    floor_time,
+    format_minute,
+    interval_ms,
+    next_open,
+    normalize_interval,
+    partial_edges,
+    resample,
+)
 
-__all__ = ["BackfillReport", "MarketData"]
+__all__ = ["BackfillReport", "MarketData", "Timeframe"]
 
 log = logging.getLogger("market.service")
 
@@ -43,6 +51,17 @@ class BackfillReport:
     requests: int = 0
     gaps: list[Gap] = field(default_factory=list)
     reached_first_candle: bool = False
+
+
+@dataclass(frozen=True)
+class Timeframe:
+    """One timeframe of a multi-timeframe view. A partial bucket is marked, never passed
+    off as whole: the first may start before the loaded base candles, and the last is
+    usually still forming."""
+
+    candles: Candles
+    partial_first: bool
+    partial_last: bool
 
 
 class MarketData:
@@ -104,14 +123,22 @@ class MarketData:
         if self.cache is not None and hi >= lo:
             hit = await self.cache.get("market", cache_key)
             if hit is not None:
-                return Candles.from_arrays(decode_arrays(hit))
+                return Candles.from_arrays(decode_arrays(hit), **self._labels(key))
         report = await self.fill(key, lo, hi, on_progress=on_progress) if hi >= lo else None
         candles = await asyncio.to_thread(self.store.load, key, lo, hi)
         if len(candles) == 0:
             raise InvalidRangeError(self._empty_message(key, lo, end, report))
         if self.cache is not None and not self.store.missing(key, lo, hi):
-            await self.cache.set("market", cache_key, encode_arrays(candles.to_dict()))
+            await self.cache.set("market", cache_key, encode_arrays(candles.columns()))
         return candles
+
+    def _labels(self, key: DatasetKey) -> dict[str, object]:
+        return {
+            "symbol": key.symbol,
+            "interval": key.interval,
+            "category": key.category,
+            "synthetic": self.store.is_synthetic(key),
+        }
 
     def _empty_message(
         self, key: DatasetKey, lo: int, end: int, report: BackfillReport | None
@@ -162,9 +189,9 @@ class MarketData:
 
         async def flush(batch: list[Candles]) -> None:
             async with write_lock:  # one writer at a time keeps upserts ordered
+                synthetic = self.client is not None and self.client.synthetic
                 report.added += await asyncio.to_thread(
-                    self.store.upsert, key, Candles.concat(batch),
-                    synthetic=self.client is not None and self.client.synthetic,
+                    self.store.upsert, key, Candles.concat(batch), synthetic=synthetic
                 )
 
         def on_page(page: Candles) -> None:
@@ -212,7 +239,8 @@ class MarketData:
         """The last `size` closed candles for (category, symbol, interval), kept in memory.
 
         The first call loads up to `load_limit` candles; later calls top it up
-        with candles closed since, de-duplicated latest-wins, ascending.
+        with candles closed since, de-duplicated latest-wins, ascending. The set in
+        memory keeps as many rows as any caller asked for; each call gets its `size`.
         """
         key = DatasetKey.of(category, symbol, interval)
         k = (key.category, key.symbol, key.interval)
@@ -223,7 +251,7 @@ class MarketData:
             start = newest - (max(size, load_limit) - 1) * interval_ms(key.interval)
             fresh = await self.get_candles(key.symbol, key.interval, start, newest, key.category)
         elif current.time[-1] >= newest:
-            return current
+            return current.tail(size)
         else:
             start = next_open(int(current.time[-1]), key.interval)
             try:
@@ -238,9 +266,8 @@ class MarketData:
             except InvalidRangeError:
                 fresh = current
         fresh = fresh.sorted_unique()
-        ws = fresh.take(slice(max(0, len(fresh) - size), len(fresh)))
-        self._working[k] = ws
-        return ws
+        self._working[k] = fresh.tail(max(size, len(current) if current is not None else 0))
+        return fresh.tail(size)
 
     async def mtf(
         self,
@@ -252,21 +279,22 @@ class MarketData:
         category: str = "linear",
         size: int = 500,
         load_limit: int = 1000,
-    ) -> dict[str, Candles]:
-        """Several timeframes at once.
+    ) -> dict[str, Timeframe]:
+        """Several timeframes at once, each with its partial edge buckets marked.
 
         `aligned=True` resamples every interval from `base` (default: the
-        smallest requested) with the alignment rules of `market.resample`;
+        smallest requested) with the floor's alignment rules (`ohlcv.resample`);
         otherwise each interval is its own working set.
         """
         wanted = [normalize_interval(i, native_only=not aligned) for i in intervals]
         if not wanted:
             return {}
         if not aligned:
-            return {
+            sets = {
                 i: await self.working_set(symbol, i, category, size=size, load_limit=load_limit)
                 for i in wanted
             }
+            return {i: Timeframe(c, False, False) for i, c in sets.items()}
         base_i = normalize_interval(base) if base else min(wanted, key=_sort_key)
         bad = [i for i in wanted if not can_resample(base_i, i)]
         if bad:
@@ -274,7 +302,10 @@ class MarketData:
         src = await self.working_set(
             symbol, base_i, category, size=load_limit, load_limit=load_limit
         )
-        return {i: resample(src, base_i, i) for i in wanted}
+        return {
+            i: Timeframe(resample(src, i, base=base_i), *partial_edges(src, i, base=base_i))
+            for i in wanted
+        }
 
 
 class _ChunkBuffers:
@@ -335,4 +366,4 @@ def _sort_key(interval: str) -> int:
 
 
 def _iso(ms: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ms / 1000)) + " UTC"
+    return format_minute(ms) + " UTC"

@@ -40,9 +40,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from market.bybit import Gap
-from market.candles import COLUMNS, Candles
 from market.errors import StoreError, StoreUnavailableError
-from market.intervals import interval_ms, next_opens, normalize_interval
+from ohlcv import COLUMNS, Candles, interval_ms, next_opens, normalize_interval
 
 __all__ = ["CHUNK_CANDLES", "CandleStore", "DatasetInfo", "DatasetKey", "default_data_dir"]
 
@@ -142,12 +141,14 @@ class CandleStore:
                 os.close(fd)  # closing releases the flock
 
     # ---- writing -----------------------------------------------------------
-    def upsert(self, key: DatasetKey, candles: Candles, *, synthetic: bool = False) -> int:
+    def upsert(self, key: DatasetKey, candles: Candles, *, synthetic: bool | None = None) -> int:
         """Insert or replace candles by open time; returns how many open times were new.
 
-        ``synthetic`` marks the data set as holding synthetic candles (see the module docstring)."""
+        Synthetic candles (``candles.synthetic``, or ``synthetic=True``) mark the data set
+        synthetic for good (see the module docstring)."""
         if len(candles) == 0:
             return 0
+        synthetic = candles.synthetic if synthetic is None else synthetic
         incoming = candles.sorted_unique()
         span = self._span(key)
         chunk_ids = incoming.time // span
@@ -210,14 +211,18 @@ class CandleStore:
         return sorted(found)
 
     def load(self, key: DatasetKey, start: int | None = None, end: int | None = None) -> Candles:
-        """Stored candles with start <= open time <= end, ascending."""
+        """Stored candles with start <= open time <= end, ascending, labelled with the key
+        and with `synthetic` when the data set ever received synthetic candles."""
         span = self._span(key)
         paths = [
             p for first, p in self._chunks(key)
             if (start is None or first + span > start) and (end is None or first <= end)
         ]  # fmt: skip
         parts = [_read_chunk(p) for p in paths]
-        return Candles.concat(parts).between(start, end)
+        labels = {"symbol": key.symbol, "interval": key.interval, "category": key.category}
+        return Candles.concat(parts).between(start, end).relabel(
+            **labels, synthetic=self.is_synthetic(key)
+        )
 
     def datasets(self) -> list[DatasetInfo]:
         """Every stored data set with counts and time bounds."""

@@ -9,8 +9,9 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from market import CandleStore, DatasetKey
-from market.candles import COLUMNS
+from mcp_server.candles import read_candles_file
 from mcp_server.cli import app
+from ohlcv import COLUMNS
 
 runner = CliRunner()
 KEY = DatasetKey.of("linear", "BTCUSDT", "1")
@@ -142,7 +143,9 @@ def test_export_reads_back(
     assert res.exit_code == 0, res.stderr
     assert f"wrote {len(stored):,} candles" in res.stdout
     frame = pd.read_csv(out) if suffix == ".csv" else pd.read_parquet(out)
-    assert list(frame.columns) == list(COLUMNS)
+    # the fake served these candles: the export keeps the synthetic label, and reads back with it
+    assert list(frame.columns) == [*COLUMNS, "synthetic"] and frame["synthetic"].all()
+    assert read_candles_file(out).synthetic
     assert len(frame) == len(stored)
     assert frame["time"].tolist() == stored.time.tolist()
     assert frame["close"].to_numpy() == pytest.approx(stored.close)
@@ -157,7 +160,8 @@ def test_export_time_window(
     lo, hi = int(t[10]), int(t[19])
     out = tmp_path / "w.csv"
     res = runner.invoke(
-        app, ["data", "export", "BTCUSDT", "--start", str(lo), "--end", str(hi), "--out", str(out)]
+        app, ["data", "export", "BTCUSDT", "-i", "1", "--start", str(lo), "--end", str(hi),
+              "--out", str(out)]
     )
     assert res.exit_code == 0, res.stderr
     assert pd.read_csv(out)["time"].tolist() == t[10:20].tolist()

@@ -13,7 +13,7 @@ from market import (
     InvalidRangeError,
     random_walk_candles,
 )
-from market.intervals import floor_time
+from ohlcv import floor_time
 
 
 async def test_range_fetch_equals_exchange_series(loopback, make_client):

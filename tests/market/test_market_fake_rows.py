@@ -12,10 +12,9 @@ from market_testkit import DAY, MIN, NOW, small_instruments
 from market import (
     FakeBybitConfig,
     FakeInstrument,
-    UnknownIntervalError,
     UnknownSymbolError,
 )
-from market.intervals import floor_time
+from ohlcv import UnknownIntervalError, floor_time
 
 
 def raw(url: str, path: str = "/v5/market/kline", **params: object) -> dict:
@@ -238,19 +237,20 @@ async def test_funding_history_pages_backwards(make_server, make_client):
 def test_row_cache_pages_equal_plain_encoding(kind, category):
     import json
 
-    from market import Candles, random_walk_candles
-    from market.fake_bybit import RowCache, _format_rows
+    from market import random_walk_candles
+    from market._fake_rows import RowCache, format_rows
+    from ohlcv import Candles
 
     series = Candles.from_arrays(random_walk_candles(2_600, start_ms=NOW - 3_000 * MIN))
     cache = RowCache(block=256, max_blocks=4)  # small: pages span blocks and blocks get evicted
     key = (category, "BTCUSDT", "1", kind)
     for lo, hi in [(0, 1), (0, 2_600), (255, 257), (1_000, 2_000), (2_599, 2_600), (7, 7), (0, 0)]:
         got = json.loads("[" + cache.page(series, key, lo, hi) + "]")
-        assert got == _format_rows(series.take(slice(lo, hi)), kind, category), (lo, hi)
+        assert got == format_rows(series.take(slice(lo, hi)), kind, category), (lo, hi)
     # A regenerated series (a new object) is re-encoded, never served from stale blocks.
     moved = Candles.from_arrays(random_walk_candles(2_600, start_ms=NOW - 3_000 * MIN, seed=7))
     got = json.loads("[" + cache.page(moved, key, 100, 900) + "]")
-    assert got == _format_rows(moved.take(slice(100, 900)), kind, category)
+    assert got == format_rows(moved.take(slice(100, 900)), kind, category)
 
 
 def test_kline_body_is_compact_json_of_the_envelope(loopback):

@@ -22,7 +22,7 @@ from market import (
     MarketData,
     MemoryCache,
 )
-from market.intervals import floor_time
+from ohlcv import floor_time
 
 KEY = DatasetKey.of("linear", "BTCUSDT", "1")
 LAST_CLOSED = floor_time(NOW, "1") - MIN
@@ -86,7 +86,7 @@ async def test_working_set_and_top_up(loopback, make_client, tmp_path):
         assert len(ws) == 500 and ws.time[-1] == LAST_CLOSED
         assert len(md.store.load(KEY)) == 1000
         same = await md.working_set("BTCUSDT", "1")
-        assert same is ws
+        assert same.equals(ws)
 
 
 async def test_mtf_aligned_from_base(loopback, make_client, tmp_path):
@@ -94,9 +94,12 @@ async def test_mtf_aligned_from_base(loopback, make_client, tmp_path):
         md = service(client, tmp_path)
         views = await md.mtf("BTCUSDT", ["1", "15", "60"], load_limit=1000)
     assert set(views) == {"1", "15", "60"}
-    assert np.all(views["15"].time % (15 * MIN) == 0) and np.all(views["60"].time % (60 * MIN) == 0)
-    base = views["1"]
-    last_hour = views["60"]
+    frames = {k: v.candles for k, v in views.items()}
+    assert np.all(frames["15"].time % (15 * MIN) == 0) and np.all(frames["60"].time % (60 * MIN) == 0)
+    assert not views["1"].partial_first and not views["1"].partial_last
+    assert views["60"].partial_last  # the newest hour is still forming
+    base = frames["1"]
+    last_hour = frames["60"]
     i = -2  # a complete hour
     inside = base.between(int(last_hour.time[i]), int(last_hour.time[i]) + 59 * MIN)
     assert last_hour.high[i] == inside.high.max() and last_hour.volume[i] == pytest.approx(

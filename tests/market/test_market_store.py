@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from market_testkit import MIN, NOW
 
-from market import Candles, CandleStore, DatasetKey, StoreUnavailableError, random_walk_candles
+from market import CandleStore, DatasetKey, StoreUnavailableError, random_walk_candles
+from ohlcv import Candles
 
 KEY = DatasetKey.of("linear", "btcusdt", "1m")
 T0 = (NOW // MIN) * MIN - 200_000 * MIN

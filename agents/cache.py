@@ -16,10 +16,11 @@ import json
 import os
 import tempfile
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
+
+from ohlcv import TtlLru
 
 __all__ = ["CacheBackend", "FileCache", "MemoryCache", "cache_key", "scrub_secrets"]
 
@@ -42,37 +43,27 @@ class CacheBackend(Protocol):
 
 
 class MemoryCache:
-    """In-process LRU store with per-entry TTL."""
+    """In-process LRU store with per-entry TTL (the floor's `TtlLru`)."""
 
     def __init__(
         self, max_entries: int = 10_000, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self._data: OrderedDict[str, tuple[bytes | str, float | None]] = OrderedDict()
-        self._max = max_entries
-        self._clock = clock
+        self._lru: TtlLru[str, bytes | str] = TtlLru(max_entries, clock=clock)
 
     async def get(self, key: str) -> bytes | str | None:
         """See CacheBackend.get."""
-        item = self._data.get(key)
-        if item is None:
-            return None
-        value, expires = item
-        if expires is not None and self._clock() >= expires:
-            del self._data[key]
-            return None
-        self._data.move_to_end(key)
-        return value
+        return self._lru.get(key)
 
     async def set(self, key: str, value: bytes | str, ttl: float | None = None) -> None:
         """See CacheBackend.set."""
-        expires = None if ttl is None else self._clock() + ttl
-        self._data[key] = (value, expires)
-        self._data.move_to_end(key)
-        while len(self._data) > self._max:
-            self._data.popitem(last=False)
+        self._lru.set(key, value, ttl)
+
+    def items(self) -> list[tuple[str, bytes | str]]:
+        """Every live entry (for inspection: what did the router store?)."""
+        return self._lru.items()
 
     def __len__(self) -> int:
-        return len(self._data)
+        return len(self._lru)
 
 
 class FileCache:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from market.cache import Cache, MemoryCache, RedisCache
 
-__all__ = ["ResultCache", "make_cache"]
+__all__ = ["AgentsCache", "ResultCache", "make_cache"]
 
 log = logging.getLogger("mcp_server.cache")
 
@@ -76,3 +76,18 @@ def make_cache(url: str, ttl_s: float) -> ResultCache:
     if url.startswith(("redis://", "rediss://", "unix://")):
         return ResultCache(RedisCache(url), ttl_s=ttl)
     return ResultCache(MemoryCache(max_entries=4096), ttl_s=ttl)
+
+
+class AgentsCache:
+    """The router's response store (`agents.CacheBackend`) on the server's cache, in its
+    `agents` namespace, so recorded answers live in Redis whenever results do."""
+
+    def __init__(self, cache: Cache) -> None:
+        self._cache = cache
+
+    async def get(self, key: str) -> bytes | None:
+        return await self._cache.get("agents", key)
+
+    async def set(self, key: str, value: bytes | str, ttl: float | None = None) -> None:
+        data = value.encode() if isinstance(value, str) else value
+        await self._cache.set("agents", key, data, ttl)

@@ -1,37 +1,39 @@
-"""Errors of the server and how domain errors become tool errors.
+"""Errors of the composing layer, and the one table that says how every surface reports them.
 
-    ToolError (mcp SDK)          what the calling model sees: is_error=True + a message with the fix
-    ServerError                  a problem of this package
-     ├── DataUnavailableError    no data for that source / symbol / range
-     ├── ResultNotFoundError     unknown or expired backtest id
+    ServerError                  a problem this package found
+     ├── DataUnavailableError    no usable candles for that source, symbol, range or file
+     ├── ResultNotFoundError     an unknown or expired backtest / optimisation id
      └── StartupError            refuse to start (e.g. no token on a public host)
 
-`to_tool_error` maps engine, market and agents errors onto ToolError with a hint
-that tells the model how to change its call; anything unexpected stays a crash
-(the SDK then hides the details and logs the traceback).
+`PROBLEMS` maps each error type (ours and the domain packages') to a `Problem`:
+the fix hint added to its message, the HTTP status, the CLI exit code and the
+outcome label the telemetry counts. `lookup` walks an exception's class
+hierarchy, so a subclass inherits its parent's row unless it has its own. An
+exception without a row is a bug: surfaces let it crash loudly (MCP reports an
+internal error and logs the traceback).
 """
 
 from __future__ import annotations
 
-from mcp.server.mcpserver.exceptions import ToolError
+from dataclasses import dataclass
+from typing import Literal
 
+from pydantic import ValidationError
+
+import agents as A
 import engine as E
-from agents import (
-    AgentsError,
-    AllAgentsFailedError,
-    ConfigError,
-    FatalRequestError,
-    InvalidTaskError,
-    ReplayMissError,
-)
+import market as M
+import ohlcv
 
 __all__ = [
+    "PROBLEMS",
     "DataUnavailableError",
+    "Problem",
     "ResultNotFoundError",
     "ServerError",
     "StartupError",
-    "ToolError",
-    "to_tool_error",
+    "describe",
+    "lookup",
 ]
 
 
@@ -40,84 +42,104 @@ class ServerError(Exception):
 
 
 class DataUnavailableError(ServerError):
-    """No candles for the requested source, symbol, interval or range."""
+    """No candles for the requested source, symbol, interval, range or file."""
 
 
 class ResultNotFoundError(ServerError):
-    """A backtest id that is unknown here (never produced, or evicted)."""
+    """An id that is unknown here (never produced, or evicted)."""
 
 
 class StartupError(ServerError):
     """The server refuses to start with this configuration."""
 
 
-def _market_hint(exc: BaseException) -> str | None:
-    """Hints for market errors, matched by class name so the server works while
-    the market package grows (its hierarchy is imported lazily)."""
-    try:
-        import market as M
-    except ImportError:  # pragma: no cover - market is part of the distribution
-        return None
-    hints: list[tuple[type[BaseException], str]] = [
-        (M.UnknownSymbolError, "check the symbol (e.g. BTCUSDT) and category"),
-        (M.UnknownIntervalError, "use one of 1,3,5,15,30,60,120,240,360,720,D,W,M"),
-        (M.InvalidRangeError, "pass start < end, both in the past"),
-        (M.InvalidRequestError, "fix the arguments named in the message"),
-        (M.RateLimitedError, "wait a few seconds and retry, or use source='sample'"),
-        (M.ExchangeTimeoutError, "the exchange is slow; retry, or use source='sample'"),
-        (
-            M.ExchangeUnavailableError,
-            "the exchange is unreachable; retry later or use source='sample'",
-        ),
-        (
-            M.IPBannedError,
-            "the exchange banned this IP for a while; use source='sample' or stored data",
-        ),
-        (M.StoreUnavailableError, "the local store is unavailable; use source='sample'"),
-        (M.MarketError, "retry later, or use source='sample'"),
-    ]
-    for cls, hint in hints:
-        if isinstance(exc, cls):
-            return hint
+Kind = Literal["bad_input", "not_found", "unavailable", "upstream"]
+EXIT_USAGE = 2  # the caller can fix it
+EXIT_FAILURE = 1  # something outside the caller's control failed
+
+
+@dataclass(frozen=True)
+class Problem:
+    """How one kind of error reaches a user: `hint` is appended to its message."""
+
+    kind: Kind
+    http: int
+    hint: str = ""
+    exit: int | None = None  # the CLI exit code, when the kind's default does not fit
+
+    @property
+    def exit_code(self) -> int:
+        if self.exit is not None:
+            return self.exit
+        return EXIT_USAGE if self.kind in ("bad_input", "not_found") else EXIT_FAILURE
+
+
+_BAD = 400
+_SAMPLE = "or use source='sample'"
+
+# Most specific first is not needed: `lookup` follows each exception's MRO.
+PROBLEMS: dict[type[BaseException], Problem] = {
+    # the floor and the engine: the input is wrong
+    ohlcv.OhlcvError: Problem("bad_input", _BAD),
+    E.UnknownStrategyError: Problem(
+        "bad_input", _BAD, f"known strategies: {', '.join(E.STRATEGIES)}"
+    ),
+    E.GridTooLargeError: Problem("bad_input", _BAD, "narrow the ranges or use fewer values"),
+    E.InvalidParameterError: Problem("bad_input", _BAD),
+    E.InvalidDataError: Problem("bad_input", _BAD),
+    E.EngineError: Problem("bad_input", _BAD),
+    ValidationError: Problem("bad_input", _BAD),
+    # ours
+    DataUnavailableError: Problem("bad_input", _BAD),
+    ResultNotFoundError: Problem("not_found", 404, "run it again to get a fresh id"),
+    StartupError: Problem("bad_input", _BAD),
+    # the exchange and the store
+    M.UnknownSymbolError: Problem("bad_input", _BAD, "check the symbol and category"),
+    M.InvalidRangeError: Problem("bad_input", _BAD, "pass start < end, both in the past"),
+    M.InvalidRequestError: Problem("bad_input", _BAD, "fix the arguments named in the message"),
+    M.RateLimitedError: Problem("upstream", 429, f"wait a few seconds and retry, {_SAMPLE}"),
+    M.IPBannedError: Problem("upstream", 503, f"the exchange banned this IP for a while; {_SAMPLE}"),
+    M.ExchangeError: Problem("upstream", 502, f"the exchange could not answer; retry later, {_SAMPLE}"),
+    M.StoreUnavailableError: Problem(
+        "unavailable", 503, "check BST_DATA_DIR is writable", exit=EXIT_USAGE
+    ),
+    M.MarketError: Problem("upstream", 502, f"retry later, {_SAMPLE}"),
+    # the AI router
+    A.InvalidTaskError: Problem("bad_input", _BAD, "fix the named field and call again"),
+    A.ReplayMissError: Problem(
+        "unavailable", 503, "ROUTER_MODE=replay answers only recorded questions; use live or offline"
+    ),
+    A.FatalRequestError: Problem(
+        "upstream", 502, "the AI provider rejected the request; agent='local' answers offline"
+    ),
+    A.ConfigError: Problem("bad_input", _BAD, "agent='local' answers without configuration"),
+    A.AgentsError: Problem("upstream", 502, "retry, or pass agent='local' for the offline analyst"),
+}
+
+
+def lookup(exc: BaseException) -> Problem | None:
+    """The table row of `exc`'s nearest listed class, or None (an unexpected error: a bug)."""
+    for cls in type(exc).__mro__:
+        problem = PROBLEMS.get(cls)
+        if problem is not None:
+            return problem
     return None
 
 
-def to_tool_error(exc: BaseException) -> ToolError | None:
-    """A ToolError for a known domain error, None for anything else (a real bug)."""
-    if isinstance(exc, ToolError):
-        return exc
-    if isinstance(exc, E.UnknownStrategyError):
-        names = ", ".join(s["name"] for s in E.list_strategies())
-        return ToolError(
-            f"{exc}. Known strategies: {names}. Call list_strategies for their parameters."
-        )
-    if isinstance(exc, E.GridTooLargeError):
-        return ToolError(f"{exc}. Pass fewer candidates or narrower grids.")
-    if isinstance(exc, E.InvalidParameterError):
-        return ToolError(f"{exc}. Call list_strategies for valid parameter ranges.")
-    if isinstance(exc, E.InvalidDataError):
-        return ToolError(f"{exc}. Use more bars (the `bars` argument) or a longer range.")
-    if isinstance(exc, E.EngineError):
-        return ToolError(str(exc))
-    if isinstance(exc, DataUnavailableError):
-        return ToolError(str(exc))
-    if isinstance(exc, ResultNotFoundError):
-        return ToolError(f"{exc}. Run run_backtest again to get a fresh id.")
-    if isinstance(exc, InvalidTaskError):
-        return ToolError(f"{exc}. Fix the named field and call again.")
-    if isinstance(exc, ReplayMissError):
-        return ToolError(
-            f"{exc}. ROUTER_MODE=replay answers only recorded questions; use offline or live mode."
-        )
-    if isinstance(exc, FatalRequestError):
-        return ToolError(
-            f"the AI provider rejected the request ({exc}); the local analyst can answer: pass agent='local'."
-        )
-    if isinstance(exc, AllAgentsFailedError | ConfigError):
-        return ToolError(f"{exc}. Pass agent='local' for the offline analyst.")
-    if isinstance(exc, AgentsError):
-        return ToolError(f"{type(exc).__name__}: {exc}. Retry, or pass agent='local'.")
-    hint = _market_hint(exc)
-    if hint is not None:
-        return ToolError(f"{exc}. Fix: {hint}.")
-    return None
+def describe(exc: BaseException) -> str:
+    """One line: what went wrong and how to fix it."""
+    if isinstance(exc, ValidationError):
+        text = "; ".join(_field_error(e) for e in exc.errors()[:3])
+    else:
+        text = str(exc).strip() or type(exc).__name__
+    problem = lookup(exc)
+    hint = problem.hint if problem is not None else ""
+    line = f"{text.rstrip('.')}; {hint}" if hint and hint not in text else text
+    return " ".join(line.split())
+
+
+def _field_error(error: object) -> str:
+    """`size: Input should be greater than 0` from a pydantic error entry (no URLs)."""
+    assert isinstance(error, dict)
+    where = ".".join(str(p) for p in error.get("loc", ())) or "input"
+    return f"{where}: {error.get('msg', 'invalid')}"

@@ -17,10 +17,13 @@ from typing import Any
 __all__ = ["JsonFormatter", "RedactingFilter", "configure_logging"]
 
 # Bearer tokens and api keys that appear in messages (headers echoed, URLs with ?api_key=).
+# A value must look like a credential (no spaces, 8+ characters, not a <placeholder>), so
+# prose such as "token: set BST_HTTP_TOKEN" or "Bearer <token>" reaches the log intact.
+_SECRET = r"[^\s\"'&,}<>]{8,}"
 _PATTERNS = (
-    re.compile(r"(?i)(authorization:\s*bearer\s+)[^\s\"',]+"),
+    re.compile(r"(?i)(authorization:\s*bearer\s+)" + _SECRET),
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
-    re.compile(r"(?i)((?:api[_-]?key|token|secret|password)[\"']?\s*[=:]\s*[\"']?)[^\s\"'&,}]+"),
+    re.compile(r"(?i)((?:api[_-]?key|token|secret|password)[\"']?\s*[=:]\s*[\"']?)" + _SECRET),
     re.compile(r"\b(sk-)[A-Za-z0-9_-]{8,}"),
     re.compile(r"\b(pplx-)[A-Za-z0-9_-]{8,}"),
 )

@@ -147,17 +147,20 @@ def router_config_from_env(env: Mapping[str, str] | None = None) -> RouterConfig
 class ServerSettings(BaseSettings):
     """The MCP server, its HTTP transport, caches and data sources (`BST_*`)."""
 
+    # populate_by_name: code that passes `cache_url=` means it, even though the environment
+    # spells it BST_CACHE_URL or REDIS_URL (without it, pydantic drops the keyword silently).
     model_config = SettingsConfigDict(
         env_prefix="BST_",
         env_file=".env",
         extra="ignore",
         case_sensitive=False,
         env_ignore_empty=True,
+        populate_by_name=True,
     )
 
     toolsets: Annotated[list[Toolset], NoDecode] = Field(
         default_factory=lambda: list(TOOLSETS),
-        description="Comma-separated toolsets to expose: market,backtest,analysis,agents",
+        description="Comma-separated toolsets to expose: " + ",".join(TOOLSETS),
     )
     http_host: str = Field("127.0.0.1", description="HTTP bind address")
     http_port: int = Field(8000, ge=0, le=65535, description="HTTP port (0 = any free port)")
@@ -187,6 +190,10 @@ class ServerSettings(BaseSettings):
         200_000, ge=100, le=5_000_000, description="Largest data set a tool may load"
     )
     data_dir: Path = Field(default_factory=default_data_dir, description="Local candle store")
+    files_dir: Path = Field(
+        default_factory=Path.cwd,
+        description="Folder MCP and REST clients may read candle files from (source=file)",
+    )
     bybit_base_url: str | None = Field(
         None, description="Bybit REST base URL (None = mainnet); point at a fake for demos"
     )
@@ -201,7 +208,7 @@ class ServerSettings(BaseSettings):
     @classmethod
     def _dedupe(cls, value: list[str]) -> list[str]:
         if not value:
-            raise ValueError("at least one toolset is needed: market,backtest,analysis,agents")
+            raise ValueError("at least one toolset is needed: " + ",".join(TOOLSETS))
         return list(dict.fromkeys(value))
 
     @field_validator("http_token", mode="before")

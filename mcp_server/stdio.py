@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import logging
 
-from mcp_server.app import build_server
 from mcp_server.logs import configure_logging
+from mcp_server.server import build_server
 from mcp_server.settings import Settings
 
 __all__ = ["main", "serve_stdio"]

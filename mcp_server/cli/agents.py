@@ -1,6 +1,6 @@
 """`bybit-tester ask` and `bybit-tester router status`: the MCPRouter from the command line.
 
-Configuration comes from the environment via `mcp_server.router_config`. The CLI
+Configuration comes from the environment via `mcp_server.settings`. The CLI
 keeps recorded responses (record/replay/offline modes) and a small state file
 (cumulative cost, last breaker states) in ROUTER_CACHE_DIR, so `router status`
 can report cost so far across invocations.
@@ -34,7 +34,7 @@ from agents import (
     TaskKind,
 )
 from mcp_server.cli._app import app
-from mcp_server.router_config import RouterSettings
+from mcp_server.settings import RouterSettings
 
 router_app = typer.Typer(help="Inspect the AI agent router.", no_args_is_help=True)
 app.add_typer(router_app, name="router")

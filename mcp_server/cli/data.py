@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
+import engine as E
 import market as M
+from mcp_server.candles import DEFAULT_INTERVAL, write_candles_file
 from mcp_server.cli._app import app
+from mcp_server.cli._errors import cli_errors
+from mcp_server.errors import DataUnavailableError
 from mcp_server.settings import ServerSettings
+from ohlcv import format_minute, normalize_interval, parse_time_ms
 
 data_app = typer.Typer(
     help="Candles: fetch from Bybit (or the offline fake) into the local store.",
@@ -29,61 +29,15 @@ app.add_typer(data_app, name="data")
 
 console = Console(stderr=True)
 out = Console()
-EXIT_USAGE = 2
-
-
-@contextlib.contextmanager
-def _errors() -> Iterator[None]:
-    """Expected failures become one line on stderr and exit code 2, never a traceback."""
-    try:
-        yield
-    except (M.MarketError, ValueError) as exc:
-        _error_line(str(exc))
-        raise typer.Exit(EXIT_USAGE) from None
-    except OSError as exc:
-        _error_line(f"{exc.strerror or exc} {exc.filename or ''}")
-        raise typer.Exit(EXIT_USAGE) from None
-
-
-def _error_line(message: str) -> None:
-    # One line whatever the terminal width: soft_wrap stops rich from folding long
-    # messages (paths, lists of valid symbols), and newlines inside are flattened.
-    text = " ".join(message.split())
-    console.print(f"[red]error:[/red] {escape(text)}", highlight=False, soft_wrap=True)
 
 
 def _store() -> M.CandleStore:
-    # The same root the MCP server uses (mcp_server.state), so both see one store.
+    # The same root the MCP server uses (mcp_server.context), so both see one store.
     return M.CandleStore(ServerSettings().data_dir)  # type: ignore[call-arg]
 
 
 def _iso(ms: int | None) -> str:
-    return "-" if ms is None else datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
-
-
-def _parse_time(text: str | None) -> int | None:
-    if text is None:
-        return None
-    if text.isdigit():
-        return int(text)
-    try:
-        dt = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise ValueError(
-            f"cannot read time {text!r}: use ISO 8601 (2024-01-31T00:00) or epoch ms"
-        ) from exc
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp() * 1000)
-
-
-def candle_source() -> M.CandleSource:
-    """The engine's sample generator when importable, else market's random walk."""
-    try:
-        from engine.sample import generate_candles
-    except ImportError:
-        return M.random_walk_candles
-    return generate_candles
+    return "-" if ms is None else format_minute(ms)
 
 
 def build_fake(history_days: float, *, seed: int = 42, ban_s: float = 600.0) -> M.FakeBybit:
@@ -93,7 +47,8 @@ def build_fake(history_days: float, *, seed: int = 42, ban_s: float = 600.0) -> 
         for i in M.FakeBybitConfig().instruments
     ]
     config = M.FakeBybitConfig(instruments=insts, seed=seed, ban_s=ban_s)
-    return M.FakeBybit(config, candle_source=candle_source())
+    # The engine's sample generator: the same realistic series the sample source serves.
+    return M.FakeBybit(config, candle_source=E.generate_candles)
 
 
 class _RateColumn(ProgressColumn):
@@ -171,7 +126,7 @@ class _Tally:
 def fetch(
     symbol: str = typer.Argument(..., help="e.g. BTCUSDT"),
     interval: str = typer.Option(
-        "1", "--interval", "-i", help="1 3 5 15 30 60 120 240 360 720 D W M"
+        DEFAULT_INTERVAL, "--interval", "-i", help="1 3 5 15 30 60 120 240 360 720 D W M"
     ),
     days: float = typer.Option(365.0, "--days", min=0.001, help="How far back from now"),
     category: str = typer.Option("linear", "--category", help="linear, spot or inverse"),
@@ -183,13 +138,13 @@ def fetch(
     ),
 ) -> None:
     """Download candles into the local store; only missing ranges are fetched, so re-running resumes."""
-    with _errors():
-        interval = M.normalize_interval(interval)
+    with cli_errors(console):
+        interval = normalize_interval(interval)
         symbol = symbol.upper()
         if category not in ("linear", "spot", "inverse"):
-            raise ValueError(f"unknown category {category!r}; use linear, spot or inverse")
+            raise typer.BadParameter(f"unknown category {category!r}; use linear, spot or inverse")
         if source not in ("bybit", "fake"):
-            raise ValueError(f"unknown source {source!r}; use bybit or fake")
+            raise typer.BadParameter(f"unknown source {source!r}; use bybit or fake")
         server: M.ServerThread | None = None
         if source == "fake":
             console.print("[dim]starting the fake Bybit server on loopback...[/dim]")
@@ -212,7 +167,7 @@ def fetch(
 def list_datasets() -> None:
     """Stored data sets with their candle counts, time span, and whether they are exchange
     data or SYNTHETIC (fetched from the fake Bybit)."""
-    with _errors():
+    with cli_errors(console):
         rows = _store().datasets()
         if not rows:
             out.print(
@@ -233,15 +188,15 @@ def list_datasets() -> None:
 @data_app.command("gaps")
 def gaps(
     symbol: str = typer.Argument(...),
-    interval: str = typer.Option("1", "--interval", "-i"),
+    interval: str = typer.Option(DEFAULT_INTERVAL, "--interval", "-i"),
     category: str = typer.Option("linear", "--category"),
 ) -> None:
     """Holes in a stored data set (ranges the exchange itself has no data for are not listed)."""
-    with _errors():
+    with cli_errors(console):
         key = M.DatasetKey.of(category, symbol, interval)
         store = _store()
         if not any(i.key == key for i in store.datasets()):
-            raise ValueError(
+            raise DataUnavailableError(
                 f"no stored data set {key}; run `bybit-tester data fetch {key.symbol} -i {key.interval}` first"
             )
         found = store.gaps(key)
@@ -258,30 +213,21 @@ def gaps(
 def export(
     symbol: str = typer.Argument(...),
     out_path: Path = typer.Option(..., "--out", "-o", help="FILE.parquet or FILE.csv"),
-    interval: str = typer.Option("1", "--interval", "-i"),
+    interval: str = typer.Option(DEFAULT_INTERVAL, "--interval", "-i"),
     category: str = typer.Option("linear", "--category"),
-    start: str | None = typer.Option(None, "--start", help="ISO time or epoch ms (inclusive)"),
-    end: str | None = typer.Option(None, "--end", help="ISO time or epoch ms (inclusive)"),
+    start: str | None = typer.Option(None, "--start", help="ISO time or epoch s/ms (inclusive)"),
+    end: str | None = typer.Option(None, "--end", help="ISO time or epoch s/ms (inclusive)"),
 ) -> None:
-    """Write stored candles to Parquet or CSV."""
-    with _errors():
-        import pandas as pd
-
+    """Write stored candles to Parquet or CSV (a synthetic data set keeps its label)."""
+    with cli_errors(console):
         key = M.DatasetKey.of(category, symbol, interval)
-        lo, hi = _parse_time(start), _parse_time(end)
+        lo, hi = parse_time_ms(start, name="--start"), parse_time_ms(end, name="--end")
         if lo is not None and hi is not None and lo > hi:
-            raise ValueError("--start is after --end")
+            raise typer.BadParameter("--start is after --end")
         candles = _store().load(key, lo, hi)
         if len(candles) == 0:
-            raise ValueError(
+            raise DataUnavailableError(
                 f"no stored candles for {key} in that range; fetch them first with `data fetch`"
             )
-        frame: Any = pd.DataFrame(candles.to_dict())
-        suffix = out_path.suffix.lower()
-        if suffix == ".parquet":
-            frame.to_parquet(out_path, index=False)
-        elif suffix == ".csv":
-            frame.to_csv(out_path, index=False)
-        else:
-            raise ValueError(f"--out must end in .parquet or .csv, not {suffix or '(none)'}")
+        write_candles_file(candles, out_path)
         out.print(f"wrote {len(candles):,} candles to {out_path}")

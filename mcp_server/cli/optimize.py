@@ -21,9 +21,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from mcp_server.candles import DataSpec
 from mcp_server.cli._app import app
+from mcp_server.cli._data import data_options, load
 from mcp_server.cli._errors import cli_errors
-from mcp_server.datafiles import read_candles_file
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -39,11 +40,6 @@ Params = Annotated[list[str] | None, typer.Option("--param", "-p", help="NAME=LO
 Constraints = Annotated[list[str] | None, typer.Option("--constraint", "-c", help="Extra constraint, e.g. 'slow >= 2*fast' (repeatable)")]
 ObjectiveOpt = Annotated[str, typer.Option(help="sharpe, sortino, calmar, total_return, profit_factor, or a mix 'sharpe:0.7,calmar:0.3'")]
 MinTrades = Annotated[int, typer.Option(help="Combinations with fewer trades are not ranked")]
-DataOpt = Annotated[Path | None, typer.Option(help="CSV or Parquet candle file (default: the synthetic sample)")]
-SymbolOpt = Annotated[str, typer.Option(help="Symbol of the sample data")]
-IntervalOpt = Annotated[str, typer.Option(help="Interval of the sample data (minutes, D or W)")]
-BarsOpt = Annotated[int, typer.Option(help="Bars of sample data")]
-SeedOpt = Annotated[int, typer.Option(help="Seed of the sample data")]
 FeeOpt = Annotated[float, typer.Option(help="Taker fee rate per fill")]
 Top = Annotated[int, typer.Option(help="Rows of the ranking to print")]
 Heatmap = Annotated[Path | None, typer.Option(help="Write a heatmap PNG of the objective here")]
@@ -54,16 +50,8 @@ NoOverfit = Annotated[bool, typer.Option("--no-overfit", help="Skip the overfitt
 Blocks = Annotated[int, typer.Option(help="CSCV blocks for PBO (even)")]
 
 
-def _load(data: Path | None, symbol: str, interval: str, bars: int, seed: int) -> Any:
-    import engine
-
-    if data is not None:
-        return read_candles_file(data)
-    return engine.sample_candles(symbol, interval, bars, seed=seed)
-
-
 def _space(strategy: str, params: list[str] | None, constraints: list[str] | None) -> Any:
-    from engine.search_space import default_params, make_space
+    from engine import default_params, make_space
 
     if not params:
         return make_space(strategy, default_params(strategy), constraints or [])
@@ -146,7 +134,7 @@ def _print_result(res: Any, varied: list[str], top: int) -> None:
 
 def _finish(res: Any, space: Any, top: int, as_json: bool, heatmap: Path | None,
             heat_x: str | None, heat_y: str | None) -> None:
-    from engine.heatmap import result_heatmap_png
+    from engine import result_heatmap_png
 
     varied = list(space.domains)
     if heatmap is not None:
@@ -172,19 +160,18 @@ def _json_default(x: Any) -> Any:
 
 
 @optimize_app.command("grid")
+@data_options
 def grid_cmd(
+    spec: DataSpec,
     param: Params = None, strategy: Strategy = "ema_cross", constraint: Constraints = None,
-    objective: ObjectiveOpt = "sharpe", min_trades: MinTrades = 0, data: DataOpt = None,
-    symbol: SymbolOpt = "BTCUSDT", interval: IntervalOpt = "15", bars: BarsOpt = 35_040,
-    seed: SeedOpt = 42, fee: FeeOpt = 0.00055, top: Top = 10, heatmap: Heatmap = None,
+    objective: ObjectiveOpt = "sharpe", min_trades: MinTrades = 0, fee: FeeOpt = 0.00055, top: Top = 10, heatmap: Heatmap = None,
     heat_x: HeatX = None, heat_y: HeatY = None, as_json: AsJson = False,
     no_overfit: NoOverfit = False, blocks: Blocks = 16,
     max_combos: Annotated[int, typer.Option(help="Refuse larger grids unless --allow-large")] = 1_000_000,
     allow_large: Annotated[bool, typer.Option("--allow-large", help="Run grids above --max-combos")] = False,
 ) -> None:
     """Evaluate every combination of the --param ranges (constraints applied) and rank them."""
-    from engine import GridTooLargeError
-    from engine.optimize import optimize_grid
+    from engine import GridTooLargeError, optimize_grid
 
     with cli_errors(err):
         space = _space(strategy, param, constraint)
@@ -192,7 +179,7 @@ def grid_cmd(
             space.expand(max_combos=max_combos, allow_large=allow_large)
         except GridTooLargeError as exc:  # say the flag, not the keyword argument
             raise typer.BadParameter(str(exc).replace("allow_large=True", "--allow-large")) from None
-        candles = _load(data, symbol, interval, bars, seed)
+        candles = load(spec).candles
         with _cancellable() as stop, _progress_bar() as progress:
             res = optimize_grid(candles, space, objective, {"fee": fee}, min_trades=min_trades,
                                 max_combos=max_combos, allow_large=allow_large, progress=progress,
@@ -201,22 +188,22 @@ def grid_cmd(
 
 
 @optimize_app.command("random")
+@data_options
 def random_cmd(
+    spec: DataSpec,
     param: Params = None, strategy: Strategy = "ema_cross", constraint: Constraints = None,
     samples: Annotated[int, typer.Option(help="Distinct random combinations to evaluate")] = 200,
     search_seed: Annotated[int, typer.Option(help="Seed of the sampler")] = 0,
-    objective: ObjectiveOpt = "sharpe", min_trades: MinTrades = 0, data: DataOpt = None,
-    symbol: SymbolOpt = "BTCUSDT", interval: IntervalOpt = "15", bars: BarsOpt = 35_040,
-    seed: SeedOpt = 42, fee: FeeOpt = 0.00055, top: Top = 10, heatmap: Heatmap = None,
+    objective: ObjectiveOpt = "sharpe", min_trades: MinTrades = 0, fee: FeeOpt = 0.00055, top: Top = 10, heatmap: Heatmap = None,
     heat_x: HeatX = None, heat_y: HeatY = None, as_json: AsJson = False,
     no_overfit: NoOverfit = False, blocks: Blocks = 16,
 ) -> None:
     """Evaluate --samples random combinations (float ranges without a step are continuous)."""
-    from engine.optimize import optimize_random
+    from engine import optimize_random
 
     with cli_errors(err):
         space = _space(strategy, param, constraint)
-        candles = _load(data, symbol, interval, bars, seed)
+        candles = load(spec).candles
         with _cancellable() as stop, _progress_bar() as progress:
             res = optimize_random(candles, space, samples, objective, {"fee": fee}, seed=search_seed,
                                   min_trades=min_trades, progress=progress, should_stop=stop.is_set,
@@ -225,24 +212,24 @@ def random_cmd(
 
 
 @optimize_app.command("bayes")
+@data_options
 def bayes_cmd(
+    spec: DataSpec,
     param: Params = None, strategy: Strategy = "ema_cross", constraint: Constraints = None,
     trials: Annotated[int, typer.Option(help="Distinct trials to evaluate")] = 100,
     search_seed: Annotated[int, typer.Option(help="Seed of the TPE sampler")] = 0,
     batch: Annotated[int | None, typer.Option(help="Trials per parallel batch (default 4 per core)")] = None,
     prune: Annotated[bool, typer.Option("--prune", help="Drop trials that trail on the first half of the data")] = False,
-    objective: ObjectiveOpt = "sharpe", min_trades: MinTrades = 0, data: DataOpt = None,
-    symbol: SymbolOpt = "BTCUSDT", interval: IntervalOpt = "15", bars: BarsOpt = 35_040,
-    seed: SeedOpt = 42, fee: FeeOpt = 0.00055, top: Top = 10, heatmap: Heatmap = None,
+    objective: ObjectiveOpt = "sharpe", min_trades: MinTrades = 0, fee: FeeOpt = 0.00055, top: Top = 10, heatmap: Heatmap = None,
     heat_x: HeatX = None, heat_y: HeatY = None, as_json: AsJson = False,
     no_overfit: NoOverfit = False, blocks: Blocks = 16,
 ) -> None:
     """Bayesian search with optuna's TPE sampler (seeded, reproducible), in parallel batches."""
-    from engine.bayes import optimize_bayes
+    from engine import optimize_bayes
 
     with cli_errors(err):
         space = _space(strategy, param, constraint)
-        candles = _load(data, symbol, interval, bars, seed)
+        candles = load(spec).candles
         with _cancellable() as stop, _progress_bar() as progress:
             res = optimize_bayes(candles, space, trials, objective, {"fee": fee}, seed=search_seed,
                                  batch_size=batch, prune=prune, min_trades=min_trades,
@@ -252,25 +239,25 @@ def bayes_cmd(
 
 
 @optimize_app.command("walk-forward")
+@data_options
 def walk_forward_cmd(
+    spec: DataSpec,
     param: Params = None, strategy: Strategy = "ema_cross", constraint: Constraints = None,
     splits: Annotated[int, typer.Option(help="Number of train/test splits")] = 5,
     mode: Annotated[str, typer.Option(help="rolling (fixed train length) or anchored (train from the start)")] = "rolling",
     train_bars: Annotated[int | None, typer.Option(help="Train length in bars (default from --ratio)")] = None,
     test_bars: Annotated[int | None, typer.Option(help="Test length in bars (default from --ratio)")] = None,
     ratio: Annotated[float, typer.Option(help="Train length / test length when lengths are not given")] = 4.0,
-    objective: ObjectiveOpt = "sharpe", min_trades: MinTrades = 0, data: DataOpt = None,
-    symbol: SymbolOpt = "BTCUSDT", interval: IntervalOpt = "15", bars: BarsOpt = 35_040,
-    seed: SeedOpt = 42, fee: FeeOpt = 0.00055, as_json: AsJson = False,
+    objective: ObjectiveOpt = "sharpe", min_trades: MinTrades = 0, fee: FeeOpt = 0.00055, as_json: AsJson = False,
 ) -> None:
     """Optimise on each train window, test the choice on the next window, stitch the tests."""
-    from engine.walkforward import walk_forward
+    from engine import walk_forward
 
     with cli_errors(err):
         if mode not in ("rolling", "anchored"):
             raise typer.BadParameter(f"--mode must be rolling or anchored, got {mode!r}")
         space = _space(strategy, param, constraint)
-        candles = _load(data, symbol, interval, bars, seed)
+        candles = load(spec).candles
         with _cancellable() as stop, _progress_bar() as progress:
             res = walk_forward(candles, space, objective, {"fee": fee}, n_splits=splits,
                                mode=mode, train_bars=train_bars,  # type: ignore[arg-type]

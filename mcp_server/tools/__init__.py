@@ -1,48 +1,41 @@
-"""Tools grouped by toolset; `register_tools` adds the toolsets chosen in BST_TOOLSETS."""
+"""The MCP tools, one module per toolset; `BST_TOOLSETS` picks which toolsets a server exposes.
+
+A new tool is an `async def` marked `@tool(...)` in its toolset's module: that is
+all it takes to register it, list it in `TOOLSET_TOOLS` and document it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+from types import ModuleType
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 
-from mcp_server.state import AppState
+from mcp_server.tools import agents, analysis, backtest, market, optimize
+from mcp_server.tools._runtime import ToolMark, register
 
-__all__ = ["TOOLSET_TOOLS", "register_tools"]
+__all__ = ["TOOLSET_MODULES", "TOOLSET_TOOLS", "register_tools"]
 
-# The public contract: which tool lives in which toolset (docs and tests read this).
-TOOLSET_TOOLS: dict[str, tuple[str, ...]] = {
-    "market": ("get_klines", "fetch_history", "list_datasets", "get_mtf"),
-    "backtest": ("list_strategies", "run_backtest", "compare_strategies"),
-    "analysis": (
-        "analyze_backtest_results",
-        "risk_management_advice",
-        "technical_indicator_research",
-        "explain_metric",
-        "market_regime_detection",
-        "code_review_strategy",
-        "generate_test_scenarios",
-    ),
-    "agents": ("ask_agent", "run_pipeline", "router_status"),
-    "optimize": ("optimize_grid", "optimize_random", "optimize_bayesian", "walk_forward"),
+TOOLSET_MODULES: dict[str, ModuleType] = {
+    "market": market,
+    "backtest": backtest,
+    "analysis": analysis,
+    "agents": agents,
+    "optimize": optimize,
 }
 
 
-def _registrars() -> dict[str, Callable[[MCPServer[Any], AppState], None]]:
-    from mcp_server.tools import agents, analysis, backtest, market, optimize
-
-    return {
-        "market": market.register,
-        "backtest": backtest.register,
-        "analysis": analysis.register,
-        "agents": agents.register,
-        "optimize": optimize.register,
-    }
+def _names(module: ModuleType) -> tuple[str, ...]:
+    marks = (getattr(fn, "__mcp_tool__", None) for fn in vars(module).values())
+    return tuple(m.name for m in marks if isinstance(m, ToolMark))
 
 
-def register_tools(server: MCPServer[Any], state: AppState, toolsets: Iterable[str]) -> None:
+# The public contract: which tool lives in which toolset (docs and tests read this).
+TOOLSET_TOOLS: dict[str, tuple[str, ...]] = {k: _names(m) for k, m in TOOLSET_MODULES.items()}
+
+
+def register_tools(server: MCPServer[Any], toolsets: Iterable[str]) -> None:
     """Register the tools of each named toolset."""
-    registrars = _registrars()
     for name in toolsets:
-        registrars[name](server, state)
+        register(server, TOOLSET_MODULES[name])

@@ -1,36 +1,30 @@
-"""Toolset `market`: get_klines, fetch_history, list_datasets, get_mtf (real Bybit data)."""
+"""Toolset `market`: get_klines, fetch_history, list_datasets, get_mtf (Bybit data)."""
 
 from __future__ import annotations
 
 import asyncio
-import time
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 import anyio
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from mcp_server.data import parse_time_ms
-from mcp_server.errors import DataUnavailableError
-from mcp_server.market_bridge import candle_rows
-from mcp_server.marketdata import klines, mtf_rows
-from mcp_server.state import AppState
-from mcp_server.tools._common import (
-    READ_ONLY_OPEN,
-    WRITES_STORE,
+import market as M
+from mcp_server import market_views
+from mcp_server.candles import (
+    DEFAULT_INTERVAL,
+    DEFAULT_SYMBOL,
     CategoryArg,
-    DateArg,
-    Symbol,
-    instrument,
-    progress,
+    IntervalArg,
+    SymbolArg,
+    TimeArg,
 )
+from mcp_server.errors import DataUnavailableError
+from mcp_server.tools._runtime import READ_ONLY_OPEN, WRITES_STORE, app, progress, tool
+from ohlcv import Candles, Interval, format_iso, now_ms, parse_time_ms
 
-__all__ = ["register"]
+__all__ = ["fetch_history", "get_klines", "get_mtf", "list_datasets"]
 
-MarketInterval = Annotated[
-    Literal["1", "3", "5", "15", "30", "60", "120", "240", "360", "720", "D", "W", "M"],
-    Field(description="Bybit interval: minutes, D, W or M"),
-]
 _INLINE_ROWS = 100
 
 
@@ -59,7 +53,10 @@ class KlinesSummary(BaseModel):
     change: float | None = Field(description="close/open - 1 over the range")
     resource: str = Field(description="klines:// URI with every row")
     candles: list[Candle] | None = Field(None, description=f"Rows, when at most {_INLINE_ROWS}")
-    synthetic: bool = Field(description="True when these candles came from a synthetic source (the offline fake Bybit), not the exchange")
+    synthetic: bool = Field(
+        description="True when these candles came from a synthetic source (the offline fake "
+        "Bybit), not the exchange"
+    )
 
 
 class HistoryReport(BaseModel):
@@ -85,7 +82,10 @@ class Dataset(BaseModel):
     first: str | None
     last: str | None
     bytes: int
-    synthetic: bool = Field(description="True when these candles came from a synthetic source (the offline fake Bybit), not the exchange")
+    synthetic: bool = Field(
+        description="True when these candles came from a synthetic source (the offline fake "
+        "Bybit), not the exchange"
+    )
 
 
 class DatasetList(BaseModel):
@@ -97,6 +97,8 @@ class TimeframeView(BaseModel):
     interval: str
     count: int
     last_close: float | None
+    partial_first: bool = Field(description="The first bucket starts before the loaded data")
+    partial_last: bool = Field(description="The last bucket has not closed yet (still forming)")
     resource: str
     tail: list[Candle] = Field(description="The newest candles (up to `tail`)")
 
@@ -109,181 +111,171 @@ class MtfView(BaseModel):
 
 
 def _iso(ms: int | None) -> str | None:
-    from mcp_server.resources import _iso as iso
-
-    return None if ms is None else iso(int(ms))
+    return None if ms is None else format_iso(int(ms))
 
 
-def register(server: MCPServer[Any], state: AppState) -> None:
-    """Add the market tools to `server`."""
+def _rows(candles: Candles) -> list[Candle]:
+    return [Candle.model_validate(r) for r in market_views.candle_rows(candles)]
 
-    @server.tool(title="Get klines", annotations=READ_ONLY_OPEN)
-    @instrument(state, "get_klines")
-    async def get_klines(
-        symbol: Symbol = "BTCUSDT",
-        interval: MarketInterval = "60",
-        category: CategoryArg = "linear",
-        start: DateArg = None,
-        end: DateArg = None,
-        limit: Annotated[int, Field(ge=1, le=5000, description="Most rows to load")] = 200,
-    ) -> KlinesSummary:
-        """Closed Bybit candles for a range (default: the newest `limit` bars) from the local
-        store, fetching what is missing. Returns a summary and a klines:// resource URI; the
-        rows themselves are inline only when there are at most 100."""
-        mc = await klines(state, category, symbol, interval, start, end, limit)
-        n = len(mc)
-        rows = candle_rows(mc) if n <= _INLINE_ROWS else None
-        query = "&".join(f"{k}={v}" for k, v in (("start", start), ("end", end)) if v)
-        uri = f"klines://{category}/{symbol}/{interval}?{query + '&' if query else ''}limit={limit}"
-        return KlinesSummary(
-            symbol=symbol,
-            interval=interval,
-            category=category,
-            count=n,
-            first=_iso(int(mc.time[0])) if n else None,
-            last=_iso(int(mc.time[-1])) if n else None,
-            open=float(mc.open[0]) if n else None,
-            close=float(mc.close[-1]) if n else None,
-            high=float(mc.high.max()) if n else None,
-            low=float(mc.low.min()) if n else None,
-            change=float(mc.close[-1] / mc.open[0] - 1) if n and mc.open[0] else None,
-            resource=uri,
-            candles=[Candle.model_validate(r) for r in rows] if rows is not None else None,
-            synthetic=state.market().is_synthetic(symbol, interval, category),
+
+@tool("Get klines", READ_ONLY_OPEN)
+async def get_klines(
+    ctx: Context,
+    symbol: SymbolArg = DEFAULT_SYMBOL,
+    interval: IntervalArg = DEFAULT_INTERVAL,
+    category: CategoryArg = "linear",
+    start: TimeArg = None,
+    end: TimeArg = None,
+    limit: Annotated[int, Field(ge=1, le=5000, description="Most rows to load")] = 200,
+) -> KlinesSummary:
+    """Closed Bybit candles for a range (default: the newest `limit` bars) from the local
+    store, fetching what is missing. Returns a summary and a klines:// resource URI; the
+    rows themselves are inline only when there are at most 100."""
+    c = await market_views.klines(app(ctx), category, symbol, interval, start, end, limit)
+    n = len(c)
+    query = "&".join(f"{k}={v}" for k, v in (("start", start), ("end", end)) if v)
+    uri = f"klines://{category}/{symbol}/{interval}?{query + '&' if query else ''}limit={limit}"
+    return KlinesSummary(
+        symbol=symbol,
+        interval=interval,
+        category=category,
+        count=n,
+        first=_iso(int(c.time[0])) if n else None,
+        last=_iso(int(c.time[-1])) if n else None,
+        open=float(c.open[0]) if n else None,
+        close=float(c.close[-1]) if n else None,
+        high=float(c.high.max()) if n else None,
+        low=float(c.low.min()) if n else None,
+        change=float(c.close[-1] / c.open[0] - 1) if n and c.open[0] else None,
+        resource=uri,
+        candles=_rows(c) if n <= _INLINE_ROWS else None,
+        synthetic=c.synthetic,
+    )
+
+
+def _newest_closed_open(interval: Interval) -> int:
+    """Open time of the newest closed bar: the open one would be fetched again on every call."""
+    current = interval.floor(now_ms())
+    return interval.floor(current - 1)
+
+
+@tool("Fetch history", WRITES_STORE)
+async def fetch_history(
+    ctx: Context,
+    start: Annotated[str, Field(min_length=4, max_length=32, description="ISO date, e.g. 2024-01-01")],
+    symbol: SymbolArg = DEFAULT_SYMBOL,
+    interval: IntervalArg = DEFAULT_INTERVAL,
+    category: CategoryArg = "linear",
+    end: TimeArg = None,
+) -> HistoryReport:
+    """Backfill Bybit candles for start..end (default: now) into the local store, with
+    progress notifications. Idempotent: only missing ranges are fetched, and an
+    interrupted backfill resumes where it stopped. Use source='store' afterwards."""
+    market = app(ctx).market()
+    key = M.DatasetKey.of(category, symbol, interval)
+    lo = parse_time_ms(start, name="start")
+    hi = parse_time_ms(end, name="end")
+    assert lo is not None  # start is required and non-blank
+    if hi is None:
+        hi = _newest_closed_open(Interval.parse(key.interval))
+    if lo > hi:
+        raise DataUnavailableError(f"start {start} is after end {end or 'now'}; swap them")
+    # market calls the sink synchronously from its event loop: schedule the
+    # notifications and await them all before returning.
+    pending: list[asyncio.Task[None]] = []
+
+    def sink(p: M.FetchProgress) -> None:
+        msg = f"{p.candles} candles, {p.requests} requests"
+        pending.append(
+            asyncio.ensure_future(progress(ctx, p.candles, max(p.expected, p.candles), msg))
         )
 
-    @server.tool(title="Fetch history", annotations=WRITES_STORE)
-    @instrument(state, "fetch_history")
-    async def fetch_history(
-        start: Annotated[str, Field(min_length=4, max_length=32, description="ISO date, e.g. 2024-01-01")],
-        symbol: Symbol = "BTCUSDT",
-        interval: MarketInterval = "60",
-        category: CategoryArg = "linear",
-        end: DateArg = None,
-        ctx: Context | None = None,
-    ) -> HistoryReport:
-        """Backfill Bybit candles for start..end (default: now) into the local store, with
-        progress notifications. Idempotent: only missing ranges are fetched, and an
-        interrupted backfill resumes where it stopped. Use source='store' afterwards."""
-        from market.store import DatasetKey
+    try:
+        report = await market.fill(key, lo, hi, on_progress=sink)
+    finally:
+        await asyncio.gather(*pending, return_exceptions=True)
+    infos = await anyio.to_thread.run_sync(market.store.datasets)
+    return HistoryReport(
+        symbol=key.symbol,
+        interval=key.interval,
+        category=key.category,
+        start=format_iso(lo),
+        end=format_iso(hi),
+        ranges_fetched=len(report.ranges),
+        candles_fetched=report.fetched,
+        candles_added=report.added,
+        requests=report.requests,
+        exchange_gaps=len(report.gaps),
+        reached_first_candle=report.reached_first_candle,
+        stored_total=next((i.candles for i in infos if i.key == key), None),
+    )
 
-        market = state.market()
-        lo = parse_time_ms(start, name="start")
-        hi = parse_time_ms(end, name="end")
-        if lo is None:
-            raise DataUnavailableError("start is required: an ISO date such as 2024-01-01")
-        key = DatasetKey.of(category, symbol, interval)
-        if hi is None:
-            # The newest closed bar: the open one would be re-fetched on every call.
-            from market.intervals import floor_time, interval_ms
 
-            now = int(time.time() * 1000)
-            hi = floor_time(now, key.interval) - (
-                interval_ms(key.interval) if key.interval != "M" else 1
+@tool("List datasets", READ_ONLY_OPEN)
+async def list_datasets(ctx: Context) -> DatasetList:
+    """Candle data sets in the local store (category, symbol, interval, count, time span).
+    These can be backtested with source='store'."""
+    context = app(ctx)
+    infos = await anyio.to_thread.run_sync(context.store.datasets)
+    return DatasetList(
+        datasets=[
+            Dataset(
+                category=i.key.category,
+                symbol=i.key.symbol,
+                interval=i.key.interval,
+                candles=i.candles,
+                first=_iso(i.first),
+                last=_iso(i.last),
+                bytes=i.bytes,
+                synthetic=i.synthetic,
             )
-        if lo > hi:
-            raise DataUnavailableError(f"start {start} is after end {end or 'now'}; swap them")
+            for i in infos[:200]
+        ],
+        data_dir=str(context.settings.server.data_dir),
+    )
 
-        # market calls the sink synchronously from its event loop: schedule the
-        # notification and await them all before returning.
-        pending: list[asyncio.Task[None]] = []
 
-        def sink(p: Any) -> None:
-            msg = f"{p.candles} candles, {p.requests} requests"
-            pending.append(
-                asyncio.ensure_future(progress(ctx, p.candles, max(p.expected, p.candles), msg))
-            )
+@tool("Multi-timeframe view", READ_ONLY_OPEN)
+async def get_mtf(
+    ctx: Context,
+    symbol: SymbolArg = DEFAULT_SYMBOL,
+    intervals: Annotated[
+        list[IntervalArg], Field(min_length=1, max_length=6, description='e.g. ["1", "15", "60"]')
+    ] = ["1", "15", "60"],  # noqa: B006 - pydantic copies defaults
+    base: Annotated[
+        IntervalArg | None, Field(description="Timeframe to resample from (default: the smallest)")
+    ] = None,
+    aligned: Annotated[
+        bool, Field(description="Resample higher timeframes from `base` (UTC-aligned buckets)")
+    ] = True,
+    category: CategoryArg = "linear",
+    tail: Annotated[int, Field(ge=0, le=50, description="Newest candles to inline per timeframe")] = 5,
+    load_limit: Annotated[int, Field(ge=10, le=1000)] = 1000,
+) -> MtfView:
+    """Aligned multi-timeframe view: the newest candles of each timeframe, higher ones
+    resampled from `base` with UTC-aligned buckets (days at 00:00, weeks on Monday), as
+    the REST endpoint /api/v1/marketdata/bybit/mtf. A bucket not fully covered (the first,
+    or the still-forming last) is marked partial. Rows beyond `tail` are in klines://."""
+    views = await market_views.mtf(
+        app(ctx), symbol, intervals, base=base, aligned=aligned, load_limit=load_limit,
+        category=category,
+    )  # fmt: skip
+    return MtfView(
+        symbol=symbol,
+        aligned=aligned,
+        base=base,
+        timeframes=[_timeframe(label, tf, category, symbol, tail) for label, tf in views.items()],
+    )
 
-        try:
-            report = await market.fill(key, lo, hi, on_progress=sink)
-        finally:
-            await asyncio.gather(*pending, return_exceptions=True)
-        infos = await anyio.to_thread.run_sync(market.store.datasets)
-        total = next((i.candles for i in infos if i.key == key), None)
-        return HistoryReport(
-            symbol=key.symbol,
-            interval=key.interval,
-            category=key.category,
-            start=_iso(lo) or "",
-            end=_iso(hi) or "",
-            ranges_fetched=len(report.ranges),
-            candles_fetched=report.fetched,
-            candles_added=report.added,
-            requests=report.requests,
-            exchange_gaps=len(report.gaps) if isinstance(report.gaps, list) else int(report.gaps),
-            reached_first_candle=report.reached_first_candle,
-            stored_total=total,
-        )
 
-    @server.tool(title="List datasets", annotations=READ_ONLY_OPEN)
-    @instrument(state, "list_datasets")
-    async def list_datasets() -> DatasetList:
-        """Candle data sets in the local store (category, symbol, interval, count, time span).
-        These can be backtested with source='store'."""
-        market = state.market()
-        infos = await anyio.to_thread.run_sync(market.store.datasets)
-        return DatasetList(
-            datasets=[
-                Dataset(
-                    category=i.key.category,
-                    symbol=i.key.symbol,
-                    interval=i.key.interval,
-                    candles=i.candles,
-                    first=_iso(i.first),
-                    last=_iso(i.last),
-                    bytes=i.bytes,
-                    synthetic=i.synthetic,
-                )
-                for i in infos[:200]
-            ],
-            data_dir=str(state.settings.server.data_dir),
-        )
-
-    @server.tool(title="Multi-timeframe view", annotations=READ_ONLY_OPEN)
-    @instrument(state, "get_mtf")
-    async def get_mtf(
-        symbol: Symbol = "BTCUSDT",
-        intervals: Annotated[
-            list[MarketInterval],
-            Field(min_length=1, max_length=6, description='e.g. ["1", "15", "60"]'),
-        ] = ["1", "15", "60"],  # noqa: B006 - pydantic copies defaults
-        base: Annotated[
-            MarketInterval | None,
-            Field(description="Timeframe to resample from (default: the smallest)"),
-        ] = None,
-        aligned: Annotated[
-            bool, Field(description="Resample higher timeframes from `base` (UTC-aligned buckets)")
-        ] = True,
-        category: CategoryArg = "linear",
-        tail: Annotated[
-            int, Field(ge=0, le=50, description="Newest candles to inline per timeframe")
-        ] = 5,
-        load_limit: Annotated[int, Field(ge=10, le=1000)] = 1000,
-    ) -> MtfView:
-        """Aligned multi-timeframe view: the newest candles of each timeframe, higher ones
-        resampled from `base` with UTC-aligned buckets (days at 00:00, weeks on Monday), as
-        the REST endpoint /api/v1/marketdata/bybit/mtf. Rows beyond `tail` are in klines://."""
-        views = await mtf_rows(
-            state,
-            symbol,
-            intervals,
-            base=base,
-            aligned=aligned,
-            load_limit=load_limit,
-            category=category,
-        )
-        return MtfView(
-            symbol=symbol,
-            aligned=aligned,
-            base=base,
-            timeframes=[
-                TimeframeView(
-                    interval=label,
-                    count=len(rows),
-                    last_close=float(rows[-1]["close"]) if rows else None,
-                    resource=f"klines://{category}/{symbol}/{label}?limit={len(rows) or 1}",
-                    tail=[Candle.model_validate(r) for r in rows[len(rows) - tail :]] if tail else [],
-                )
-                for label, rows in views.items()
-            ],
-        )
+def _timeframe(label: str, tf: M.Timeframe, category: str, symbol: str, tail: int) -> TimeframeView:
+    c = tf.candles
+    return TimeframeView(
+        interval=label,
+        count=len(c),
+        last_close=float(c.close[-1]) if len(c) else None,
+        partial_first=tf.partial_first,
+        partial_last=tf.partial_last,
+        resource=f"klines://{category}/{symbol}/{label}?limit={len(c) or 1}",
+        tail=_rows(c.tail(tail)) if tail else [],
+    )

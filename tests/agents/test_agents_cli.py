@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from agents.fake_providers import FakeProviders, FakeProviderServer, Fault
 from mcp_server.cli import app
-from mcp_server.router_config import router_config_from_env
+from mcp_server.settings import router_config_from_env
 
 ENV_NAMES = [
     "DEEPSEEK_API_KEY",

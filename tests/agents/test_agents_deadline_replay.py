@@ -165,5 +165,5 @@ async def test_secrets_never_reach_results_or_cache(server: FakeProviderServer) 
         result = await router.run(TaskKind.ANALYZE_BACKTEST, TASK)
         status = router.status()
     blob = result.model_dump_json() + status.model_dump_json() + repr(cfg)
-    blob += "".join(str(v) for v, _ in store._data.values())
+    blob += "".join(str(v) for _, v in store.items())
     assert "test-key" not in blob

@@ -12,7 +12,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp_testkit import make_settings
 
 from market import FakeBybit, FakeBybitConfig, FakeInstrument, ServerThread
-from mcp_server.app import build_server
+from mcp_server.server import build_server
 from mcp_server.settings import Settings
 
 

@@ -18,7 +18,7 @@ from agents import (
 )
 from agents.fake_providers import FakeProviderServer
 from market import MemoryCache, RedisCache
-from mcp_server.agents_cache import AgentsCacheOnMarket
+from mcp_server.cache import AgentsCache as AgentsCacheOnMarket
 
 METRICS = {"sharpe": 1.4, "n_trades": 120, "profit_factor": 1.3, "max_drawdown": 0.18,
            "total_return": 0.35, "win_rate": 0.52, "exposure": 0.6, "fees_paid": 120.0}

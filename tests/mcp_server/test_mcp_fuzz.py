@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from mcp import Client
 from mcp_testkit import make_settings
 
-from mcp_server.app import build_server
+from mcp_server.server import build_server
 
 # Bigger values only cost time: the limits themselves are covered by the tool tests.
 _CAPS = {"bars": 2500, "limit": 300, "load_limit": 200, "account_equity": 1e9}

@@ -9,7 +9,7 @@ import pytest
 
 from mcp_server.http import check_bind
 from mcp_server.logs import redact
-from mcp_server.settings import RouterSettings, ServerSettings, Settings
+from mcp_server.settings import TOOLSETS, RouterSettings, ServerSettings, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,7 +28,7 @@ def test_env_example_blanks_are_defaults(tmp_path: Path) -> None:
     s = ServerSettings(_env_file=env)  # type: ignore[call-arg]
     r = RouterSettings(_env_file=env)  # type: ignore[call-arg]
     assert s.http_token is None and s.bybit_base_url is None and str(s.data_dir) != "."
-    assert s.toolsets == ["market", "backtest", "analysis", "agents"]
+    assert s.toolsets == list(TOOLSETS)  # copying .env.example keeps every toolset
     assert r.router_routing is None and r.deepseek_api_key is None
 
 
@@ -43,3 +43,26 @@ def test_redaction() -> None:
     text = "Authorization: Bearer abcdefgh12345 api_key=sk-1234567890abc mine=topsecret"
     out = redact(text, ["topsecret"])
     assert "abcdefgh12345" not in out and "sk-1234567890abc" not in out and "topsecret" not in out
+
+
+def test_make_settings_overrides_beat_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mcp_testkit import make_settings
+
+    monkeypatch.setenv("BST_CACHE_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:2/0")
+    assert make_settings(tmp_path, cache_url="memory://").server.cache_url == "memory://"
+    assert make_settings(tmp_path).server.cache_url == "memory://"
+    assert ServerSettings(_env_file=None).cache_url == "redis://127.0.0.1:1/0"  # type: ignore[call-arg]
+
+
+def test_refusal_to_bind_publicly_survives_redaction() -> None:
+    plain = Settings(ServerSettings(_env_file=None), RouterSettings(_env_file=None))  # type: ignore[call-arg]
+    with pytest.raises(Exception) as info:
+        check_bind(plain, "0.0.0.0")
+    message = str(info.value)
+    assert redact(message) == message and "BST_HTTP_TOKEN" in message
+    prose = "refusing to listen without a token: set BST_HTTP_TOKEN (send 'Authorization: Bearer <token>')"
+    assert redact(prose) == prose
+    assert "s3cret-value-123" not in redact("token: s3cret-value-123 and Bearer s3cret-value-123")

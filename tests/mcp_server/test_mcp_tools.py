@@ -10,7 +10,7 @@ from mcp import Client
 from mcp.server.mcpserver import MCPServer
 from mcp_testkit import make_settings
 
-from mcp_server.app import build_server
+from mcp_server.server import build_server
 from mcp_server.tools import TOOLSET_TOOLS
 
 SMALL = {"bars": 1500}
@@ -96,7 +96,8 @@ async def test_run_backtest_with_config_and_progress(server: MCPServer[Any]) -> 
         ({"strategy": "nope"}, "ema_cross"),
         ({"params": {"fast": 1}}, "from 2 to 500"),
         ({"params": {"fast": 60, "slow": 50}}, "fast"),
-        ({"bars": 5}, "greater than or equal"),
+        ({"bars": 1}, "greater than or equal"),
+        ({"bars": 5}, "warm up"),
         ({"interval": "7"}, "Input should be"),
         ({"config": {"size": 3}}, "leverage"),
         ({"symbol": "btc usdt"}, "pattern"),

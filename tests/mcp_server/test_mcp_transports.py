@@ -113,6 +113,17 @@ async def test_http_with_token(http_server: tuple[str, str]) -> None:
     assert evil_origin.status_code == 403
     big = httpx.post(url + "/mcp/", headers=auth, content=b"x" * 2_000_000)
     assert big.status_code == 413
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: sent chunked
+        for _ in range(20):
+            yield b"x" * 100_000
+
+    chunked = httpx.post(url + "/mcp/", headers=auth, content=chunks())
+    assert chunked.status_code == 413
+    for path in ("/mcp", "/mcp/"):  # served as is, no redirect a client may not follow
+        r = httpx.post(url + path, headers={**auth, "Accept": "application/json, text/event-stream"},
+                       json={"jsonrpc": "2.0", "id": 1, "method": "ping"})  # fmt: skip
+        assert r.status_code not in (307, 308, 404, 500), (path, r.status_code)
     import httpx2  # the SDK's HTTP client
     from mcp.client.streamable_http import streamable_http_client
 

@@ -1,4 +1,4 @@
-"""Prometheus metrics of one server instance.
+"""Prometheus telemetry of one server instance (trading statistics are `metrics` elsewhere).
 
 Each server owns its registry (not the global one), so tests can build many
 servers in one process without "duplicated timeseries" errors.
@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-__all__ = ["ServerMetrics"]
+__all__ = ["Telemetry"]
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 
-class ServerMetrics:
+class Telemetry:
     """Tool calls, latency, cache hits and upstream errors."""
 
     def __init__(self) -> None:

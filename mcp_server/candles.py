@@ -1,0 +1,300 @@
+"""The one candle source: a `DataSpec` in, validated candles out, for every surface.
+
+MCP tools, REST routes and CLI commands all describe the data they want with a
+`DataSpec` and load it here:
+
+- `sample`: the engine's deterministic synthetic series (no network, no store);
+- `store`: candles already in the local store, never fetched behind the caller's back
+  (fill the store with the `fetch_history` tool or `bybit-tester data fetch`);
+- `file`: a CSV or Parquet file (columns time, open, high, low, close[, volume]).
+
+Whatever the source, the candles keep their labels: data that did not come from
+the exchange says `synthetic`, and so does every result made from it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import anyio
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+import engine as E
+import market as M
+from mcp_server.errors import DataUnavailableError
+from ohlcv import Candles, Interval, IntervalLabel, TtlLru, now_ms, parse_time_ms
+
+__all__ = [
+    "DEFAULT_BARS",
+    "DEFAULT_INTERVAL",
+    "DEFAULT_SEED",
+    "DEFAULT_SYMBOL",
+    "BarsArg",
+    "CandleSource",
+    "CategoryArg",
+    "DataSet",
+    "DataSpec",
+    "IntervalArg",
+    "SeedArg",
+    "SymbolArg",
+    "TimeArg",
+    "read_candles_file",
+    "write_candles_file",
+]
+
+log = logging.getLogger("mcp_server.candles")
+
+Source = Literal["sample", "store", "file"]
+Category = Literal["linear", "spot", "inverse"]
+
+DEFAULT_SYMBOL = "BTCUSDT"
+DEFAULT_INTERVAL: IntervalLabel = "15"
+DEFAULT_BARS = 35_040  # a year of 15-minute bars
+DEFAULT_SEED = 42
+MAX_BARS = 200_000
+_SAMPLE_SLOTS = 8
+
+
+SourceArg = Annotated[
+    Source,
+    Field(
+        description="sample = deterministic synthetic BTC-like data, no network (labelled "
+        "synthetic); store = candles already in the local store (fill it with fetch_history); "
+        "file = a CSV/Parquet file given by `path`"
+    ),
+]
+SymbolArg = Annotated[
+    str, Field(pattern=r"^[A-Z0-9]{2,24}$", description="Bybit symbol, e.g. BTCUSDT")
+]
+IntervalArg = Annotated[
+    IntervalLabel, Field(description="Bar interval: minutes (1..720), D, W or M")
+]
+BarsArg = Annotated[
+    int,
+    Field(
+        ge=2,
+        le=MAX_BARS,
+        description="How many bars: the sample's length, or the newest stored bars up to `end` "
+        "when no `start` is given (files are read whole)",
+    ),
+]
+CategoryArg = Annotated[Category, Field(description="Bybit market category")]
+TimeArg = Annotated[
+    str | None, Field(max_length=32, description="ISO date/time in UTC (2024-03-01T12:00) or epoch s/ms")
+]
+SeedArg = Annotated[int, Field(ge=0, le=2**31 - 1, description="Seed of the sample data")]
+PathArg = Annotated[
+    str | None, Field(max_length=1024, description="CSV or Parquet file (source=file)")
+]
+
+
+class DataSpec(BaseModel):
+    """Which candles: the same fields, defaults and limits on every surface."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source: SourceArg = "sample"
+    symbol: SymbolArg = DEFAULT_SYMBOL
+    interval: IntervalArg = DEFAULT_INTERVAL
+    bars: BarsArg = DEFAULT_BARS
+    category: CategoryArg = "linear"
+    start: TimeArg = None
+    end: TimeArg = None
+    seed: SeedArg = DEFAULT_SEED
+    path: PathArg = None
+
+    def label(self) -> str:
+        """Short text for messages and result headers."""
+        if self.source == "file":
+            return f"file:{self.path}"
+        span = f" {self.start or ''}..{self.end or ''}" if self.start or self.end else ""
+        return f"{self.source}:{self.category}/{self.symbol}/{self.interval} x{self.bars}{span}"
+
+
+@dataclass(frozen=True)
+class DataSet:
+    """Candles with their fingerprint (computed once) and what the caller should know."""
+
+    candles: Candles
+    spec: DataSpec
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def fingerprint(self) -> str:
+        return self.candles.fingerprint()
+
+
+class CandleSource:
+    """Loads a `DataSpec`. `file_root`: files must lie under it (None: anywhere, for the CLI)."""
+
+    def __init__(
+        self,
+        store: M.CandleStore,
+        *,
+        max_bars: int = MAX_BARS,
+        file_root: Path | None = None,
+        engine_lane: anyio.CapacityLimiter | None = None,
+    ) -> None:
+        self.store = store
+        self.max_bars = max_bars
+        self.file_root = file_root
+        self._lane = engine_lane
+        # Only the sample is remembered: it is deterministic, while the store and files change.
+        self._samples: TtlLru[DataSpec, DataSet] = TtlLru(_SAMPLE_SLOTS)
+
+    async def load(self, spec: DataSpec) -> DataSet:
+        """The candles of `spec`, validated for the engine."""
+        if spec.bars > self.max_bars:
+            raise DataUnavailableError(
+                f"bars={spec.bars} is above this server's limit of {self.max_bars}; ask for fewer bars"
+            )
+        if spec.source == "sample":
+            hit = self._samples.get(spec)
+            if hit is None:
+                hit = await anyio.to_thread.run_sync(_sample, spec, limiter=self._lane)
+                self._samples.set(spec, hit)
+            return hit
+        loader = self._stored if spec.source == "store" else self._file
+        return await anyio.to_thread.run_sync(loader, spec, limiter=self._lane)
+
+    def load_sync(self, spec: DataSpec) -> DataSet:
+        """`load` for callers without an event loop (the CLI)."""
+        return anyio.run(self.load, spec)
+
+    def _stored(self, spec: DataSpec) -> DataSet:
+        step = Interval.parse(spec.interval).ms
+        end = parse_time_ms(spec.end, name="end")
+        start = parse_time_ms(spec.start, name="start")
+        _check_order(start, end)
+        hi = end if end is not None else now_ms()
+        lo = start if start is not None else hi - spec.bars * step
+        key = M.DatasetKey.of(spec.category, spec.symbol, spec.interval)
+        stored = self.store.load(key, lo, hi)
+        if start is None:
+            stored = stored.tail(spec.bars)
+        if len(stored) > self.max_bars:
+            raise DataUnavailableError(
+                f"{spec.label()} holds {len(stored)} stored bars, above this server's limit of "
+                f"{self.max_bars}; shorten the range or use a longer interval"
+            )
+        if len(stored) < 2:
+            raise DataUnavailableError(_nothing_stored(spec, key, len(stored)))
+        candles = _for_engine(stored)
+        notes = []
+        if start is None and len(candles) < spec.bars:
+            notes.append(
+                f"only {len(candles)} of the {spec.bars} bars asked for are stored; "
+                "fetch_history can fill the rest"
+            )
+        return DataSet(candles, spec, tuple(notes))
+
+    def _file(self, spec: DataSpec) -> DataSet:
+        if not spec.path:
+            raise DataUnavailableError("source='file' needs `path`: a .csv or .parquet file")
+        path = Path(spec.path).expanduser()
+        if self.file_root is not None:
+            path = (self.file_root / path).resolve()
+            if not path.is_relative_to(self.file_root.resolve()):
+                raise DataUnavailableError(
+                    f"path {spec.path!r} is outside this server's files folder "
+                    f"({self.file_root}); put the file there or set BST_FILES_DIR"
+                )
+        candles = read_candles_file(path)
+        lo, hi = parse_time_ms(spec.start, name="start"), parse_time_ms(spec.end, name="end")
+        _check_order(lo, hi)
+        if lo is not None or hi is not None:
+            candles = candles.between(lo, hi)
+            if len(candles) < 2:
+                raise DataUnavailableError(
+                    f"{path.name} has fewer than 2 candles between {spec.start} and {spec.end}; "
+                    "widen the range"
+                )
+        return DataSet(candles, spec)
+
+
+def _sample(spec: DataSpec) -> DataSet:
+    kwargs: dict[str, Any] = {"seed": spec.seed}
+    start = parse_time_ms(spec.start, name="start")
+    if start is not None:
+        kwargs["start_ms"] = start
+    candles = E.sample_candles(spec.symbol, spec.interval, spec.bars, **kwargs)
+    candles.fingerprint()  # hashed here, in the worker thread, and kept with the candles
+    return DataSet(candles, spec)
+
+
+def _check_order(start: int | None, end: int | None) -> None:
+    if start is not None and end is not None and start >= end:
+        raise DataUnavailableError("start must be before end; swap them")
+
+
+def _nothing_stored(spec: DataSpec, key: M.DatasetKey, n: int) -> str:
+    what = f"{n} stored candle{'s' if n != 1 else ''}" if n else "no stored candles"
+    return (
+        f"{what} for {key} in {spec.start or 'the newest ' + str(spec.bars) + ' bars'}"
+        f"{' .. ' + spec.end if spec.end else ''}; fetch them first (MCP tool fetch_history, "
+        f"or `bybit-tester data fetch {key.symbol} --interval {key.interval} --days 30`), "
+        "or use source='sample'"
+    )
+
+
+def _for_engine(stored: Candles) -> Candles:
+    """Store rows validated for the engine: mark and index klines have no volume (NaN -> 0)."""
+    cols = stored.columns()
+    cols["volume"] = np.nan_to_num(cols["volume"], nan=0.0)
+    cols["turnover"] = np.nan_to_num(cols["turnover"], nan=0.0)
+    candles = stored.with_rows(list(cols.values()), validated=False)
+    E.validate_candles(candles)
+    return candles
+
+
+# -- files ----------------------------------------------------------------------------
+_SYNTHETIC_COLUMN = "synthetic"
+
+
+def read_candles_file(path: Path, *, symbol: str = "", interval: str = "") -> Candles:
+    """Candles from a CSV or Parquet file (columns matched case-insensitively). A
+    `synthetic` column (as `write_candles_file` writes for synthetic data) labels them."""
+    import pandas as pd
+
+    if not path.exists():
+        raise DataUnavailableError(f"no such file: {path}; check the path")
+    if path.is_dir():
+        raise DataUnavailableError(f"{path} is a directory; pass a .csv or .parquet file")
+    suffix = path.suffix.lower()
+    if suffix not in (".parquet", ".pq", ".csv", ".txt", ".tsv", ""):
+        raise DataUnavailableError(f"{path.name}: unsupported file type {suffix!r}; use .csv or .parquet")
+    try:
+        frame: Any
+        if suffix in (".parquet", ".pq"):
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(path, sep=None if suffix == ".tsv" else ",", engine="python")
+    except Exception as exc:  # pandas raises many types for unreadable input
+        raise DataUnavailableError(
+            f"cannot read {path.name} as {suffix.lstrip('.') or 'csv'}: {exc}"
+        ) from None
+    cols = {str(c).strip().lower(): c for c in frame.columns}
+    synthetic = _SYNTHETIC_COLUMN in cols and bool(frame[cols[_SYNTHETIC_COLUMN]].astype(bool).any())
+    candles = E.candles_from_frame(frame, symbol=symbol or path.stem.upper(), interval=interval)
+    return candles.relabel(synthetic=synthetic) if synthetic else candles
+
+
+def write_candles_file(candles: Candles, path: Path) -> None:
+    """Candles to `.parquet` or `.csv` (time in epoch ms); synthetic data gets a
+    `synthetic` column, so the label survives the round trip."""
+    import pandas as pd
+
+    frame = pd.DataFrame(candles.columns())
+    if candles.synthetic:
+        frame[_SYNTHETIC_COLUMN] = True
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    elif suffix == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        raise DataUnavailableError(f"--out must end in .parquet or .csv, not {suffix or '(none)'}")

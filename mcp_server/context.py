@@ -1,0 +1,122 @@
+"""`AppContext`: everything the surfaces share, built once per process from the settings.
+
+The MCP server's lifespan yields it (tools read it from their `Context`), the
+HTTP app holds the same object, and CLI commands open one with `open_context`.
+Construction does no I/O; the exchange client and the router are created on
+first use and closed by `aclose`. The lifespan may be entered several times
+(each in-memory client enters it), hence the user count.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+import httpx
+
+import market as M
+from agents import MCPRouter
+from mcp_server.cache import AgentsCache, ResultCache, make_cache
+from mcp_server.candles import CandleSource
+from mcp_server.results import BacktestResults, OptimizationTables
+from mcp_server.settings import Settings
+from mcp_server.telemetry import Telemetry
+
+__all__ = ["AppContext", "open_context"]
+
+log = logging.getLogger("mcp_server.context")
+
+
+class AppContext:
+    """Settings, telemetry, cache, candle source, backtest and optimisation results, market
+    data and router."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        market: M.MarketData | None = None,
+        file_root: Path | None = None,
+        engine_lane: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.telemetry = Telemetry()
+        # One engine lane: numba's parallel kernels are not safe to enter from two
+        # threads at once, and with few cores queueing beats oversubscription.
+        self.engine_lane = anyio.CapacityLimiter(1) if engine_lane else None
+        self.cache: ResultCache = make_cache(settings.server.cache_url, settings.server.cache_ttl)
+        self.store = M.CandleStore(settings.server.data_dir)
+        self.candles = CandleSource(
+            self.store,
+            max_bars=settings.server.max_bars,
+            file_root=file_root,
+            engine_lane=self.engine_lane,
+        )
+        self.results = BacktestResults(
+            self.candles,
+            self.cache,
+            self.telemetry,
+            slots=settings.server.result_slots,
+            engine_lane=self.engine_lane,
+        )
+        self.optimizations = OptimizationTables()
+        self._market = market
+        self._http: httpx.AsyncClient | None = None
+        self._router: MCPRouter | None = None
+        self._users = 0
+
+    # -- shared services, created on first use ----------------------------------------
+    def market(self) -> M.MarketData:
+        """The local store plus the Bybit client (for what the store is missing)."""
+        if self._market is None:
+            base = self.settings.server.bybit_base_url
+            config = M.ClientConfig(base_url=base) if base else M.ClientConfig()
+            self._http = httpx.AsyncClient()
+            client = M.BybitClient(self._http, config)
+            self._market = M.MarketData(self.store, client, self.cache.backend)
+        return self._market
+
+    @property
+    def router(self) -> MCPRouter:
+        """The agents router (the local analyst answers when no key is configured)."""
+        if self._router is None:
+            self._router = MCPRouter(
+                self.settings.router.to_router_config(), cache=AgentsCache(self.cache.backend)
+            )
+        return self._router
+
+    # -- lifecycle --------------------------------------------------------------------
+    async def enter(self) -> None:
+        self._users += 1
+
+    async def exit(self) -> None:
+        self._users = max(0, self._users - 1)
+        if self._users == 0:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close network clients; they are created again on next use."""
+        if self._router is not None:
+            router, self._router = self._router, None
+            await router.aclose()
+        if self._http is not None:
+            http, self._http = self._http, None
+            self._market = None
+            try:
+                await http.aclose()
+            except Exception:  # closing is best effort
+                log.warning("closing the exchange client failed", exc_info=True)
+
+
+@asynccontextmanager
+async def open_context(settings: Settings | None = None) -> AsyncIterator[AppContext]:
+    """A context for one CLI command: files anywhere, no engine lane (one caller)."""
+    context = AppContext(settings or Settings(), engine_lane=False)
+    try:
+        yield context
+    finally:
+        await context.aclose()
+        await context.cache.aclose()

@@ -1,0 +1,72 @@
+"""The FastAPI app: MCP (streamable HTTP) at /mcp, /health, /metrics and the REST routes,
+behind one guard (see `guard`). It holds the same `AppContext` as the MCP server it mounts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from mcp.server.transport_security import TransportSecuritySettings
+
+from mcp_server import __version__
+from mcp_server.context import AppContext
+from mcp_server.http.guard import Guard, check_bind
+from mcp_server.http.routes import BacktestRequest, add_routes
+from mcp_server.server import build_server
+from mcp_server.settings import Settings
+
+__all__ = ["BacktestRequest", "build_http_app", "check_bind"]
+
+
+def build_http_app(
+    settings: Settings | None = None,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    context: AppContext | None = None,
+) -> FastAPI:
+    """The app with the MCP server mounted at /mcp (host/port set the Host allowlist)."""
+    settings = settings or Settings()
+    host = host or settings.server.http_host
+    port = settings.server.http_port if port is None else port
+    check_bind(settings, host)
+    server, context = build_server(settings, context=context)
+    hosts = settings.server.host_allowlist(port)
+    if port == 0:  # any free port: the real one is unknown until bound
+        hosts = [h.rsplit(":", 1)[0] + ":*" for h in hosts]
+    origins = settings.server.origin_allowlist(port)
+    # The SDK's own check stays on as a second line for /mcp (same lists, explicit, so a
+    # non-loopback bind does not silently disable it).
+    mcp_app = server.streamable_http_app(
+        streamable_http_path="/",
+        transport_security=TransportSecuritySettings(
+            enable_dns_rebinding_protection=True,
+            allowed_hosts=hosts + [h.rsplit(":", 1)[0] + ":*" for h in hosts],
+            allowed_origins=origins,
+        ),
+    )
+    shared = context
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with server.session_manager.run():  # mounted sub-app lifespans do not run
+            await shared.enter()
+            try:
+                yield
+            finally:
+                await shared.exit()
+
+    app = FastAPI(
+        title="bybit-strategy-tester", version=__version__, lifespan=lifespan,
+        docs_url=None, redoc_url=None, openapi_url=None,
+    )  # fmt: skip
+    app.state.context = context
+    add_routes(app, context)
+    app.mount("/mcp", mcp_app)
+    token = settings.server.http_token.get_secret_value() if settings.server.http_token else None
+    app.add_middleware(
+        Guard, telemetry=context.telemetry, hosts=hosts, origins=origins, token=token,
+        max_body=settings.server.max_body_bytes,
+    )  # fmt: skip
+    return app

@@ -1,0 +1,141 @@
+"""The HTTP app's gate: body limit, DNS-rebinding allowlists and bearer auth, in one pure-ASGI
+middleware (not BaseHTTPMiddleware, so streamed MCP responses pass through untouched).
+
+In order:
+1. unknown Host -> 421, unknown Origin -> 403 (every route, not only /mcp);
+2. bearer token (BST_HTTP_TOKEN) on everything but /health when a token is set -> 401;
+3. a body above BST_MAX_BODY_BYTES -> 413, whether it declares a Content-Length or is
+   chunked (a chunked body is read up to the limit before the app sees it);
+4. `/mcp` is served as `/mcp/` (no redirect a client might not follow).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hmac
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mcp_server.errors import StartupError
+from mcp_server.settings import Settings, is_loopback
+from mcp_server.telemetry import Telemetry
+
+__all__ = ["Guard", "check_bind"]
+
+
+def check_bind(settings: Settings, host: str) -> None:
+    """Refuse a non-loopback bind without a token: the tools would be open to the network."""
+    if not is_loopback(host) and settings.server.http_token is None:
+        raise StartupError(
+            f"refusing to listen on {host} without a bearer token; set BST_HTTP_TOKEN "
+            "(clients then send an Authorization header), or bind to 127.0.0.1"
+        )
+
+
+def _match(value: str, patterns: list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(value.lower(), p.lower()) for p in patterns)
+
+
+class Guard:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        telemetry: Telemetry,
+        hosts: list[str],
+        origins: list[str],
+        token: str | None,
+        max_body: int,
+    ) -> None:
+        self.app = app
+        self.telemetry = telemetry
+        self.hosts = hosts
+        self.origins = origins
+        self.token = token
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        path = scope.get("path", "")
+        route = "/mcp" if path.startswith("/mcp") else path
+        refusal = self._refusal(headers, path)
+        if refusal is not None:
+            await self._reject(send, route, *refusal)
+            return
+        if path == "/mcp":
+            scope = {**scope, "path": "/mcp/", "raw_path": b"/mcp/"}
+        length = headers.get("content-length")
+        if length is not None and length.isdigit():
+            if int(length) > self.max_body:
+                await self._reject(send, route, 413, f"Request body above {self.max_body} bytes")
+                return
+        elif scope.get("method") not in ("GET", "HEAD"):
+            buffered = await self._read_body(receive)
+            if buffered is None:
+                await self._reject(send, route, 413, f"Request body above {self.max_body} bytes")
+                return
+            receive = _replay(buffered, receive)
+        await self.app(scope, receive, self._counting(send, route))
+
+    def _refusal(self, headers: dict[str, str], path: str) -> tuple[int, str, list[tuple[bytes, bytes]]] | None:
+        if not _match(headers.get("host", ""), self.hosts):
+            return 421, "Misdirected Request: Host not allowed", []
+        origin = headers.get("origin")
+        if origin is not None and not _match(origin, self.origins):
+            return 403, "Forbidden: Origin not allowed", []
+        if self.token is not None and path != "/health":
+            auth = headers.get("authorization", "")
+            given = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+            if not hmac.compare_digest(given.encode(), self.token.encode()):
+                challenge = [(b"www-authenticate", b'Bearer realm="bybit-strategy-tester"')]
+                return 401, "Unauthorized: send Authorization: Bearer <BST_HTTP_TOKEN>", challenge
+        return None
+
+    async def _read_body(self, receive: Receive) -> list[Message] | None:
+        """The request's body messages, or None once they pass the limit."""
+        messages: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                return messages
+            size += len(message.get("body", b""))
+            if size > self.max_body:
+                return None
+            if not message.get("more_body", False):
+                return messages
+
+    def _counting(self, send: Send, route: str) -> Send:
+        async def counting(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.telemetry.http_requests.labels(route, str(message["status"])).inc()
+            await send(message)
+
+        return counting
+
+    async def _reject(
+        self, send: Send, route: str, status: int, text: str, extra: list[tuple[bytes, bytes]] | None = None
+    ) -> None:
+        self.telemetry.http_requests.labels(route, str(status)).inc()
+        body = text.encode()
+        head = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": [*head, *(extra or [])]})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """A receive that hands out the buffered messages first, then the live channel."""
+    pending = list(messages)
+
+    async def replayed() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replayed

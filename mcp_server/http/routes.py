@@ -1,0 +1,134 @@
+"""The HTTP app's own routes: /health, /metrics, the seeds' market REST routes and
+`POST /api/v1/backtests`. Each calls the same `AppContext` services as the MCP tools,
+and known errors become the status the error table gives them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, FastAPI, HTTPException, Query
+from fastapi.responses import JSONResponse, Response
+from pydantic import Field
+
+from mcp_server import market_views
+from mcp_server.candles import DataSpec
+from mcp_server.context import AppContext
+from mcp_server.errors import describe, lookup
+from mcp_server.results import BacktestSummary, summary_model
+from mcp_server.tools._args import ConfigArg, ParamsArg, StrategyName
+from mcp_server.tools.backtest import backtest_once
+from ohlcv import INTERVALS, normalize_interval
+
+__all__ = ["BacktestRequest", "add_routes"]
+
+T = TypeVar("T")
+SymbolQuery = Annotated[str, Query(pattern=r"^[A-Za-z0-9]{2,24}$")]
+LoadLimit = Annotated[int, Query(ge=1, le=1000)]
+
+
+class BacktestRequest(DataSpec):
+    """The body of POST /api/v1/backtests: run_backtest's arguments, flat."""
+
+    strategy: StrategyName = "ema_cross"  # type: ignore[valid-type]
+    params: ParamsArg = Field(default_factory=dict)
+    config: ConfigArg = None
+
+
+async def _answer(context: AppContext, call: Awaitable[T], upstream: str) -> T:
+    """`await call`, with known errors as HTTP errors that say how to fix the request."""
+    try:
+        return await call
+    except Exception as exc:
+        problem = lookup(exc)
+        if problem is None:
+            raise
+        if problem.kind == "upstream":
+            context.telemetry.upstream_errors.labels(upstream, type(exc).__name__).inc()
+        raise HTTPException(status_code=problem.http, detail=describe(exc)) from None
+
+
+def _interval(value: str) -> str:
+    try:
+        return normalize_interval(value.strip())
+    except ValueError:
+        raise HTTPException(400, f"interval must be one of {','.join(INTERVALS)}") from None
+
+
+def add_routes(app: FastAPI, context: AppContext) -> None:
+    """Mount the routes on `app`."""
+    router = APIRouter()
+    started = time.time()
+
+    @router.get("/health")
+    async def health() -> JSONResponse:
+        return JSONResponse(await _health(context, started))
+
+    @router.get("/metrics")
+    async def metrics() -> Response:
+        return Response(context.telemetry.render(), media_type="text/plain; version=0.0.4")
+
+    @router.get("/api/v1/marketdata/bybit/klines/working")
+    async def klines_working(
+        symbol: SymbolQuery, interval: str = "15", load_limit: LoadLimit = 1000, category: str = "linear"
+    ) -> list[dict[str, float | int]]:
+        """The working set: the newest 500 closed candles (loaded once, then topped up)."""
+        call = market_views.working_set(context, symbol, _interval(interval), category, load_limit)
+        return market_views.candle_rows(await _answer(context, call, "market"))
+
+    @router.get("/api/v1/marketdata/bybit/mtf")
+    async def mtf(
+        symbol: SymbolQuery,
+        intervals: str = "1,15,60",
+        base: str | None = None,
+        aligned: Annotated[int, Query(ge=0, le=1)] = 1,
+        load_limit: LoadLimit = 1000,
+        category: str = "linear",
+    ) -> dict[str, Any]:
+        """Several timeframes; aligned=1 resamples them from `base` (default the smallest).
+        `partial` marks buckets the data does not fully cover (the newest is still forming)."""
+        wanted = [i.strip() for i in intervals.split(",") if i.strip()]
+        if not wanted or len(wanted) > 8:
+            raise HTTPException(400, "intervals: 1 to 8 comma-separated values, e.g. 1,15,60")
+        call = market_views.mtf(
+            context, symbol, [_interval(i) for i in wanted], base=_interval(base) if base else None,
+            aligned=bool(aligned), load_limit=load_limit, category=category,
+        )  # fmt: skip
+        views = await _answer(context, call, "market")
+        return {
+            "symbol": symbol.upper(),
+            "intervals": list(views),
+            "data": {k: market_views.candle_rows(v.candles) for k, v in views.items()},
+            "partial": {k: {"first": v.partial_first, "last": v.partial_last} for k, v in views.items()},
+        }
+
+    @router.post("/api/v1/backtests")
+    async def backtests(request: BacktestRequest) -> BacktestSummary:
+        """One backtest: the same arguments and result as the MCP tool run_backtest."""
+        spec = DataSpec.model_validate(request.model_dump(include=set(DataSpec.model_fields)))
+        call = backtest_once(context, spec, request.strategy, request.params, request.config, chart=False)
+        return summary_model(await _answer(context, call, "engine"))
+
+    app.include_router(router)
+
+
+async def _health(context: AppContext, started: float) -> dict[str, Any]:
+    cache = await context.cache.health()
+    store: dict[str, Any] = {"data_dir": str(context.settings.server.data_dir)}
+    try:
+        context.store.check_writable()
+        store["ok"] = True
+    except Exception as exc:  # health reports, never raises
+        store.update(ok=False, error=f"{type(exc).__name__}: {exc}"[:200])
+    rc = context.settings.router.to_router_config()
+    router = {"mode": rc.mode.value, "deepseek": rc.deepseek.configured,
+              "perplexity": rc.perplexity.configured, "local": True}  # fmt: skip
+    return {
+        "status": "ok" if cache.get("ok") and store.get("ok") else "degraded",
+        "uptime_s": round(time.time() - started, 1),
+        "toolsets": context.settings.server.toolsets,
+        "store": store,
+        "cache": cache,
+        "router": router,
+    }

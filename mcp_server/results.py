@@ -1,0 +1,300 @@
+"""Backtests for every surface: cache lookup, the engine off the event loop, results kept by id.
+
+A backtest's id is derived from its cache key (data fingerprint, strategy,
+resolved parameters, config), so the same request always gets the same id and a
+cached summary survives eviction of the in-memory result: resources rebuild it
+from the stored request when needed (the engine is deterministic).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import anyio
+from pydantic import BaseModel, Field
+
+import engine as E
+from mcp_server.cache import ResultCache
+from mcp_server.candles import CandleSource, DataSet, DataSpec
+from mcp_server.errors import ResultNotFoundError
+from mcp_server.telemetry import Telemetry
+from ohlcv import TtlLru
+
+__all__ = [
+    "HEADLINE_METRICS",
+    "BacktestResources",
+    "BacktestResults",
+    "BacktestSummary",
+    "OptimizationTables",
+    "StoredBacktest",
+    "headline",
+    "summary_model",
+]
+
+log = logging.getLogger("mcp_server.results")
+
+HEADLINE_METRICS = (
+    "total_return",
+    "cagr",
+    "max_drawdown",
+    "sharpe",
+    "sortino",
+    "calmar",
+    "n_trades",
+    "win_rate",
+    "profit_factor",
+    "expectancy_return",
+    "exposure",
+    "fees_paid",
+    "buy_and_hold_return",
+)
+# matplotlib's figure state is process-wide: renders from worker threads take turns.
+_CHART_LOCK = threading.Lock()
+
+
+@dataclass
+class StoredBacktest:
+    """One backtest as the server keeps it: the summary always, the full result while in memory."""
+
+    id: str
+    request: dict[str, Any]
+    summary: dict[str, Any]
+    result: E.BacktestResult | None = None
+    chart_png: bytes | None = None
+    cached: bool = False
+    notes: tuple[str, ...] = field(default=())
+
+
+class BacktestResources(BaseModel):
+    trades: str = Field(description="URI of the trade list (JSON)")
+    equity: str = Field(description="URI of the equity and drawdown curve (JSON)")
+    report: str = Field(description="URI of the full report: every metric, config, data summary")
+
+
+class BacktestSummary(BaseModel):
+    """Headline result of one backtest; details are in the resources."""
+
+    id: str = Field(description="Backtest id; use it with the backtest:// resources and analysis tools")
+    strategy: str
+    params: dict[str, int | float]
+    symbol: str
+    interval: str
+    source: Literal["sample", "store", "file"]
+    synthetic: bool = Field(
+        description="True when the data is synthetic (the sample, or candles from the offline fake "
+        "Bybit), not market data"
+    )
+    bars: int
+    start: str | None
+    end: str | None
+    metrics: dict[str, float | int | None] = Field(
+        description="Headline metrics (fractions: 0.12 = 12 %); all metrics are in the report"
+    )
+    cached: bool = Field(description="Served from the result cache")
+    resources: BacktestResources
+    notes: list[str] = Field(default_factory=list)
+
+
+def _json_value(v: Any) -> Any:
+    return None if isinstance(v, float) and v != v else v  # NaN is not JSON
+
+
+def headline(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """The metrics a model needs to judge a run; the rest is in the report resource."""
+    return {k: _json_value(metrics.get(k)) for k in HEADLINE_METRICS if k in metrics}
+
+
+def cache_key(fingerprint: str, strategy: str, params: Mapping[str, Any], config: E.BacktestConfig) -> str:
+    """sha256 over the canonical JSON of everything that determines the result."""
+    payload = json.dumps(
+        {"data": fingerprint, "strategy": strategy, "params": dict(params),
+         "config": config.model_dump(mode="json")},
+        sort_keys=True, separators=(",", ":"),
+    )  # fmt: skip
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class BacktestResults:
+    """Runs backtests with caching; keeps results addressable by id for resources."""
+
+    def __init__(
+        self,
+        candles: CandleSource,
+        cache: ResultCache,
+        telemetry: Telemetry,
+        *,
+        slots: int = 64,
+        engine_lane: anyio.CapacityLimiter | None = None,
+    ) -> None:
+        self.candles = candles
+        self.cache = cache
+        self.telemetry = telemetry
+        self._held: TtlLru[str, StoredBacktest] = TtlLru(slots)
+        self._lock = threading.Lock()
+        self._lane = engine_lane
+
+    def _remember(self, stored: StoredBacktest) -> None:
+        with self._lock:
+            self._held.set(stored.id, stored)
+            self.telemetry.results_in_memory.set(len(self._held))
+
+    def _held_get(self, bid: str) -> StoredBacktest | None:
+        with self._lock:
+            return self._held.get(bid)
+
+    async def run(
+        self,
+        data: DataSet,
+        strategy: str,
+        params: Mapping[str, Any] | None,
+        config: E.BacktestConfig,
+        *,
+        chart: bool = True,
+    ) -> StoredBacktest:
+        """Backtest `strategy` on `data` (cached by data fingerprint + inputs)."""
+        strat = E.get_strategy(strategy)
+        resolved = strat.resolve_params(params or {})
+        key = cache_key(data.fingerprint, strat.name, resolved, config)
+        hit = await self._cached(key, chart)
+        if hit is not None:
+            self.telemetry.cache_requests.labels("backtest", "hit").inc()
+            return replace(hit, cached=True, notes=data.notes)
+        self.telemetry.cache_requests.labels("backtest", "miss").inc()
+        request = {
+            "data": data.spec.model_dump(mode="json"),
+            "strategy": strat.name,
+            "params": resolved,
+            "config": config.model_dump(mode="json"),
+        }
+
+        def work() -> tuple[E.BacktestResult, bytes | None]:
+            result = E.backtest(data.candles, strat, resolved, config)
+            return result, (_render_chart(result) if chart else None)
+
+        result, png = await anyio.to_thread.run_sync(work, limiter=self._lane)
+        summary = _summary(result, data.spec)
+        stored = StoredBacktest(key[:16], request, summary, result, png, notes=data.notes)
+        self._remember(stored)
+        await self.cache.set_json("backtest", key, {"request": request, "summary": summary})
+        if png is not None:
+            await self.cache.set_bytes("backtest", key + ":png", png)
+        return stored
+
+    async def _cached(self, key: str, chart: bool) -> StoredBacktest | None:
+        held = self._held_get(key[:16])
+        if held is not None and (held.chart_png is not None or not chart):
+            return held
+        hit = await self.cache.get_json("backtest", key)
+        if hit is None or "request" not in hit:
+            return None
+        png = await self.cache.get_bytes("backtest", key + ":png") if chart else None
+        if chart and png is None:
+            return None
+        stored = StoredBacktest(key[:16], hit["request"], hit["summary"], chart_png=png)
+        self._remember(stored)
+        return stored
+
+    async def get(self, bid: str, *, need_result: bool = True) -> StoredBacktest:
+        """The backtest `bid`; re-run from its request if only the summary survived."""
+        stored = self._held_get(bid)
+        if stored is None:
+            raise ResultNotFoundError(f"no backtest with id {bid!r} on this server")
+        if need_result and stored.result is None:
+            req = stored.request
+            data = await self.candles.load(DataSpec.model_validate(req["data"]))
+            config = E.BacktestConfig.model_validate(req["config"])
+            strat = E.get_strategy(req["strategy"])
+            stored.result = await anyio.to_thread.run_sync(
+                lambda: E.backtest(data.candles, strat, req["params"], config), limiter=self._lane
+            )
+        return stored
+
+
+def _render_chart(result: E.BacktestResult) -> bytes:
+    with _CHART_LOCK:
+        return E.render_equity_png(result, width=8.0, height=5.0, dpi=80)
+
+
+def _summary(result: E.BacktestResult, spec: DataSpec) -> dict[str, Any]:
+    s = result.summary()
+    s["metrics"] = {k: _json_value(v) for k, v in result.metrics.items()}
+    s["source"] = spec.source
+    s["category"] = spec.category
+    s["config"] = result.config
+    return s
+
+
+def summary_model(stored: StoredBacktest) -> BacktestSummary:
+    """The compact result every surface returns for one backtest."""
+    s = stored.summary
+    bid = stored.id
+    return BacktestSummary(
+        id=bid,
+        strategy=s["strategy"],
+        params=dict(s["params"]),
+        symbol=s["symbol"],
+        interval=s["interval"],
+        source=s.get("source", "sample"),
+        synthetic=bool(s["synthetic"]),
+        bars=int(s["bars"]),
+        start=s.get("start"),
+        end=s.get("end"),
+        metrics=headline(s["metrics"]),
+        cached=stored.cached,
+        resources=BacktestResources(
+            trades=f"backtest://{bid}/trades",
+            equity=f"backtest://{bid}/equity",
+            report=f"backtest://{bid}/report",
+        ),
+        notes=_notes(stored),
+    )
+
+
+def _notes(stored: StoredBacktest) -> list[str]:
+    s = stored.summary
+    notes = list(stored.notes)
+    if s.get("synthetic"):
+        notes.append(
+            "SYNTHETIC data (the sample, or candles from the offline fake Bybit): "
+            "not evidence about the real market."
+        )
+    n = s["metrics"].get("n_trades") or 0
+    if n < 30:
+        notes.append(f"Only {n} trades: Sharpe and win rate are not statistically meaningful.")
+    if s.get("ended_open"):
+        notes.append("A position was still open at the last bar (closed at the final close).")
+    if s.get("time_gaps"):
+        notes.append(f"{s['time_gaps']} time gap(s) in the data.")
+    return notes
+
+
+class OptimizationTables:
+    """The last few optimisation tables, by id (`opt-N`), for the optimization:// resource."""
+
+    def __init__(self, slots: int = 32) -> None:
+        self._tables: TtlLru[str, dict[str, Any]] = TtlLru(slots)
+        self._slots = slots
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def put(self, table: dict[str, Any]) -> str:
+        with self._lock:
+            self._next += 1
+            oid = f"opt-{self._next}"
+            self._tables.set(oid, table)
+            return oid
+
+    def get(self, oid: str) -> dict[str, Any]:
+        with self._lock:
+            table = self._tables.get(oid)
+        if table is None:
+            raise ResultNotFoundError(
+                f"no optimization with id {oid!r}: ids live for the last {self._slots} runs"
+            )
+        return table

@@ -1,0 +1,157 @@
+"""How a module-level function becomes an MCP tool: its marker, the shared data arguments,
+telemetry, error translation and progress.
+
+A tool is a plain `async def` in `tools/<toolset>.py`, marked with `@tool(...)`
+and taking `ctx: Context` (the SDK injects it; `app(ctx)` is the `AppContext`).
+A parameter annotated `DataSpec` is shown to the client as the spec's flat fields
+(source, symbol, interval, bars, ...), defined once in `mcp_server.candles`, and
+reaches the function as one validated `DataSpec`.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Annotated, Any, TypeVar, cast
+
+import anyio
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+from pydantic import Field
+
+from mcp_server.candles import DataSpec
+from mcp_server.context import AppContext
+from mcp_server.errors import describe, lookup
+
+__all__ = ["READ_ONLY", "READ_ONLY_OPEN", "WRITES_STORE", "app", "progress", "register", "tool"]
+
+log = logging.getLogger("mcp_server.tools")
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
+READ_ONLY_OPEN = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=True)
+WRITES_STORE = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+)
+
+
+@dataclass(frozen=True)
+class ToolMark:
+    """What `@tool` records on a function for `register`."""
+
+    name: str
+    title: str
+    annotations: ToolAnnotations
+
+
+def tool(title: str, annotations: ToolAnnotations, *, name: str | None = None) -> Callable[[F], F]:
+    """Mark a module-level function as an MCP tool (registered by its toolset)."""
+
+    def mark(fn: F) -> F:
+        fn.__mcp_tool__ = ToolMark(name or fn.__name__, title, annotations)  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+def app(ctx: Context) -> AppContext:
+    """The `AppContext` the server's lifespan built."""
+    return cast(AppContext, ctx.request_context.lifespan_context)
+
+
+def register(server: MCPServer[Any], module: ModuleType) -> list[str]:
+    """Add every `@tool` function of `module` to `server`; their names, in source order."""
+    names = []
+    for fn in vars(module).values():
+        mark = getattr(fn, "__mcp_tool__", None)
+        if isinstance(mark, ToolMark):
+            server.add_tool(
+                _instrumented(fn, mark.name), name=mark.name, title=mark.title,
+                annotations=mark.annotations,
+            )  # fmt: skip
+            names.append(mark.name)
+    return names
+
+
+def _instrumented(fn: Callable[..., Awaitable[Any]], name: str) -> Callable[..., Awaitable[Any]]:
+    """`fn` with flat data arguments, telemetry, and domain errors as ToolErrors with a fix.
+
+    Unknown exceptions are re-raised: the SDK reports them as an internal error
+    (without details) and logs the traceback, which is what a bug deserves.
+    """
+    sig = inspect.signature(fn, eval_str=True)
+    data_param = next((p.name for p in sig.parameters.values() if p.annotation is DataSpec), None)
+
+    @functools.wraps(fn)
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        ctx: Context = kwargs["ctx"]
+        telemetry = app(ctx).telemetry
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            if data_param is not None:
+                flat = {k: kwargs.pop(k) for k in DataSpec.model_fields if k in kwargs}
+                kwargs[data_param] = DataSpec(**flat)
+            return await fn(*args, **kwargs)
+        except anyio.get_cancelled_exc_class():
+            outcome = "cancelled"
+            raise
+        except ToolError:
+            outcome = "tool_error"
+            raise
+        except Exception as exc:
+            if lookup(exc) is None:
+                outcome = "crash"
+                log.exception("tool %s crashed", name)
+                raise
+            outcome = "tool_error"
+            message = describe(exc)
+            log.info("tool %s: %s", name, message)
+            raise ToolError(message) from None
+        finally:
+            telemetry.tool_calls.labels(name, outcome).inc()
+            telemetry.tool_latency.labels(name).observe(time.perf_counter() - started)
+
+    public = _flat_signature(sig, data_param)
+    call.__signature__ = public  # type: ignore[attr-defined]
+    call.__annotations__ = {p.name: p.annotation for p in public.parameters.values()} | {
+        "return": sig.return_annotation
+    }
+    return call
+
+
+def _flat_signature(sig: inspect.Signature, data_param: str | None) -> inspect.Signature:
+    """`sig` with its DataSpec parameter replaced by the spec's fields (before `ctx`)."""
+    if data_param is None:
+        return sig
+    fields = [
+        inspect.Parameter(
+            n, inspect.Parameter.KEYWORD_ONLY, default=f.default,
+            annotation=Annotated[f.annotation, *f.metadata, Field(description=f.description)],
+        )
+        for n, f in DataSpec.model_fields.items()
+    ]
+    params = []
+    for p in sig.parameters.values():
+        if p.name == data_param:
+            params.extend(fields)
+        else:
+            params.append(p.replace(kind=inspect.Parameter.KEYWORD_ONLY))
+    return sig.replace(parameters=params)
+
+
+async def progress(ctx: Context | None, done: float, total: float, message: str) -> None:
+    """Report progress when the client asked for it; never fail the tool because of it."""
+    if ctx is None:
+        return
+    try:
+        await ctx.report_progress(done, total, message=message)
+    except Exception:  # a closed transport must not turn a result into an error
+        log.debug("progress report failed", exc_info=True)

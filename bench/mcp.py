@@ -84,14 +84,8 @@ async def bench_http(clients: int, per_client: int, tmp: str) -> tuple[str, floa
         port = s.getsockname()[1]
     proc = subprocess.Popen(
         [
-            sys.executable,
-            "-c",
-            "from mcp_server.cli import main; main()",
-            "serve",
-            "--transport",
-            "http",
-            "--port",
-            str(port),
+            *(sys.executable, "-m", "mcp_server.cli", "serve", "--transport", "http"),
+            *("--port", str(port)),
         ],
         env=env(tmp),
         stdout=subprocess.DEVNULL,

@@ -21,13 +21,12 @@ __all__ = ["count_time_gaps", "day_ends", "make_candles", "validate_candles"]
 I64 = npt.NDArray[np.int64]
 
 
+Column = npt.ArrayLike
+
+
 def make_candles(
-    time: npt.ArrayLike,
-    open: npt.ArrayLike,
-    high: npt.ArrayLike,
-    low: npt.ArrayLike,
-    close: npt.ArrayLike,
-    volume: npt.ArrayLike | None = None,
+    time: Column, open: Column, high: Column, low: Column, close: Column,
+    volume: Column | None = None,
     *,
     symbol: str = "",
     interval: str = "",

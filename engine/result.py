@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from engine._nb import enums as E
-
-
-def iso_utc(ms: int) -> str:
-    """ISO-8601 UTC text for an epoch-millisecond timestamp."""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+from ohlcv import format_iso as iso_utc
 
 
 @dataclass

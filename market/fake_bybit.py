@@ -35,13 +35,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from market._fake_data import (
-    PRICE_SKEW,
-    CandleSource,
-    PriceGrid,
-    SeriesBook,
-    random_walk_candles,
-)
+from market._fake_data import PRICE_SKEW, CandleSource, PriceGrid, SeriesBook, random_walk_candles
 from market._fake_faults import Fault, FaultQueue, IpWindow
 from market._fake_rows import RowCache, format_number, select_range
 from market._http import SYNTHETIC_HEADER

@@ -29,22 +29,10 @@ from mcp_server.errors import DataUnavailableError
 from ohlcv import Candles, Interval, IntervalLabel, TtlLru, now_ms, parse_time_ms
 
 __all__ = [
-    "DEFAULT_BARS",
-    "DEFAULT_INTERVAL",
-    "DEFAULT_SEED",
-    "DEFAULT_SYMBOL",
-    "BarsArg",
-    "CandleSource",
-    "CategoryArg",
-    "DataSet",
-    "DataSpec",
-    "IntervalArg",
-    "SeedArg",
-    "SymbolArg",
-    "TimeArg",
-    "read_candles_file",
-    "write_candles_file",
-]
+    "DEFAULT_BARS", "DEFAULT_INTERVAL", "DEFAULT_SEED", "DEFAULT_SYMBOL", "BarsArg",
+    "CandleSource", "CategoryArg", "DataSet", "DataSpec", "IntervalArg", "SeedArg", "SymbolArg",
+    "TimeArg", "read_candles_file", "write_candles_file",
+]  # fmt: skip
 
 log = logging.getLogger("mcp_server.candles")
 

@@ -18,39 +18,28 @@ class Telemetry:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        r = self.registry
         self.tool_calls = Counter(
-            "bst_tool_calls",
-            "MCP tool calls by tool and outcome (ok, tool_error, crash, cancelled)",
-            ["tool", "outcome"],
-            registry=self.registry,
-        )
+            "bst_tool_calls", "MCP tool calls by tool and outcome (ok, tool_error, crash, "
+            "cancelled)", ["tool", "outcome"], registry=r,
+        )  # fmt: skip
         self.tool_latency = Histogram(
-            "bst_tool_latency_seconds",
-            "MCP tool call latency",
-            ["tool"],
-            buckets=_LATENCY_BUCKETS,
-            registry=self.registry,
-        )
+            "bst_tool_latency_seconds", "MCP tool call latency", ["tool"],
+            buckets=_LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
         self.cache_requests = Counter(
-            "bst_cache_requests",
-            "Result cache lookups by kind and outcome (hit, miss)",
-            ["kind", "outcome"],
-            registry=self.registry,
-        )
+            "bst_cache_requests", "Result cache lookups by kind and outcome (hit, miss)",
+            ["kind", "outcome"], registry=r,
+        )  # fmt: skip
         self.upstream_errors = Counter(
-            "bst_upstream_errors",
-            "Errors from upstreams (exchange, AI providers, cache backend)",
-            ["upstream", "error"],
-            registry=self.registry,
-        )
+            "bst_upstream_errors", "Errors from upstreams (exchange, AI providers, cache backend)",
+            ["upstream", "error"], registry=r,
+        )  # fmt: skip
         self.http_requests = Counter(
-            "bst_http_requests",
-            "HTTP requests by route and status",
-            ["route", "status"],
-            registry=self.registry,
+            "bst_http_requests", "HTTP requests by route and status", ["route", "status"], registry=r
         )
         self.results_in_memory = Gauge(
-            "bst_results_in_memory", "Backtest results held for resources", registry=self.registry
+            "bst_results_in_memory", "Backtest results held for resources", registry=r
         )
 
     def render(self) -> bytes:

@@ -23,6 +23,7 @@ from ohlcv.intervals import MINUTE_MS, MINUTES_PER_YEAR, Interval
 __all__ = ["COLUMNS", "Candles"]
 
 COLUMNS: tuple[str, ...] = ("time", "open", "high", "low", "close", "volume", "turnover")
+LABELS: tuple[str, ...] = ("symbol", "interval", "category", "synthetic")
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -123,12 +124,7 @@ class Candles:
     # -- labels -----------------------------------------------------------------------
     def labels(self) -> dict[str, Any]:
         """symbol, interval, category and synthetic, as keyword arguments."""
-        return {
-            "symbol": self.symbol,
-            "interval": self.interval,
-            "category": self.category,
-            "synthetic": self.synthetic,
-        }
+        return {name: getattr(self, name) for name in LABELS}
 
     def relabel(self, **labels: Any) -> Candles:
         """The same rows with some labels changed."""

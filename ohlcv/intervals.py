@@ -10,7 +10,7 @@ type callers hold (parse once, then ask it).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, Literal, get_args, overload
+from typing import Final, Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -170,25 +170,13 @@ class Interval:
         """Average bar length in minutes (a 365/12-day month)."""
         return MINUTES_PER_YEAR / self.per_year
 
-    @overload
-    def floor(self, times: int) -> int: ...
-    @overload
-    def floor(self, times: npt.NDArray[np.int64]) -> I64: ...
-    def floor(self, times: int | npt.NDArray[np.int64]) -> int | I64:
-        """Open time of the bar containing each time."""
-        if isinstance(times, int | np.integer):
-            return floor_time(int(times), self.label)
-        return floor_times(times, self.label)
+    def floor(self, ms: int) -> int:
+        """Open time of the bar containing `ms` (arrays: `floor_times(times, label)`)."""
+        return floor_time(ms, self.label)
 
-    @overload
-    def next_open(self, times: int) -> int: ...
-    @overload
-    def next_open(self, times: npt.NDArray[np.int64]) -> I64: ...
-    def next_open(self, times: int | npt.NDArray[np.int64]) -> int | I64:
-        """Open time of the following bar."""
-        if isinstance(times, int | np.integer):
-            return next_open(int(times), self.label)
-        return next_opens(times, self.label)
+    def next_open(self, open_ms: int) -> int:
+        """Open time of the bar after the one opening at `open_ms`."""
+        return next_open(open_ms, self.label)
 
     def require_resample_to(self, target: Interval) -> None:
         """Raise ResampleError unless `target` bars are whole numbers of these bars."""

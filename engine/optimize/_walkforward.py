@@ -28,9 +28,9 @@ from engine.optimize._report import bar_returns
 from engine.optimize._run import OptimizationResult, ProgressFn, SearchRun, evaluate
 from engine.optimize._search import SearchSpace
 from engine.optimize._window import backtest_window, warmup_of
-from engine.result import iso_utc
 from engine.strategies import ParamValue
 from ohlcv import Candles
+from ohlcv import format_iso as iso_utc
 
 Mode = Literal["rolling", "anchored"]
 OOS_KEYS = ("sharpe", "total_return", "cagr", "max_drawdown", "n_trades", "profit_factor")

@@ -13,6 +13,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,8 +24,9 @@ from rich.table import Table
 
 from mcp_server.candles import DataSpec
 from mcp_server.cli._app import app
-from mcp_server.cli._data import data_options, load
+from mcp_server.cli._data import DATA, load
 from mcp_server.cli._errors import cli_errors
+from mcp_server.cli._options import Option, OptionGroup, with_groups
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -35,19 +37,27 @@ optimize_app = typer.Typer(
 )
 app.add_typer(optimize_app, name="optimize")
 
-Strategy = Annotated[str, typer.Option(help="Built-in strategy (see `bybit-tester strategies`)")]
-Params = Annotated[list[str] | None, typer.Option("--param", "-p", help="NAME=LOW:HIGH[:STEP] or NAME=V1,V2,... (repeatable); sl/tp/trail too. Default: every parameter from half to twice its default")]
-Constraints = Annotated[list[str] | None, typer.Option("--constraint", "-c", help="Extra constraint, e.g. 'slow >= 2*fast' (repeatable)")]
-ObjectiveOpt = Annotated[str, typer.Option(help="sharpe, sortino, calmar, total_return, profit_factor, or a mix 'sharpe:0.7,calmar:0.3'")]
-MinTrades = Annotated[int, typer.Option(help="Combinations with fewer trades are not ranked")]
-FeeOpt = Annotated[float, typer.Option(help="Taker fee rate per fill")]
-Top = Annotated[int, typer.Option(help="Rows of the ranking to print")]
-Heatmap = Annotated[Path | None, typer.Option(help="Write a heatmap PNG of the objective here")]
-HeatX = Annotated[str | None, typer.Option(help="Heatmap x parameter (default: the first --param)")]
-HeatY = Annotated[str | None, typer.Option(help="Heatmap y parameter (default: the second --param)")]
-AsJson = Annotated[bool, typer.Option("--json", help="Print the full summary as one JSON object")]
-NoOverfit = Annotated[bool, typer.Option("--no-overfit", help="Skip the overfitting statistics (saves ~one data pass)")]
-Blocks = Annotated[int, typer.Option(help="CSCV blocks for PBO (even)")]
+@dataclass(frozen=True)
+class Search:
+    """What to optimise, from the shared search options."""
+
+    space: Any  # engine.SearchSpace
+    objective: str
+    min_trades: int
+    config: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Report:
+    """How to show a search's result, from the shared report options."""
+
+    top: int
+    heatmap: Path | None
+    heat_x: str | None
+    heat_y: str | None
+    as_json: bool
+    no_overfit: bool
+    blocks: int
 
 
 def _space(strategy: str, params: list[str] | None, constraints: list[str] | None) -> Any:
@@ -62,6 +72,35 @@ def _space(strategy: str, params: list[str] | None, constraints: list[str] | Non
             raise typer.BadParameter(f"--param takes NAME=LOW:HIGH[:STEP] or NAME=V1,V2, got {item!r}")
         parsed[name.strip()] = spec.strip()
     return make_space(strategy, parsed, constraints or [])
+
+
+def _search(v: dict[str, Any]) -> Search:
+    space = _space(v["strategy"], v["param"], v["constraint"])
+    return Search(space, v["objective"], v["min_trades"], {"fee": v["fee"]})
+
+
+SEARCH = OptionGroup(Search, (
+    Option("param", list[str] | None, None, "NAME=LOW:HIGH[:STEP] or NAME=V1,V2,... (repeatable); "
+           "sl/tp/trail too. Default: every parameter from half to twice its default", ("--param", "-p")),
+    Option("strategy", str, "ema_cross", "Built-in strategy (see `bybit-tester strategies`)"),
+    Option("constraint", list[str] | None, None, "Extra constraint, e.g. 'slow >= 2*fast' (repeatable)",
+           ("--constraint", "-c")),
+    Option("objective", str, "sharpe", "sharpe, sortino, calmar, total_return, profit_factor, "
+           "or a mix 'sharpe:0.7,calmar:0.3'"),
+    Option("min_trades", int, 0, "Combinations with fewer trades are not ranked"),
+    Option("fee", float, 0.00055, "Taker fee rate per fill"),
+), _search)  # fmt: skip
+REPORT = OptionGroup(Report, (
+    Option("top", int, 10, "Rows of the ranking to print"),
+    Option("heatmap", Path | None, None, "Write a heatmap PNG of the objective here"),
+    Option("heat_x", str | None, None, "Heatmap x parameter (default: the first --param)"),
+    Option("heat_y", str | None, None, "Heatmap y parameter (default: the second --param)"),
+    Option("as_json", bool, False, "Print the full summary as one JSON object", ("--json",)),
+    Option("no_overfit", bool, False, "Skip the overfitting statistics (saves ~one data pass)",
+           ("--no-overfit",)),
+    Option("blocks", int, 16, "CSCV blocks for PBO (even)"),
+), lambda v: Report(**v))  # fmt: skip
+search_options = with_groups(DATA, SEARCH, REPORT)
 
 
 @contextmanager
@@ -132,23 +171,22 @@ def _print_result(res: Any, varied: list[str], top: int) -> None:
         out.print(f"[yellow]note:[/yellow] {note}")
 
 
-def _finish(res: Any, space: Any, top: int, as_json: bool, heatmap: Path | None,
-            heat_x: str | None, heat_y: str | None) -> None:
+def _finish(res: Any, search: Search, report: Report) -> None:
     from engine import result_heatmap_png
 
-    varied = list(space.domains)
-    if heatmap is not None:
-        x = heat_x or varied[0]
-        y = heat_y or (varied[1] if len(varied) > 1 else None)
+    varied = list(search.space.domains)
+    if report.heatmap is not None:
+        x = report.heat_x or varied[0]
+        y = report.heat_y or (varied[1] if len(varied) > 1 else None)
         if y is None:
             raise typer.BadParameter("a heatmap needs two parameters: vary two, or pass --heat-y")
-        heatmap.write_bytes(result_heatmap_png(res, x, y))
-    if as_json:
-        out.print_json(json.dumps(res.summary(top), default=_json_default))
+        report.heatmap.write_bytes(result_heatmap_png(res, x, y))
+    if report.as_json:
+        out.print_json(json.dumps(res.summary(report.top), default=_json_default))
     else:
-        _print_result(res, varied, top)
-        if heatmap is not None:
-            out.print(f"Heatmap: {heatmap.resolve()}")
+        _print_result(res, varied, report.top)
+        if report.heatmap is not None:
+            out.print(f"Heatmap: {report.heatmap.resolve()}")
     if res.cancelled:
         raise typer.Exit(130)
 
@@ -159,14 +197,24 @@ def _json_default(x: Any) -> Any:
     return float(x) if hasattr(x, "__float__") else str(x)
 
 
+def _run_search(spec: DataSpec, search: Search, report: Report, run: Callable[..., Any], **extra: Any) -> None:
+    """Load the data, run one engine search (`optimize_*`) with a progress bar and Ctrl-C,
+    and report it."""
+    with cli_errors(err):
+        candles = load(spec).candles
+        with _cancellable() as stop, _progress_bar() as progress:
+            res = run(
+                candles, search.space, objective=search.objective, config=search.config,
+                min_trades=search.min_trades, progress=progress, should_stop=stop.is_set,
+                overfit=not report.no_overfit, n_blocks=report.blocks, **extra,
+            )  # fmt: skip
+        _finish(res, search, report)
+
+
 @optimize_app.command("grid")
-@data_options
+@search_options
 def grid_cmd(
-    spec: DataSpec,
-    param: Params = None, strategy: Strategy = "ema_cross", constraint: Constraints = None,
-    objective: ObjectiveOpt = "sharpe", min_trades: MinTrades = 0, fee: FeeOpt = 0.00055, top: Top = 10, heatmap: Heatmap = None,
-    heat_x: HeatX = None, heat_y: HeatY = None, as_json: AsJson = False,
-    no_overfit: NoOverfit = False, blocks: Blocks = 16,
+    spec: DataSpec, search: Search, report: Report,
     max_combos: Annotated[int, typer.Option(help="Refuse larger grids unless --allow-large")] = 1_000_000,
     allow_large: Annotated[bool, typer.Option("--allow-large", help="Run grids above --max-combos")] = False,
 ) -> None:
@@ -174,81 +222,52 @@ def grid_cmd(
     from engine import GridTooLargeError, optimize_grid
 
     with cli_errors(err):
-        space = _space(strategy, param, constraint)
         try:
-            space.expand(max_combos=max_combos, allow_large=allow_large)
+            search.space.expand(max_combos=max_combos, allow_large=allow_large)
         except GridTooLargeError as exc:  # say the flag, not the keyword argument
             raise typer.BadParameter(str(exc).replace("allow_large=True", "--allow-large")) from None
-        candles = load(spec).candles
-        with _cancellable() as stop, _progress_bar() as progress:
-            res = optimize_grid(candles, space, objective, {"fee": fee}, min_trades=min_trades,
-                                max_combos=max_combos, allow_large=allow_large, progress=progress,
-                                should_stop=stop.is_set, overfit=not no_overfit, n_blocks=blocks)
-        _finish(res, space, top, as_json, heatmap, heat_x, heat_y)
+    _run_search(spec, search, report, optimize_grid, max_combos=max_combos, allow_large=allow_large)
 
 
 @optimize_app.command("random")
-@data_options
+@search_options
 def random_cmd(
-    spec: DataSpec,
-    param: Params = None, strategy: Strategy = "ema_cross", constraint: Constraints = None,
+    spec: DataSpec, search: Search, report: Report,
     samples: Annotated[int, typer.Option(help="Distinct random combinations to evaluate")] = 200,
     search_seed: Annotated[int, typer.Option(help="Seed of the sampler")] = 0,
-    objective: ObjectiveOpt = "sharpe", min_trades: MinTrades = 0, fee: FeeOpt = 0.00055, top: Top = 10, heatmap: Heatmap = None,
-    heat_x: HeatX = None, heat_y: HeatY = None, as_json: AsJson = False,
-    no_overfit: NoOverfit = False, blocks: Blocks = 16,
 ) -> None:
     """Evaluate --samples random combinations (float ranges without a step are continuous)."""
     from engine import optimize_random
 
-    with cli_errors(err):
-        space = _space(strategy, param, constraint)
-        candles = load(spec).candles
-        with _cancellable() as stop, _progress_bar() as progress:
-            res = optimize_random(candles, space, samples, objective, {"fee": fee}, seed=search_seed,
-                                  min_trades=min_trades, progress=progress, should_stop=stop.is_set,
-                                  overfit=not no_overfit, n_blocks=blocks)
-        _finish(res, space, top, as_json, heatmap, heat_x, heat_y)
+    _run_search(spec, search, report, optimize_random, n_samples=samples, seed=search_seed)
 
 
 @optimize_app.command("bayes")
-@data_options
+@search_options
 def bayes_cmd(
-    spec: DataSpec,
-    param: Params = None, strategy: Strategy = "ema_cross", constraint: Constraints = None,
+    spec: DataSpec, search: Search, report: Report,
     trials: Annotated[int, typer.Option(help="Distinct trials to evaluate")] = 100,
     search_seed: Annotated[int, typer.Option(help="Seed of the TPE sampler")] = 0,
     batch: Annotated[int | None, typer.Option(help="Trials per parallel batch (default 4 per core)")] = None,
     prune: Annotated[bool, typer.Option("--prune", help="Drop trials that trail on the first half of the data")] = False,
-    objective: ObjectiveOpt = "sharpe", min_trades: MinTrades = 0, fee: FeeOpt = 0.00055, top: Top = 10, heatmap: Heatmap = None,
-    heat_x: HeatX = None, heat_y: HeatY = None, as_json: AsJson = False,
-    no_overfit: NoOverfit = False, blocks: Blocks = 16,
 ) -> None:
     """Bayesian search with optuna's TPE sampler (seeded, reproducible), in parallel batches."""
     from engine import optimize_bayes
 
-    with cli_errors(err):
-        space = _space(strategy, param, constraint)
-        candles = load(spec).candles
-        with _cancellable() as stop, _progress_bar() as progress:
-            res = optimize_bayes(candles, space, trials, objective, {"fee": fee}, seed=search_seed,
-                                 batch_size=batch, prune=prune, min_trades=min_trades,
-                                 progress=progress, should_stop=stop.is_set,
-                                 overfit=not no_overfit, n_blocks=blocks)
-        _finish(res, space, top, as_json, heatmap, heat_x, heat_y)
+    _run_search(spec, search, report, optimize_bayes, n_trials=trials, seed=search_seed,
+                batch_size=batch, prune=prune)  # fmt: skip
 
 
 @optimize_app.command("walk-forward")
-@data_options
+@with_groups(DATA, SEARCH)
 def walk_forward_cmd(
-    spec: DataSpec,
-    param: Params = None, strategy: Strategy = "ema_cross", constraint: Constraints = None,
+    spec: DataSpec, search: Search,
     splits: Annotated[int, typer.Option(help="Number of train/test splits")] = 5,
     mode: Annotated[str, typer.Option(help="rolling (fixed train length) or anchored (train from the start)")] = "rolling",
     train_bars: Annotated[int | None, typer.Option(help="Train length in bars (default from --ratio)")] = None,
     test_bars: Annotated[int | None, typer.Option(help="Test length in bars (default from --ratio)")] = None,
     ratio: Annotated[float, typer.Option(help="Train length / test length when lengths are not given")] = 4.0,
-    objective: ObjectiveOpt = "sharpe", min_trades: MinTrades = 0, fee: FeeOpt = 0.00055, as_json: AsJson = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the full summary as one JSON object")] = False,
 ) -> None:
     """Optimise on each train window, test the choice on the next window, stitch the tests."""
     from engine import walk_forward
@@ -256,17 +275,16 @@ def walk_forward_cmd(
     with cli_errors(err):
         if mode not in ("rolling", "anchored"):
             raise typer.BadParameter(f"--mode must be rolling or anchored, got {mode!r}")
-        space = _space(strategy, param, constraint)
         candles = load(spec).candles
         with _cancellable() as stop, _progress_bar() as progress:
-            res = walk_forward(candles, space, objective, {"fee": fee}, n_splits=splits,
+            res = walk_forward(candles, search.space, search.objective, search.config, n_splits=splits,
                                mode=mode, train_bars=train_bars,  # type: ignore[arg-type]
-                               test_bars=test_bars, ratio=ratio, min_trades=min_trades,
+                               test_bars=test_bars, ratio=ratio, min_trades=search.min_trades,
                                progress=progress, should_stop=stop.is_set)
         if as_json:
             out.print_json(json.dumps(res.summary(), default=_json_default))
         else:
-            _print_walk_forward(res, list(space.domains))
+            _print_walk_forward(res, list(search.space.domains))
         if res.cancelled:
             raise typer.Exit(130)
 

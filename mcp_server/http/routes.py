@@ -10,14 +10,13 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query
 from fastapi.responses import JSONResponse, Response
-from pydantic import Field
 
 from mcp_server import market_views
 from mcp_server.candles import DataSpec
 from mcp_server.context import AppContext
 from mcp_server.errors import describe, lookup
 from mcp_server.results import BacktestSummary, summary_model
-from mcp_server.tools._args import ConfigArg, ParamsArg, StrategyName
+from mcp_server.tools._args import StrategySpec
 from mcp_server.tools.backtest import backtest_once
 from ohlcv import INTERVALS, normalize_interval
 
@@ -28,12 +27,14 @@ SymbolQuery = Annotated[str, Query(pattern=r"^[A-Za-z0-9]{2,24}$")]
 LoadLimit = Annotated[int, Query(ge=1, le=1000)]
 
 
-class BacktestRequest(DataSpec):
+class BacktestRequest(StrategySpec, DataSpec):
     """The body of POST /api/v1/backtests: run_backtest's arguments, flat."""
 
-    strategy: StrategyName = "ema_cross"  # type: ignore[valid-type]
-    params: ParamsArg = Field(default_factory=dict)
-    config: ConfigArg = None
+    def parts(self) -> tuple[DataSpec, StrategySpec]:
+        """The request as the two argument models every surface uses."""
+        data = DataSpec.model_validate(self.model_dump(include=set(DataSpec.model_fields)))
+        run = StrategySpec.model_validate(self.model_dump(include=set(StrategySpec.model_fields)))
+        return data, run
 
 
 async def _answer(context: AppContext, call: Awaitable[T], upstream: str) -> T:
@@ -106,8 +107,7 @@ def add_routes(app: FastAPI, context: AppContext) -> None:
     @router.post("/api/v1/backtests")
     async def backtests(request: BacktestRequest) -> BacktestSummary:
         """One backtest: the same arguments and result as the MCP tool run_backtest."""
-        spec = DataSpec.model_validate(request.model_dump(include=set(DataSpec.model_fields)))
-        call = backtest_once(context, spec, request.strategy, request.params, request.config, chart=False)
+        call = backtest_once(context, *request.parts(), chart=False)
         return summary_model(await _answer(context, call, "engine"))
 
     app.include_router(router)

@@ -3,9 +3,10 @@ telemetry, error translation and progress.
 
 A tool is a plain `async def` in `tools/<toolset>.py`, marked with `@tool(...)`
 and taking `ctx: Context` (the SDK injects it; `app(ctx)` is the `AppContext`).
-A parameter annotated `DataSpec` is shown to the client as the spec's flat fields
-(source, symbol, interval, bars, ...), defined once in `mcp_server.candles`, and
-reaches the function as one validated `DataSpec`.
+A parameter annotated with one of the argument models (`DataSpec`: which candles;
+`StrategySpec`: what to run; `SearchSpec`: what to optimise) is shown to the client
+as the model's flat fields, defined once, and reaches the function as one
+validated model: schemas stay flat and easy to fill, and no tool repeats them.
 """
 
 from __future__ import annotations
@@ -23,17 +24,19 @@ import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from mcp_server.candles import DataSpec
 from mcp_server.context import AppContext
 from mcp_server.errors import describe, lookup
+from mcp_server.tools._args import SearchSpec, StrategySpec
 
 __all__ = ["READ_ONLY", "READ_ONLY_OPEN", "WRITES_STORE", "app", "progress", "register", "tool"]
 
 log = logging.getLogger("mcp_server.tools")
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+_FLAT: tuple[type[BaseModel], ...] = (DataSpec, StrategySpec, SearchSpec)
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
 READ_ONLY_OPEN = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=True)
@@ -87,7 +90,7 @@ def _instrumented(fn: Callable[..., Awaitable[Any]], name: str) -> Callable[...,
     (without details) and logs the traceback, which is what a bug deserves.
     """
     sig = inspect.signature(fn, eval_str=True)
-    data_param = next((p.name for p in sig.parameters.values() if p.annotation is DataSpec), None)
+    flat = {p.name: p.annotation for p in sig.parameters.values() if p.annotation in _FLAT}
 
     @functools.wraps(fn)
     async def call(*args: Any, **kwargs: Any) -> Any:
@@ -96,9 +99,9 @@ def _instrumented(fn: Callable[..., Awaitable[Any]], name: str) -> Callable[...,
         started = time.perf_counter()
         outcome = "ok"
         try:
-            if data_param is not None:
-                flat = {k: kwargs.pop(k) for k in DataSpec.model_fields if k in kwargs}
-                kwargs[data_param] = DataSpec(**flat)
+            for param, model in flat.items():
+                fields = {k: kwargs.pop(k) for k in model.model_fields if k in kwargs}
+                kwargs[param] = model(**fields)
             return await fn(*args, **kwargs)
         except anyio.get_cancelled_exc_class():
             outcome = "cancelled"
@@ -119,7 +122,7 @@ def _instrumented(fn: Callable[..., Awaitable[Any]], name: str) -> Callable[...,
             telemetry.tool_calls.labels(name, outcome).inc()
             telemetry.tool_latency.labels(name).observe(time.perf_counter() - started)
 
-    public = _flat_signature(sig, data_param)
+    public = _flat_signature(sig, flat)
     call.__signature__ = public  # type: ignore[attr-defined]
     call.__annotations__ = {p.name: p.annotation for p in public.parameters.values()} | {
         "return": sig.return_annotation
@@ -127,23 +130,22 @@ def _instrumented(fn: Callable[..., Awaitable[Any]], name: str) -> Callable[...,
     return call
 
 
-def _flat_signature(sig: inspect.Signature, data_param: str | None) -> inspect.Signature:
-    """`sig` with its DataSpec parameter replaced by the spec's fields (before `ctx`)."""
-    if data_param is None:
-        return sig
-    fields = [
-        inspect.Parameter(
-            n, inspect.Parameter.KEYWORD_ONLY, default=f.default,
-            annotation=Annotated[f.annotation, *f.metadata, Field(description=f.description)],
-        )
-        for n, f in DataSpec.model_fields.items()
-    ]
+def _flat_signature(sig: inspect.Signature, flat: dict[str, type[BaseModel]]) -> inspect.Signature:
+    """`sig` with each argument-model parameter replaced by the model's fields."""
     params = []
     for p in sig.parameters.values():
-        if p.name == data_param:
-            params.extend(fields)
-        else:
+        model = flat.get(p.name)
+        if model is None:
             params.append(p.replace(kind=inspect.Parameter.KEYWORD_ONLY))
+            continue
+        params.extend(
+            inspect.Parameter(
+                n, inspect.Parameter.KEYWORD_ONLY,
+                default=inspect.Parameter.empty if f.is_required() else f.default,
+                annotation=Annotated[f.annotation, *f.metadata, Field(description=f.description)],
+            )
+            for n, f in model.model_fields.items()
+        )
     return sig.replace(parameters=params)
 
 

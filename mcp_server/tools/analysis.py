@@ -13,14 +13,7 @@ from mcp_server.candles import DataSpec
 from mcp_server.context import AppContext
 from mcp_server.results import headline
 from mcp_server.scenarios import ScenarioRun, run_scenarios
-from mcp_server.tools._args import (
-    AgentArg,
-    BacktestId,
-    ConfigArg,
-    ParamsArg,
-    StrategyName,
-    config_or_default,
-)
+from mcp_server.tools._args import AgentArg, BacktestId, StrategySpec, config_or_default
 from mcp_server.tools._routed import AgentAnswer, answer_fields, ask, routed
 from mcp_server.tools._runtime import READ_ONLY, READ_ONLY_OPEN, app, progress, tool
 
@@ -34,14 +27,8 @@ __all__ = [
     "technical_indicator_research",
 ]
 
-MetricsArg = Annotated[
-    dict[str, float | None] | None,
-    Field(
-        max_length=60,
-        description="A metrics mapping (engine keys: sharpe, max_drawdown, n_trades, ...), "
-        "when there is no backtest id",
-    ),
-]
+_METRICS_HELP = "A metrics mapping (sharpe, max_drawdown, n_trades, ...) when there is no backtest id"
+MetricsArg = Annotated[dict[str, float | None] | None, Field(max_length=60, description=_METRICS_HELP)]
 Tolerance = Annotated[float, Field(gt=0, le=1, description="Largest acceptable drawdown (0.25 = 25 %)")]
 
 
@@ -140,7 +127,7 @@ async def explain_metric(
 @tool("Market regime detection", READ_ONLY_OPEN)
 async def market_regime_detection(
     ctx: Context,
-    data: DataSpec = DataSpec(),  # shown to the client as flat fields
+    data: DataSpec = DataSpec(),  # shown to the client as flat fields (tools._runtime)
     agent: AgentArg = "auto",
 ) -> RegimeAnswer:
     """Classify the market at the last bar as trend, range or high volatility.
@@ -173,10 +160,8 @@ async def code_review_strategy(
 @tool("Generate and run test scenarios", READ_ONLY_OPEN)
 async def generate_test_scenarios(
     ctx: Context,
-    strategy: StrategyName = "ema_cross",  # type: ignore[valid-type]
-    params: ParamsArg | None = None,
-    data: DataSpec = DataSpec(),  # shown to the client as flat fields
-    config: ConfigArg = None,
+    run: StrategySpec = StrategySpec(),  # every model argument is shown flat (tools._runtime)
+    data: DataSpec = DataSpec(),
     agent: AgentArg = "auto",
 ) -> ScenarioReport:
     """Propose stress scenarios for a strategy (doubled costs, fill timing, intrabar
@@ -186,8 +171,8 @@ async def generate_test_scenarios(
     not run, with the reason."""
     context = app(ctx)
     ds = await context.candles.load(data)
-    cfg = config_or_default(config)
-    base = await context.results.run(ds, strategy, params, cfg, chart=False)
+    strategy, cfg = run.strategy, config_or_default(run.config)
+    base = await context.results.run(ds, strategy, run.params, cfg, chart=False)
     resolved = base.summary["params"]
     task = {"strategy": strategy, "params": {**resolved, **cfg.model_dump(exclude_none=True)},
             "metrics": base.summary["metrics"]}  # fmt: skip

@@ -14,7 +14,13 @@ import engine as E
 from mcp_server.candles import DataSpec
 from mcp_server.context import AppContext
 from mcp_server.results import BacktestSummary, StoredBacktest, headline, summary_model
-from mcp_server.tools._args import ConfigArg, ParamsArg, StrategyName, config_or_default
+from mcp_server.tools._args import (
+    ConfigArg,
+    ParamsArg,
+    StrategyName,
+    StrategySpec,
+    config_or_default,
+)
 from mcp_server.tools._routed import routed
 from mcp_server.tools._runtime import READ_ONLY, app, progress, tool
 
@@ -89,21 +95,14 @@ async def list_strategies(ctx: Context) -> StrategyCatalog:
 
 
 async def backtest_once(
-    context: AppContext,
-    data: DataSpec,
-    strategy: str,
-    params: dict[str, Any] | None,
-    config: E.BacktestConfig | None,
-    *,
-    chart: bool,
-    ctx: Context | None = None,
+    context: AppContext, data: DataSpec, run: StrategySpec, *, chart: bool, ctx: Context | None = None
 ) -> StoredBacktest:
     """One backtest as run_backtest and the REST route run it."""
     await progress(ctx, 0, 3, f"loading {data.label()}")
     dataset = await context.candles.load(data)
-    await progress(ctx, 1, 3, f"backtesting {strategy} on {len(dataset.candles)} bars")
+    await progress(ctx, 1, 3, f"backtesting {run.strategy} on {len(dataset.candles)} bars")
     stored = await context.results.run(
-        dataset, strategy, params, config_or_default(config), chart=chart
+        dataset, run.strategy, run.params, config_or_default(run.config), chart=chart
     )
     await progress(ctx, 3, 3, "done")
     return stored
@@ -112,10 +111,8 @@ async def backtest_once(
 @tool("Run backtest", READ_ONLY)
 async def run_backtest(
     ctx: Context,
-    strategy: StrategyName = "ema_cross",  # type: ignore[valid-type]
-    params: ParamsArg | None = None,
-    data: DataSpec = DataSpec(),  # shown to the client as flat fields
-    config: ConfigArg = None,
+    run: StrategySpec = StrategySpec(),  # every model argument is shown flat (tools._runtime)
+    data: DataSpec = DataSpec(),
     include_chart: Annotated[bool, Field(description="Attach the equity/drawdown chart as a PNG")] = True,
 ) -> Annotated[CallToolResult, BacktestSummary]:
     """Backtest one strategy and return its headline metrics, resource URIs and a chart.
@@ -128,7 +125,7 @@ async def run_backtest(
     full report from the returned backtest:// URIs only if needed. Pass the id to
     analyze_backtest_results or risk_management_advice. Identical requests are cached.
     """
-    stored = await backtest_once(app(ctx), data, strategy, params, config, chart=include_chart, ctx=ctx)
+    stored = await backtest_once(app(ctx), data, run, chart=include_chart, ctx=ctx)
     body = summary_model(stored).model_dump(mode="json")
     content: list[Any] = [TextContent(type="text", text=json.dumps(body, separators=(",", ":")))]
     for kind, uri in body["resources"].items():
@@ -151,7 +148,7 @@ async def compare_strategies(
         Field(min_length=2, max_length=12, description="Two to twelve strategy configurations"),
     ],
     rank_by: RankBy = "sharpe",
-    data: DataSpec = DataSpec(),  # shown to the client as flat fields
+    data: DataSpec = DataSpec(),
     config: ConfigArg = None,
     commentary: Annotated[
         bool, Field(description="Also ask the analyst (router) to compare and explain")

@@ -23,33 +23,12 @@ from pydantic import BaseModel, Field
 import engine as E
 from mcp_server.candles import DataSpec
 from mcp_server.context import AppContext
-from mcp_server.tools._args import ConfigArg, StrategyName, config_or_default
+from mcp_server.tools._args import SearchSpec, config_or_default
 from mcp_server.tools._runtime import READ_ONLY, app, progress, tool
+from ohlcv import Candles
 
 __all__ = ["clean_json", "optimize_bayesian", "optimize_grid", "optimize_random", "walk_forward"]
 
-ParamSpace = Annotated[
-    dict[str, Annotated[str, Field(max_length=200)] | list[float]],
-    Field(
-        min_length=1,
-        max_length=8,
-        description='Parameters to vary: "low:high[:step]" or a list of values, e.g. '
-        '{"fast": "5:50:5", "slow": [50, 100, 200], "sl": "0:0.02"}; see list_strategies',
-    ),
-]
-ConstraintsArg = Annotated[
-    list[Annotated[str, Field(max_length=120)]] | None,
-    Field(max_length=8, description="Extra constraints, e.g. ['slow >= 2*fast'] (the strategy's own always apply)"),
-]
-ObjectiveArg = Annotated[
-    str,
-    Field(
-        max_length=120,
-        description="sharpe, sortino, calmar, total_return, profit_factor, or a weighted mix "
-        "'sharpe:0.7,calmar:0.3'",
-    ),
-]
-MinTrades = Annotated[int, Field(ge=0, le=100_000, description="Combinations with fewer trades are not ranked")]
 SearchSeed = Annotated[int, Field(ge=0, le=2**31 - 1, description="Seed of the sampler (reproducible)")]
 Heatmap = Annotated[bool, Field(description="Attach a heatmap PNG of the first two params")]
 Progress = Callable[[int, int, str], None]
@@ -167,17 +146,26 @@ def _search_result(context: AppContext, res: Any, candles: Any, heatmap: bool) -
     return CallToolResult(content=content, structured_content=body)
 
 
+async def _optimized(
+    ctx: Context, search: SearchSpec, data: DataSpec, run: Callable[..., Any], **extra: Any
+) -> tuple[Any, Candles]:
+    """Load the data, then run one engine search (`E.optimize_*`, `E.walk_forward`) in a
+    worker thread with progress and cancellation; the result and the candles."""
+    candles = (await app(ctx).candles.load(data)).candles
+    space, config = search.space(), config_or_default(search.config)
+    result = await _run(ctx, lambda progress, stop: run(
+        candles, space, objective=search.objective, config=config, min_trades=search.min_trades,
+        progress=progress, should_stop=stop, **extra,
+    ))  # fmt: skip
+    return result, candles
+
+
 @tool("Optimize (grid)", READ_ONLY)
 async def optimize_grid(
     ctx: Context,
-    params: ParamSpace,
-    strategy: StrategyName = "ema_cross",  # type: ignore[valid-type]
-    constraints: ConstraintsArg = None,
-    objective: ObjectiveArg = "sharpe",
-    min_trades: MinTrades = 0,
+    search: SearchSpec,  # every model argument is shown flat (tools._runtime)
     max_combos: Annotated[int, Field(ge=1, le=1_000_000, description="Refuse larger grids")] = 100_000,
-    data: DataSpec = DataSpec(),  # shown to the client as flat fields
-    config: ConfigArg = None,
+    data: DataSpec = DataSpec(),
     include_heatmap: Heatmap = True,
 ) -> Annotated[CallToolResult, OptimizationSummary]:
     """Evaluate every combination of the parameter ranges and rank them by the objective.
@@ -187,29 +175,18 @@ async def optimize_grid(
     The full table is at the returned optimization:// URI. Reports progress; stops on
     cancel. For large spaces prefer optimize_bayesian or optimize_random.
     """
-    space = E.make_space(strategy, params, constraints or [])
-    space.expand(max_combos=max_combos)  # fail fast, before loading data
-    candles = (await app(ctx).candles.load(data)).candles
-    cfg = config_or_default(config)
-    res = await _run(ctx, lambda p, s: E.optimize_grid(
-        candles, space, objective, cfg, min_trades=min_trades, max_combos=max_combos,
-        progress=p, should_stop=s,
-    ))  # fmt: skip
+    search.space().expand(max_combos=max_combos)  # fail fast, before loading data
+    res, candles = await _optimized(ctx, search, data, E.optimize_grid, max_combos=max_combos)
     return _search_result(app(ctx), res, candles, include_heatmap)
 
 
 @tool("Optimize (random)", READ_ONLY)
 async def optimize_random(
     ctx: Context,
-    params: ParamSpace,
-    strategy: StrategyName = "ema_cross",  # type: ignore[valid-type]
+    search: SearchSpec,
     n_samples: Annotated[int, Field(ge=1, le=5000, description="Distinct random combinations")] = 200,
     search_seed: SearchSeed = 0,
-    constraints: ConstraintsArg = None,
-    objective: ObjectiveArg = "sharpe",
-    min_trades: MinTrades = 0,
-    data: DataSpec = DataSpec(),  # shown to the client as flat fields
-    config: ConfigArg = None,
+    data: DataSpec = DataSpec(),
     include_heatmap: Heatmap = True,
 ) -> Annotated[CallToolResult, OptimizationSummary]:
     """Evaluate n_samples random combinations (seeded) and rank them by the objective.
@@ -217,50 +194,36 @@ async def optimize_random(
     Float ranges without a step are sampled continuously. Same result shape as
     optimize_grid, with overfitting statistics for N = n_samples trials.
     """
-    space = E.make_space(strategy, params, constraints or [])
-    candles = (await app(ctx).candles.load(data)).candles
-    cfg = config_or_default(config)
-    res = await _run(ctx, lambda p, s: E.optimize_random(
-        candles, space, n_samples, objective, cfg, seed=search_seed, min_trades=min_trades,
-        progress=p, should_stop=s,
-    ))  # fmt: skip
+    res, candles = await _optimized(
+        ctx, search, data, E.optimize_random, n_samples=n_samples, seed=search_seed
+    )
     return _search_result(app(ctx), res, candles, include_heatmap)
 
 
 @tool("Optimize (Bayesian)", READ_ONLY)
 async def optimize_bayesian(
     ctx: Context,
-    params: ParamSpace,
-    strategy: StrategyName = "ema_cross",  # type: ignore[valid-type]
+    search: SearchSpec,
     n_trials: Annotated[int, Field(ge=1, le=1000, description="Distinct trials to evaluate")] = 100,
     search_seed: SearchSeed = 0,
     prune: Annotated[bool, Field(description="Drop trials trailing on the first half of the data")] = False,
-    constraints: ConstraintsArg = None,
-    objective: ObjectiveArg = "sharpe",
-    min_trades: MinTrades = 0,
-    data: DataSpec = DataSpec(),  # shown to the client as flat fields
-    config: ConfigArg = None,
+    data: DataSpec = DataSpec(),
     include_heatmap: Heatmap = True,
 ) -> Annotated[CallToolResult, OptimizationSummary]:
     """Bayesian search (optuna TPE, seeded and reproducible) in parallel batches.
 
     Best for large or continuous spaces. Same result shape as optimize_grid.
     """
-    space = E.make_space(strategy, params, constraints or [])
-    candles = (await app(ctx).candles.load(data)).candles
-    cfg = config_or_default(config)
-    res = await _run(ctx, lambda p, s: E.optimize_bayes(
-        candles, space, n_trials, objective, cfg, seed=search_seed, prune=prune,
-        min_trades=min_trades, progress=p, should_stop=s,
-    ))  # fmt: skip
+    res, candles = await _optimized(
+        ctx, search, data, E.optimize_bayes, n_trials=n_trials, seed=search_seed, prune=prune
+    )
     return _search_result(app(ctx), res, candles, include_heatmap)
 
 
 @tool("Walk-forward", READ_ONLY)
 async def walk_forward(
     ctx: Context,
-    params: ParamSpace,
-    strategy: StrategyName = "ema_cross",  # type: ignore[valid-type]
+    search: SearchSpec,
     n_splits: Annotated[int, Field(ge=1, le=100, description="Number of train/test splits")] = 5,
     mode: Annotated[
         Literal["rolling", "anchored"],
@@ -269,12 +232,8 @@ async def walk_forward(
     ratio: Annotated[float, Field(gt=0, le=100, description="Train length / test length")] = 4.0,
     train_bars: Annotated[int | None, Field(ge=2, description="Train length (overrides ratio)")] = None,
     test_bars: Annotated[int | None, Field(ge=2, description="Test length (overrides ratio)")] = None,
-    constraints: ConstraintsArg = None,
-    objective: ObjectiveArg = "sharpe",
-    min_trades: MinTrades = 0,
     max_combos: Annotated[int, Field(ge=1, le=100_000, description="Refuse larger grids")] = 10_000,
-    data: DataSpec = DataSpec(),  # shown to the client as flat fields
-    config: ConfigArg = None,
+    data: DataSpec = DataSpec(),
 ) -> WalkForwardSummary:
     """Walk-forward test: optimise the grid on each train window, test the chosen
     parameters on the following window (never seen in training), stitch the tests.
@@ -282,15 +241,11 @@ async def walk_forward(
     Returns stitched out-of-sample metrics, walk-forward efficiency (OOS / IS
     annualised performance), parameter stability and a per-split table.
     """
-    space = E.make_space(strategy, params, constraints or [])
-    space.expand(max_combos=max_combos)
-    candles = (await app(ctx).candles.load(data)).candles
-    cfg = config_or_default(config)
-    res = await _run(ctx, lambda p, s: E.walk_forward(
-        candles, space, objective, cfg, n_splits=n_splits, mode=mode, ratio=ratio,
-        train_bars=train_bars, test_bars=test_bars, min_trades=min_trades,
-        max_combos=max_combos, progress=p, should_stop=s,
-    ))  # fmt: skip
+    search.space().expand(max_combos=max_combos)
+    res, candles = await _optimized(
+        ctx, search, data, E.walk_forward, n_splits=n_splits, mode=mode, ratio=ratio,
+        train_bars=train_bars, test_bars=test_bars, max_combos=max_combos,
+    )  # fmt: skip
     s = clean_json(res.summary())
     oid = app(ctx).optimizations.put({"kind": "walk_forward", "strategy": res.strategy, "rows": s["splits"]})
     return WalkForwardSummary(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-import socket
 
 import numpy as np
 import pytest
+from servers_testkit import free_port, start_redis
 
 from market import Cache, MemoryCache, RedisCache, decode_arrays, encode_arrays
 
@@ -68,9 +68,7 @@ async def test_redis_cache_roundtrip_ttl_and_namespaces(redis_url):
 
 
 def _dead_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_port()  # nothing listens there
 
 
 @pytest.mark.redis
@@ -88,31 +86,9 @@ async def test_unreachable_redis_degrades_with_one_warning(caplog):
 @pytest.mark.redis
 async def test_redis_dying_mid_run_never_fails_a_call(tmp_path, caplog):
     import shutil
-    import subprocess
-    import time
 
-    port = _dead_port()
-    proc = subprocess.Popen(
-        [
-            shutil.which("redis-server") or "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
+    proc, port = start_redis(shutil.which("redis-server") or "redis-server", tmp_path)
     try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-                break
-            except OSError:
-                time.sleep(0.02)
         cache = RedisCache(f"redis://127.0.0.1:{port}/0", retry_after_s=0.0, socket_timeout_s=0.3)
         await cache.set("market", "k", b"v")
         assert await cache.get("market", "k") == b"v"

@@ -111,18 +111,18 @@ async def test_http_with_token(http_server: tuple[str, str]) -> None:
     assert evil_host.status_code == 421
     evil_origin = httpx.get(url + "/metrics", headers={**auth, "Origin": "http://evil.example"})
     assert evil_origin.status_code == 403
-    big = httpx.post(url + "/mcp/", headers=auth, content=b"x" * 2_000_000)
+    big = httpx.post(url + "/mcp/", headers=auth, content=b"x" * 2_000_000, timeout=60)
     assert big.status_code == 413
 
     def chunks() -> Iterator[bytes]:  # no Content-Length: sent chunked
         for _ in range(20):
             yield b"x" * 100_000
 
-    chunked = httpx.post(url + "/mcp/", headers=auth, content=chunks())
+    chunked = httpx.post(url + "/mcp/", headers=auth, content=chunks(), timeout=60)
     assert chunked.status_code == 413
     for path in ("/mcp", "/mcp/"):  # served as is, no redirect a client may not follow
         r = httpx.post(url + path, headers={**auth, "Accept": "application/json, text/event-stream"},
-                       json={"jsonrpc": "2.0", "id": 1, "method": "ping"})  # fmt: skip
+                       json={"jsonrpc": "2.0", "id": 1, "method": "ping"}, timeout=60)  # fmt: skip
         assert r.status_code not in (307, 308, 404, 500), (path, r.status_code)
     import httpx2  # the SDK's HTTP client
     from mcp.client.streamable_http import streamable_http_client

@@ -12,14 +12,15 @@ validate. Faults are queued per provider and consumed one per request:
 `Fault.status(429, retry_after=1)`, `Fault.blank()`, `Fault.invalid_json()`,
 `Fault.failed()` (200 with status failed), `Fault.drip(seconds)` (keep-alive
 newlines, as DeepSeek does under load), `Fault.delay(seconds)`.
-Run it with `FakeProviderServer()` (uvicorn on a free loopback port, in a thread).
+Serve it like any ASGI app (`market.ServerThread(FakeProviders())` runs uvicorn on a
+free loopback port in a thread); `deepseek_url(base)` and `perplexity_url(base)` are
+the base URLs to put in DeepSeekConfig and PerplexityConfig.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 import time
 from collections import deque
@@ -27,7 +28,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["FakeProviderServer", "FakeProviders", "Fault"]
+__all__ = ["FakeProviders", "Fault", "deepseek_url", "perplexity_url"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -382,73 +383,11 @@ async def _drip(send: Send, payload: dict[str, Any], seconds: float, interval: f
         return
 
 
-class FakeProviderServer:
-    """Runs `FakeProviders` under uvicorn on a free loopback port in a background thread.
+def deepseek_url(base: str) -> str:
+    """DeepSeekConfig.base_url for a FakeProviders served at `base` (http://host:port)."""
+    return f"{base}/deepseek"
 
-    Use as a context manager; `deepseek_url` and `perplexity_url` are the base
-    URLs to put in DeepSeekConfig/PerplexityConfig.
-    """
 
-    def __init__(self, app: FakeProviders | None = None) -> None:
-        self.app = app or FakeProviders()
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # Accepted sockets inherit this; without it, header and body writes hit Nagle +
-        # delayed ACK and every response stalls ~40 ms on loopback.
-        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._sock.bind(("127.0.0.1", 0))
-        self.port: int = self._sock.getsockname()[1]
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def base_url(self) -> str:
-        """http://127.0.0.1:PORT"""
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def deepseek_url(self) -> str:
-        """Base URL for DeepSeekConfig."""
-        return f"{self.base_url}/deepseek"
-
-    @property
-    def perplexity_url(self) -> str:
-        """Base URL for PerplexityConfig."""
-        return f"{self.base_url}/perplexity/v1"
-
-    def start(self) -> FakeProviderServer:
-        """Start serving; returns when the server accepts connections."""
-        import uvicorn  # only the server needs it; importing the app stays cheap
-
-        config = uvicorn.Config(
-            self.app,
-            log_level="warning",
-            lifespan="off",
-            timeout_graceful_shutdown=1,
-            access_log=False,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("fake provider server did not start within 10 s")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        """Stop the server and join its thread."""
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._sock.close()
-
-    def __enter__(self) -> FakeProviderServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+def perplexity_url(base: str) -> str:
+    """PerplexityConfig.base_url for a FakeProviders served at `base`."""
+    return f"{base}/perplexity/v1"

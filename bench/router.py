@@ -14,13 +14,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import sys
 import time
+from pathlib import Path
 
-import openai
+# Run as a script, this folder comes first on sys.path and bench/market.py would shadow
+# the `market` package: drop that entry before importing it.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from agents import DeepSeekConfig, MCPRouter, RetryConfig, RouterConfig, TaskKind, parse_task_input
-from agents.fake_providers import FakeProviderServer, Fault
-from agents.providers.base import CallOptions
+import openai  # noqa: E402
+
+from agents import (  # noqa: E402
+    DeepSeekConfig,
+    MCPRouter,
+    RetryConfig,
+    RouterConfig,
+    TaskKind,
+    parse_task_input,
+)
+from agents.fake_providers import FakeProviders, Fault, deepseek_url  # noqa: E402
+from agents.providers.base import CallOptions  # noqa: E402
+from market import ServerThread  # noqa: E402
 
 TASK = {"question": "What is the Sharpe ratio?"}
 
@@ -30,16 +44,16 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(int(q * len(ordered)), len(ordered) - 1)]
 
 
-async def added_latency(server: FakeProviderServer, n: int) -> tuple[list[float], list[float]]:
+async def added_latency(base_url: str, n: int) -> tuple[list[float], list[float]]:
     config = RouterConfig(
-        deepseek=DeepSeekConfig(api_key="test-key", base_url=server.deepseek_url),
+        deepseek=DeepSeekConfig(api_key="test-key", base_url=base_url),
         retry=RetryConfig(attempt_deadline=10),
     )
     router = MCPRouter(config)
     provider = router._providers["deepseek"]
     call = provider.prepare(TaskKind.ASK, parse_task_input(TaskKind.ASK, TASK), CallOptions())
     client = openai.AsyncOpenAI(
-        api_key="test-key", base_url=server.deepseek_url, max_retries=0, timeout=10
+        api_key="test-key", base_url=base_url, max_retries=0, timeout=10
     )
     direct: list[float] = []
     routed: list[float] = []
@@ -59,19 +73,21 @@ async def added_latency(server: FakeProviderServer, n: int) -> tuple[list[float]
     return direct, routed
 
 
-async def fallback_time(server: FakeProviderServer, runs: int) -> tuple[list[float], float]:
+async def fallback_time(
+    fake: FakeProviders, base_url: str, runs: int
+) -> tuple[list[float], float]:
     retry = RetryConfig(
         attempts=3, wait_initial=0.05, wait_max=0.2, jitter=0.25, attempt_deadline=5
     )
     config = RouterConfig(
-        deepseek=DeepSeekConfig(api_key="test-key", base_url=server.deepseek_url), retry=retry
+        deepseek=DeepSeekConfig(api_key="test-key", base_url=base_url), retry=retry
     )
     times: list[float] = []
     for _ in range(runs):
         router = MCPRouter(config)  # fresh breaker each run
         # Warm up: client construction and the TCP connect are not part of the fallback path.
         await router.run(TaskKind.CODE_REVIEW, {"code": "y = 1"})
-        server.app.inject("deepseek", *[Fault.http(503)] * 3)
+        fake.inject("deepseek", *[Fault.http(503)] * 3)
         t0 = time.perf_counter()
         result = await router.run(TaskKind.CODE_REVIEW, {"code": "x = df.close.shift(-1)"})
         total = (time.perf_counter() - t0) * 1000
@@ -83,10 +99,12 @@ async def fallback_time(server: FakeProviderServer, runs: int) -> tuple[list[flo
 
 
 async def main(n: int, runs: int) -> None:
-    with FakeProviderServer() as server:
-        direct, routed = await added_latency(server, n)
-        server.app.reset()
-        fb, budget = await fallback_time(server, runs)
+    fake = FakeProviders()
+    with ServerThread(fake) as server:
+        url = deepseek_url(server.url)
+        direct, routed = await added_latency(url, n)
+        fake.reset()
+        fb, budget = await fallback_time(fake, url, runs)
     rows = [
         ("direct SDK call p50 / p90 (ms)", f"{pct(direct, 0.5):.3f} / {pct(direct, 0.9):.3f}", ""),
         ("routed call p50 / p90 (ms)", f"{pct(routed, 0.5):.3f} / {pct(routed, 0.9):.3f}", ""),

@@ -1,4 +1,5 @@
-"""Run an ASGI app (the fake Bybit server) with uvicorn on loopback in a background thread."""
+"""Run an ASGI app (the fake Bybit, the fake AI providers) with uvicorn on loopback in a
+background thread."""
 
 from __future__ import annotations
 
@@ -22,11 +23,17 @@ class ServerThread:
     def __init__(
         self, app: Any, *, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning"
     ):
+        self.app = app
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Accepted sockets inherit this; without it, header and body writes hit Nagle +
+        # delayed ACK and every response stalls ~40 ms on loopback.
+        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._sock.bind((host, port))
         self.host, self.port = self._sock.getsockname()[:2]
-        config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off")
+        config = uvicorn.Config(
+            app, log_level=log_level, access_log=False, lifespan="off", timeout_graceful_shutdown=1
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name=f"asgi:{self.port}", daemon=True)
 

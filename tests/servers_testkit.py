@@ -42,3 +42,34 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+class ProviderServer:
+    """The fake DeepSeek + Perplexity app served on loopback (a `market.ServerThread`), with
+    the base URLs to configure the adapters with."""
+
+    def __init__(self) -> None:
+        from agents.fake_providers import FakeProviders
+        from market import ServerThread
+
+        self.app = FakeProviders()
+        self._thread = ServerThread(self.app)
+
+    @property
+    def deepseek_url(self) -> str:
+        from agents.fake_providers import deepseek_url
+
+        return deepseek_url(self._thread.url)
+
+    @property
+    def perplexity_url(self) -> str:
+        from agents.fake_providers import perplexity_url
+
+        return perplexity_url(self._thread.url)
+
+    def __enter__(self) -> ProviderServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._thread.stop()

@@ -7,30 +7,31 @@ from typing import Any
 
 import pytest
 from agents_testkit import MakeRouter, loopback_config
+from servers_testkit import ProviderServer
 
 from agents import MCPRouter, RouterConfig
-from agents.fake_providers import FakeProviders, FakeProviderServer
+from agents.fake_providers import FakeProviders
 
 
 @pytest.fixture(scope="session")
-def _server() -> Iterator[FakeProviderServer]:
-    with FakeProviderServer() as server:
+def _server() -> Iterator[ProviderServer]:
+    with ProviderServer() as server:
         yield server
 
 
 @pytest.fixture
-def server(_server: FakeProviderServer) -> FakeProviderServer:
+def server(_server: ProviderServer) -> ProviderServer:
     _server.app.reset()
     return _server
 
 
 @pytest.fixture
-def fake(server: FakeProviderServer) -> FakeProviders:
+def fake(server: ProviderServer) -> FakeProviders:
     return server.app
 
 
 @pytest.fixture
-async def make_router(server: FakeProviderServer) -> AsyncIterator[MakeRouter]:
+async def make_router(server: ProviderServer) -> AsyncIterator[MakeRouter]:
     made: list[MCPRouter] = []
 
     def make(config: RouterConfig | None = None, **kw: Any) -> MCPRouter:

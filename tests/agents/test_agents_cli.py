@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 from agents_testkit import GOOD_METRICS
+from servers_testkit import ProviderServer
 from typer.testing import CliRunner
 
-from agents.fake_providers import FakeProviders, FakeProviderServer, Fault
+from agents.fake_providers import FakeProviders, Fault
 from mcp_server.cli import app
 from mcp_server.settings import router_config_from_env
 
@@ -83,7 +84,7 @@ def test_bad_env_exits_2(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_ask_against_fake_server_then_status_shows_cost_and_breakers(
-    cli_env: Path, monkeypatch: pytest.MonkeyPatch, server: FakeProviderServer, fake: FakeProviders
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch, server: ProviderServer, fake: FakeProviders
 ) -> None:
     monkeypatch.setenv("DEEPSEEK_API_KEY", "test-key")
     monkeypatch.setenv("DEEPSEEK_BASE_URL", server.deepseek_url)

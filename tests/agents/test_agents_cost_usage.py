@@ -100,10 +100,9 @@ async def test_perplexity_legacy_sonar_style(
     from dataclasses import replace
 
     from agents_testkit import loopback_config
+    from servers_testkit import ProviderServer
 
-    from agents.fake_providers import FakeProviderServer
-
-    assert isinstance(server, FakeProviderServer)
+    assert isinstance(server, ProviderServer)
     cfg = loopback_config(server.deepseek_url, server.perplexity_url)
     cfg = replace(
         cfg,

@@ -6,6 +6,7 @@ import time
 
 import pytest
 from agents_testkit import GOOD_METRICS, MakeRouter, fast_retry, loopback_config
+from servers_testkit import ProviderServer
 
 from agents import (
     FileCache,
@@ -17,13 +18,13 @@ from agents import (
     TaskKind,
     cache_key,
 )
-from agents.fake_providers import FakeProviders, FakeProviderServer, Fault
+from agents.fake_providers import FakeProviders, Fault
 
 TASK = {"metrics": GOOD_METRICS}
 
 
 async def test_total_deadline_cuts_a_server_dripping_keep_alive_lines(
-    server: FakeProviderServer, fake: FakeProviders, make_router: MakeRouter
+    server: ProviderServer, fake: FakeProviders, make_router: MakeRouter
 ) -> None:
     # The SDK read timeout (= deadline here) is reset by every newline; only asyncio.timeout stops it.
     fake.inject("deepseek", Fault.drip(3.0, interval=0.05), Fault.drip(3.0, interval=0.05))
@@ -43,7 +44,7 @@ async def test_total_deadline_cuts_a_server_dripping_keep_alive_lines(
 
 
 async def test_slow_but_within_deadline_answers(
-    server: FakeProviderServer, fake: FakeProviders, make_router: MakeRouter
+    server: ProviderServer, fake: FakeProviders, make_router: MakeRouter
 ) -> None:
     fake.inject("deepseek", Fault.drip(0.2, interval=0.05))
     result = await make_router().run(TaskKind.ANALYZE_BACKTEST, TASK)
@@ -77,7 +78,7 @@ def test_cache_key_excludes_secrets_and_is_order_independent() -> None:
 
 
 async def test_record_then_replay_is_deterministic_without_network_or_keys(
-    server: FakeProviderServer, fake: FakeProviders, make_router: MakeRouter
+    server: ProviderServer, fake: FakeProviders, make_router: MakeRouter
 ) -> None:
     store = MemoryCache()
     cfg = loopback_config(server.deepseek_url, server.perplexity_url, mode=RouterMode.RECORD)
@@ -112,7 +113,7 @@ async def test_record_then_replay_is_deterministic_without_network_or_keys(
 
 
 async def test_replay_reproduces_a_recorded_local_fallback(
-    server: FakeProviderServer, fake: FakeProviders
+    server: ProviderServer, fake: FakeProviders
 ) -> None:
     store = MemoryCache()
     fake.inject("deepseek", Fault.http(402))
@@ -127,7 +128,7 @@ async def test_replay_reproduces_a_recorded_local_fallback(
 
 
 async def test_offline_serves_recordings_and_sends_misses_to_local(
-    tmp_path: object, server: FakeProviderServer
+    tmp_path: object, server: ProviderServer
 ) -> None:
     from pathlib import Path
 
@@ -148,7 +149,7 @@ async def test_offline_serves_recordings_and_sends_misses_to_local(
 
 
 async def test_live_mode_with_ttl_serves_repeats_from_cache(
-    server: FakeProviderServer, fake: FakeProviders
+    server: ProviderServer, fake: FakeProviders
 ) -> None:
     cfg = loopback_config(server.deepseek_url, server.perplexity_url, cache_ttl_s=60)
     async with MCPRouter(cfg) as router:
@@ -158,7 +159,7 @@ async def test_live_mode_with_ttl_serves_repeats_from_cache(
     assert (first.cached, second.cached, second.text) == (False, True, first.text)
 
 
-async def test_secrets_never_reach_results_or_cache(server: FakeProviderServer) -> None:
+async def test_secrets_never_reach_results_or_cache(server: ProviderServer) -> None:
     store = MemoryCache()
     cfg = loopback_config(server.deepseek_url, server.perplexity_url, mode=RouterMode.RECORD)
     async with MCPRouter(cfg, cache=store) as router:

@@ -160,10 +160,9 @@ async def test_unreachable_provider_retries_then_falls_back(
     make_router: MakeRouter, server: object
 ) -> None:
     from agents_testkit import loopback_config
+    from servers_testkit import ProviderServer
 
-    from agents.fake_providers import FakeProviderServer
-
-    assert isinstance(server, FakeProviderServer)
+    assert isinstance(server, ProviderServer)
     cfg = loopback_config("http://127.0.0.1:9/deepseek", server.perplexity_url)
     router = make_router(cfg)
     result = await router.run(TaskKind.ANALYZE_BACKTEST, TASK)

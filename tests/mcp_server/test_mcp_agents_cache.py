@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from servers_testkit import ProviderServer
 
 from agents import (
     DeepSeekConfig,
@@ -16,7 +17,6 @@ from agents import (
     RouterMode,
     TaskKind,
 )
-from agents.fake_providers import FakeProviderServer
 from market import MemoryCache, RedisCache
 from mcp_server.cache import AgentsCache as AgentsCacheOnMarket
 
@@ -25,12 +25,12 @@ METRICS = {"sharpe": 1.4, "n_trades": 120, "profit_factor": 1.3, "max_drawdown":
 
 
 @pytest.fixture(scope="module")
-def providers() -> Iterator[FakeProviderServer]:
-    with FakeProviderServer() as server:
+def providers() -> Iterator[ProviderServer]:
+    with ProviderServer() as server:
         yield server
 
 
-def _config(server: FakeProviderServer, mode: RouterMode) -> RouterConfig:
+def _config(server: ProviderServer, mode: RouterMode) -> RouterConfig:
     retry = RetryConfig(attempts=2, wait_initial=0.001, wait_max=0.002)
     return RouterConfig(
         deepseek=DeepSeekConfig(api_key="test-key", base_url=server.deepseek_url),
@@ -39,7 +39,7 @@ def _config(server: FakeProviderServer, mode: RouterMode) -> RouterConfig:
     )
 
 
-async def _record_and_replay(server: FakeProviderServer, make_cache: Callable[[], Any]) -> None:
+async def _record_and_replay(server: ProviderServer, make_cache: Callable[[], Any]) -> None:
     async with MCPRouter(_config(server, RouterMode.RECORD), cache=AgentsCacheOnMarket(make_cache())) as r:
         recorded = await r.run(TaskKind.ANALYZE_BACKTEST, {"metrics": METRICS})
     assert recorded.agent == "deepseek"
@@ -53,10 +53,10 @@ async def _record_and_replay(server: FakeProviderServer, make_cache: Callable[[]
     assert server.app.calls("deepseek") == 0
 
 
-async def test_router_cache_on_redis(providers: FakeProviderServer, redis_url: str) -> None:
+async def test_router_cache_on_redis(providers: ProviderServer, redis_url: str) -> None:
     await _record_and_replay(providers, lambda: RedisCache(redis_url, prefix="bst-test-agents"))
 
 
-async def test_router_cache_on_memory(providers: FakeProviderServer) -> None:
+async def test_router_cache_on_memory(providers: ProviderServer) -> None:
     shared = MemoryCache()
     await _record_and_replay(providers, lambda: shared)

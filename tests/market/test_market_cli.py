@@ -256,3 +256,14 @@ def test_fake_bybit_port_in_use(tmp_path: Path) -> None:
         port = busy.getsockname()[1]
         res = runner.invoke(app, ["fake-bybit", "--port", str(port)])
     assert_usage_error(res, f"127.0.0.1:{port}")
+
+
+@pytest.mark.parametrize("interval", ["D", "W", "M"])
+def test_fetch_daily_weekly_monthly_from_the_fake(data_dir: Path, interval: str) -> None:
+    """The fake answered HTTP 500 for D, W and M when wired to the engine's generator."""
+    res = runner.invoke(
+        app, ["data", "fetch", "BTCUSDT", "-i", interval, "--days", "70", "--source", "fake"]
+    )
+    assert res.exit_code == 0, (res.output, res.stderr)
+    stored = CandleStore(data_dir).load(DatasetKey.of("linear", "BTCUSDT", interval))
+    assert len(stored) >= 2 and stored.synthetic

@@ -98,8 +98,11 @@ def test_strategy_and_interval_choices_match_the_engine(bundle: Bundle) -> None:
     inputs = {i["id"]: i for i in bundle.tasks["inputs"]}
     assert set(inputs["bst-strategy"]["options"]) == set(engine.STRATEGIES)
     assert inputs["bst-strategy"]["default"] == "ema_cross"
-    for interval in inputs["bst-interval"]["options"]:
-        engine.sample_candles("BTCUSDT", interval, 10)  # raises on an interval we do not know
+    from mcp_server.candles import DEFAULT_INTERVAL
+    from ohlcv import INTERVALS
+
+    assert inputs["bst-interval"]["options"] == list(INTERVALS)  # every Bybit interval, in order
+    assert inputs["bst-interval"]["default"] == DEFAULT_INTERVAL
 
 
 def test_keybindings_run_existing_tasks_on_safe_unique_chords(bundle: Bundle) -> None:

@@ -193,83 +193,57 @@ def ask(
         _print_result(result)
 
 
+def _status_rows(config: RouterConfig, state: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per agent: configuration, last breaker state, cumulative counters."""
+    totals, breakers = state.get("agents", {}), state.get("breakers", {})
+    agents = (
+        ("deepseek", config.deepseek.configured, config.deepseek.model, config.deepseek.base_url),
+        ("perplexity", config.perplexity.configured, config.perplexity.model, config.perplexity.base_url),
+        ("local", True, "local-analyst-1", "-"),
+    )  # fmt: skip
+    rows = []
+    for name, configured, model, base in agents:
+        t = totals.get(name, {})
+        b = breakers.get(name, {"state": "closed", "reason": None})
+        rows.append({
+            "agent": name, "configured": configured, "model": model, "base_url": base,
+            "breaker": b.get("state"), "breaker_reason": b.get("reason"),
+            "calls": int(t.get("calls", 0)), "failures": int(t.get("failures", 0)),
+            "answers": int(t.get("answers", 0)), "cost_usd": float(t.get("cost_usd", 0.0)),
+        })  # fmt: skip
+    return rows
+
+
+def _status_table(mode: str, rows: list[dict[str, Any]]) -> Table:
+    table = Table(title=f"MCPRouter (mode: {mode})")
+    for col in ("agent", "configured", "model", "breaker (last run)", "calls", "failures",
+                "answers", "cost so far"):  # fmt: skip
+        table.add_column(col)
+    for r in rows:
+        breaker = r["breaker"] + (f" ({r['breaker_reason']})" if r["breaker_reason"] else "")
+        table.add_row(
+            r["agent"], "yes" if r["configured"] else "no key", r["model"], breaker,
+            str(r["calls"]), str(r["failures"]), str(r["answers"]), f"${r['cost_usd']:.6f}",
+        )  # fmt: skip
+    return table
+
+
 @router_app.command("status")
 def status(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
     """Agents (configured or not), their breakers as last seen, and cost so far."""
     settings, config = _load_settings()
     state = _read_state(_state_path(settings))
-    totals = state.get("agents", {})
-    breakers = state.get("breakers", {})
-    rows = []
-    for name, configured, model, base in (
-        ("deepseek", config.deepseek.configured, config.deepseek.model, config.deepseek.base_url),
-        (
-            "perplexity",
-            config.perplexity.configured,
-            config.perplexity.model,
-            config.perplexity.base_url,
-        ),
-        ("local", True, "local-analyst-1", "-"),
-    ):
-        t = totals.get(name, {})
-        b = breakers.get(name, {"state": "closed", "reason": None})
-        rows.append(
-            {
-                "agent": name,
-                "configured": configured,
-                "model": model,
-                "base_url": base,
-                "breaker": b.get("state"),
-                "breaker_reason": b.get("reason"),
-                "calls": int(t.get("calls", 0)),
-                "failures": int(t.get("failures", 0)),
-                "answers": int(t.get("answers", 0)),
-                "cost_usd": float(t.get("cost_usd", 0.0)),
-            }
-        )
+    rows = _status_rows(config, state)
     total = sum(r["cost_usd"] for r in rows)
     routing = {k.value: list(v) for k, v in config.routing.items()}
+    requests = state.get("requests", 0)
     if as_json:
-        sys.stdout.write(
-            json.dumps(
-                {
-                    "mode": config.mode.value,
-                    "agents": rows,
-                    "total_cost_usd": total,
-                    "requests": state.get("requests", 0),
-                    "routing": routing,
-                },
-                indent=2,
-            )
-            + "\n"
-        )
+        body = {"mode": config.mode.value, "agents": rows, "total_cost_usd": total,
+                "requests": requests, "routing": routing}  # fmt: skip
+        sys.stdout.write(json.dumps(body, indent=2) + "\n")
         return
-    table = Table(title=f"MCPRouter (mode: {config.mode.value})")
-    for col in (
-        "agent",
-        "configured",
-        "model",
-        "breaker (last run)",
-        "calls",
-        "failures",
-        "answers",
-        "cost so far",
-    ):
-        table.add_column(col)
-    for r in rows:
-        breaker = r["breaker"] + (f" ({r['breaker_reason']})" if r["breaker_reason"] else "")
-        table.add_row(
-            r["agent"],
-            "yes" if r["configured"] else "no key",
-            r["model"],
-            breaker,
-            str(r["calls"]),
-            str(r["failures"]),
-            str(r["answers"]),
-            f"${r['cost_usd']:.6f}",
-        )
     console = Console()
-    console.print(table)
-    console.print(f"total cost so far: ${total:.6f} over {state.get('requests', 0)} request(s)")
+    console.print(_status_table(config.mode.value, rows))
+    console.print(f"total cost so far: ${total:.6f} over {requests} request(s)")
     for kind, chain in routing.items():
         console.print(f"  {kind}: {' -> '.join(chain)}", highlight=False)

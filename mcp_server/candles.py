@@ -221,10 +221,13 @@ def _check_order(start: int | None, end: int | None) -> None:
 
 def _nothing_stored(spec: DataSpec, key: M.DatasetKey, n: int) -> str:
     what = f"{n} stored candle{'s' if n != 1 else ''}" if n else "no stored candles"
+    if spec.start:
+        where = f"from {spec.start}" + (f" to {spec.end}" if spec.end else "")
+    else:
+        where = f"in the newest {spec.bars} bars" + (f" up to {spec.end}" if spec.end else "")
     return (
-        f"{what} for {key} in {spec.start or 'the newest ' + str(spec.bars) + ' bars'}"
-        f"{' .. ' + spec.end if spec.end else ''}; fetch them first (MCP tool fetch_history, "
-        f"or `bybit-tester data fetch {key.symbol} --interval {key.interval} --days 30`), "
+        f"{what} for {key} {where}; fetch them first (MCP tool fetch_history, or "
+        f"`bybit-tester data fetch {key.symbol} --interval {key.interval} --days 30`), "
         "or use source='sample'"
     )
 

@@ -26,11 +26,12 @@ from pydantic import BaseModel, ConfigDict, Field
 import engine as E
 import market as M
 from mcp_server.errors import DataUnavailableError
-from ohlcv import Candles, Interval, IntervalLabel, TtlLru, now_ms, parse_time_ms
+from ohlcv import Candles, Interval, IntervalLabel, TtlLru, format_iso, now_ms, parse_time_ms
 
 __all__ = [
     "DEFAULT_BARS", "DEFAULT_INTERVAL", "DEFAULT_SEED", "DEFAULT_SYMBOL", "BarsArg",
-    "CandleSource", "CategoryArg", "DataSet", "DataSpec", "IntervalArg", "SeedArg", "SymbolArg",
+    "CandleSource", "Category", "CategoryArg", "DataSet", "DataSpec", "IntervalArg", "LocalDataSpec",
+    "SeedArg", "SymbolArg",
     "TimeArg", "read_candles_file", "write_candles_file",
 ]  # fmt: skip
 
@@ -61,15 +62,11 @@ SymbolArg = Annotated[
 IntervalArg = Annotated[
     IntervalLabel, Field(description="Bar interval: minutes (1..720), D, W or M")
 ]
-BarsArg = Annotated[
-    int,
-    Field(
-        ge=2,
-        le=MAX_BARS,
-        description="How many bars: the sample's length, or the newest stored bars up to `end` "
-        "when no `start` is given (files are read whole)",
-    ),
-]
+_BARS_HELP = (
+    "How many bars: the sample's length, or the newest stored bars up to `end` when no "
+    "`start` is given (files are read whole)"
+)
+BarsArg = Annotated[int, Field(ge=2, le=MAX_BARS, description=_BARS_HELP)]
 CategoryArg = Annotated[Category, Field(description="Bybit market category")]
 TimeArg = Annotated[
     str | None, Field(max_length=32, description="ISO date/time in UTC (2024-03-01T12:00) or epoch s/ms")
@@ -103,6 +100,12 @@ class DataSpec(BaseModel):
         return f"{self.source}:{self.category}/{self.symbol}/{self.interval} x{self.bars}{span}"
 
 
+class LocalDataSpec(DataSpec):
+    """A DataSpec from the user's own shell: no server limit on `bars` (the machine is theirs)."""
+
+    bars: Annotated[int, Field(ge=2, description=_BARS_HELP)] = DEFAULT_BARS
+
+
 @dataclass(frozen=True)
 class DataSet:
     """Candles with their fingerprint (computed once) and what the caller should know."""
@@ -123,7 +126,7 @@ class CandleSource:
         self,
         store: M.CandleStore,
         *,
-        max_bars: int = MAX_BARS,
+        max_bars: int | None = MAX_BARS,
         file_root: Path | None = None,
         engine_lane: anyio.CapacityLimiter | None = None,
     ) -> None:
@@ -136,7 +139,7 @@ class CandleSource:
 
     async def load(self, spec: DataSpec) -> DataSet:
         """The candles of `spec`, validated for the engine."""
-        if spec.bars > self.max_bars:
+        if self.max_bars is not None and spec.bars > self.max_bars:
             raise DataUnavailableError(
                 f"bars={spec.bars} is above this server's limit of {self.max_bars}; ask for fewer bars"
             )
@@ -164,7 +167,7 @@ class CandleSource:
         stored = self.store.load(key, lo, hi)
         if start is None:
             stored = stored.tail(spec.bars)
-        if len(stored) > self.max_bars:
+        if self.max_bars is not None and len(stored) > self.max_bars:
             raise DataUnavailableError(
                 f"{spec.label()} holds {len(stored)} stored bars, above this server's limit of "
                 f"{self.max_bars}; shorten the range or use a longer interval"
@@ -172,10 +175,12 @@ class CandleSource:
         if len(stored) < 2:
             raise DataUnavailableError(_nothing_stored(spec, key, len(stored)))
         candles = _for_engine(stored)
+        wanted = spec.bars if start is None else _bars_between(spec.interval, lo, min(hi, now_ms()))
         notes = []
-        if start is None and len(candles) < spec.bars:
+        if len(candles) < wanted:
             notes.append(
-                f"only {len(candles)} of the {spec.bars} bars asked for are stored; "
+                f"only {len(candles)} of the {wanted} bars asked for are stored "
+                f"({format_iso(int(candles.time[0]))} .. {format_iso(int(candles.time[-1]))}); "
                 "fetch_history can fill the rest"
             )
         return DataSet(candles, spec, tuple(notes))
@@ -183,15 +188,19 @@ class CandleSource:
     def _file(self, spec: DataSpec) -> DataSet:
         if not spec.path:
             raise DataUnavailableError("source='file' needs `path`: a .csv or .parquet file")
-        path = Path(spec.path).expanduser()
-        if self.file_root is not None:
-            path = (self.file_root / path).resolve()
-            if not path.is_relative_to(self.file_root.resolve()):
-                raise DataUnavailableError(
-                    f"path {spec.path!r} is outside this server's files folder "
-                    f"({self.file_root}); put the file there or set BST_FILES_DIR"
-                )
-        candles = read_candles_file(path)
+        path = self._allowed(spec.path)
+        # The sample's default symbol means "not given": then the file's name labels the data.
+        symbol = spec.symbol if spec.symbol != DEFAULT_SYMBOL else ""
+        try:
+            candles = read_candles_file(path, symbol=symbol)
+        except E.InvalidDataError as exc:
+            if self.file_root is None:  # the user's own shell: show what the file holds
+                raise
+            # A client must not read a file's header or cells back through our errors.
+            raise DataUnavailableError(
+                f"{path.name} is not an OHLCV table; it needs columns time, open, high, low, "
+                "close (and volume), one row per bar in time order"
+            ) from exc
         lo, hi = parse_time_ms(spec.start, name="start"), parse_time_ms(spec.end, name="end")
         _check_order(lo, hi)
         if lo is not None or hi is not None:
@@ -203,6 +212,27 @@ class CandleSource:
                 )
         return DataSet(candles, spec)
 
+    def _allowed(self, raw: str) -> Path:
+        """The file `raw` names: a .csv/.tsv/.parquet file, inside `file_root` when one is set."""
+        try:
+            path = Path(raw).expanduser()
+            if self.file_root is not None:
+                root = self.file_root.resolve()
+                path = (root / path).resolve()
+                inside = path.is_relative_to(root)
+                if not inside or any(p.startswith(".") for p in path.relative_to(root).parts):
+                    raise DataUnavailableError(
+                        f"path {raw!r} is outside this server's files folder ({self.file_root}) "
+                        "or hidden; put the file there or set BST_FILES_DIR"
+                    )
+        except (OSError, ValueError) as exc:  # a NUL byte, a name too long for the OS
+            raise DataUnavailableError(f"path {raw[:80]!r} is not a usable file name ({exc})") from None
+        if path.suffix.lower() not in _FILE_TYPES:
+            raise DataUnavailableError(
+                f"{path.name}: unsupported file type {path.suffix or '(none)'!r}; use .csv or .parquet"
+            )
+        return path
+
 
 def _sample(spec: DataSpec) -> DataSet:
     kwargs: dict[str, Any] = {"seed": spec.seed}
@@ -212,6 +242,13 @@ def _sample(spec: DataSpec) -> DataSet:
     candles = E.sample_candles(spec.symbol, spec.interval, spec.bars, **kwargs)
     candles.fingerprint()  # hashed here, in the worker thread, and kept with the candles
     return DataSet(candles, spec)
+
+
+def _bars_between(interval: str, lo: int, hi: int) -> int:
+    """Closed-form count of bars opening in [lo, hi] (months counted at their 31-day bound)."""
+    step = Interval.parse(interval)
+    first = step.floor(lo) if step.floor(lo) == lo else step.next_open(step.floor(lo))
+    return max(0, (step.floor(hi) - first) // step.ms + 1)
 
 
 def _check_order(start: int | None, end: int | None) -> None:
@@ -244,6 +281,7 @@ def _for_engine(stored: Candles) -> Candles:
 
 # -- files ----------------------------------------------------------------------------
 _SYNTHETIC_COLUMN = "synthetic"
+_FILE_TYPES = (".csv", ".tsv", ".txt", ".parquet", ".pq")
 
 
 def read_candles_file(path: Path, *, symbol: str = "", interval: str = "") -> Candles:
@@ -256,18 +294,17 @@ def read_candles_file(path: Path, *, symbol: str = "", interval: str = "") -> Ca
     if path.is_dir():
         raise DataUnavailableError(f"{path} is a directory; pass a .csv or .parquet file")
     suffix = path.suffix.lower()
-    if suffix not in (".parquet", ".pq", ".csv", ".txt", ".tsv", ""):
-        raise DataUnavailableError(f"{path.name}: unsupported file type {suffix!r}; use .csv or .parquet")
+    if suffix not in _FILE_TYPES:
+        raise DataUnavailableError(f"{path.name}: unsupported file type {suffix or '(none)'!r}; use .csv or .parquet")
     try:
         frame: Any
         if suffix in (".parquet", ".pq"):
             frame = pd.read_parquet(path)
-        else:
-            frame = pd.read_csv(path, sep=None if suffix == ".tsv" else ",", engine="python")
+        else:  # pandas' C parser: the python one is ~50x slower on big files
+            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
     except Exception as exc:  # pandas raises many types for unreadable input
-        raise DataUnavailableError(
-            f"cannot read {path.name} as {suffix.lstrip('.') or 'csv'}: {exc}"
-        ) from None
+        reason = " ".join(str(exc).split())[:160]
+        raise DataUnavailableError(f"cannot read {path.name} as {suffix.lstrip('.')}: {reason}") from None
     cols = {str(c).strip().lower(): c for c in frame.columns}
     synthetic = _SYNTHETIC_COLUMN in cols and bool(frame[cols[_SYNTHETIC_COLUMN]].astype(bool).any())
     candles = E.candles_from_frame(frame, symbol=symbol or path.stem.upper(), interval=interval)

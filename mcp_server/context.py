@@ -40,18 +40,18 @@ class AppContext:
         *,
         market: M.MarketData | None = None,
         file_root: Path | None = None,
-        engine_lane: bool = True,
+        local: bool = False,
     ) -> None:
         self.settings = settings
         self.telemetry = Telemetry()
         # One engine lane: numba's parallel kernels are not safe to enter from two
         # threads at once, and with few cores queueing beats oversubscription.
-        self.engine_lane = anyio.CapacityLimiter(1) if engine_lane else None
+        self.engine_lane = None if local else anyio.CapacityLimiter(1)
         self.cache: ResultCache = make_cache(settings.server.cache_url, settings.server.cache_ttl)
         self.store = M.CandleStore(settings.server.data_dir)
         self.candles = CandleSource(
             self.store,
-            max_bars=settings.server.max_bars,
+            max_bars=None if local else settings.server.max_bars,
             file_root=file_root,
             engine_lane=self.engine_lane,
         )
@@ -113,8 +113,9 @@ class AppContext:
 
 @asynccontextmanager
 async def open_context(settings: Settings | None = None) -> AsyncIterator[AppContext]:
-    """A context for one CLI command: files anywhere, no engine lane (one caller)."""
-    context = AppContext(settings or Settings(), engine_lane=False)
+    """A context for one CLI command: the user's own machine, so files anywhere and no bar
+    limit, and no engine lane (one caller)."""
+    context = AppContext(settings or Settings(), local=True)
     try:
         yield context
     finally:

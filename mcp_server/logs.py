@@ -17,12 +17,12 @@ from typing import Any
 __all__ = ["JsonFormatter", "RedactingFilter", "configure_logging"]
 
 # Bearer tokens and api keys that appear in messages (headers echoed, URLs with ?api_key=).
-# A value must look like a credential (no spaces, 8+ characters, not a <placeholder>), so
-# prose such as "token: set BST_HTTP_TOKEN" or "Bearer <token>" reaches the log intact.
-_SECRET = r"[^\s\"'&,}<>]{8,}"
+# Any value is scrubbed, however short, except a <placeholder>: documentation such as
+# "Authorization: Bearer <token>" reaches the log intact.
+_SECRET = r"(?!<)[^\s\"'&,}]+"
 _PATTERNS = (
     re.compile(r"(?i)(authorization:\s*bearer\s+)" + _SECRET),
-    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
+    re.compile(r"(?i)(bearer\s+)(?!<)[A-Za-z0-9._~+/=-]{6,}"),
     re.compile(r"(?i)((?:api[_-]?key|token|secret|password)[\"']?\s*[=:]\s*[\"']?)" + _SECRET),
     re.compile(r"\b(sk-)[A-Za-z0-9_-]{8,}"),
     re.compile(r"\b(pplx-)[A-Za-z0-9_-]{8,}"),
@@ -63,6 +63,10 @@ class RedactingFilter(logging.Filter):
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: ts, level, logger, msg, extras, exception."""
 
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
@@ -75,14 +79,15 @@ class JsonFormatter(logging.Formatter):
             if key not in _STD_ATTRS and not key.startswith("_"):
                 out[key] = value if isinstance(value, int | float | bool | None) else str(value)
         if record.exc_info:
-            out["exc"] = self.formatException(record.exc_info)
+            # A traceback can quote a header or URL: scrub it like the message.
+            out["exc"] = redact(self.formatException(record.exc_info), self.secrets)
         return json.dumps(out, ensure_ascii=False)
 
 
 def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
     """Route the root logger (and uvicorn's) to stderr as redacted JSON lines."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(JsonFormatter(secrets))
     handler.addFilter(RedactingFilter(secrets))
     root = logging.getLogger()
     for old in list(root.handlers):

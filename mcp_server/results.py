@@ -1,9 +1,12 @@
 """Backtests for every surface: cache lookup, the engine off the event loop, results kept by id.
 
 A backtest's id is derived from its cache key (data fingerprint, strategy,
-resolved parameters, config), so the same request always gets the same id and a
-cached summary survives eviction of the in-memory result: resources rebuild it
-from the stored request when needed (the engine is deterministic).
+resolved parameters, config), so the same request always gets the same id. The
+summary and the request live in the result cache under that key (and the id
+points at it), so an id outlives the in-memory result: resources re-run the
+request when needed, if its data still loads with the same fingerprint (the
+engine is deterministic); otherwise the id is reported as gone, never answered
+with another backtest's trades.
 """
 
 from __future__ import annotations
@@ -168,6 +171,7 @@ class BacktestResults:
         self.telemetry.cache_requests.labels("backtest", "miss").inc()
         request = {
             "data": data.spec.model_dump(mode="json"),
+            "fingerprint": data.fingerprint,  # what the spec loaded then: checked on rebuild
             "strategy": strat.name,
             "params": resolved,
             "config": config.model_dump(mode="json"),
@@ -182,6 +186,7 @@ class BacktestResults:
         stored = StoredBacktest(key[:16], request, summary, result, png, notes=data.notes)
         self._remember(stored)
         await self.cache.set_json("backtest", key, {"request": request, "summary": summary})
+        await self.cache.set_json("backtest", _id_key(stored.id), {"key": key})
         if png is not None:
             await self.cache.set_bytes("backtest", key + ":png", png)
         return stored
@@ -201,19 +206,42 @@ class BacktestResults:
         return stored
 
     async def get(self, bid: str, *, need_result: bool = True) -> StoredBacktest:
-        """The backtest `bid`; re-run from its request if only the summary survived."""
-        stored = self._held_get(bid)
+        """The backtest `bid`: from memory, else from the result cache (re-run from its
+        request when the full result is needed and the same data still loads)."""
+        stored = self._held_get(bid) or await self._from_cache(bid)
         if stored is None:
             raise ResultNotFoundError(f"no backtest with id {bid!r} on this server")
         if need_result and stored.result is None:
-            req = stored.request
-            data = await self.candles.load(DataSpec.model_validate(req["data"]))
-            config = E.BacktestConfig.model_validate(req["config"])
-            strat = E.get_strategy(req["strategy"])
-            stored.result = await anyio.to_thread.run_sync(
-                lambda: E.backtest(data.candles, strat, req["params"], config), limiter=self._lane
-            )
+            stored.result = await self._rebuild(stored)
         return stored
+
+    async def _from_cache(self, bid: str) -> StoredBacktest | None:
+        pointer = await self.cache.get_json("backtest", _id_key(bid))
+        hit = await self.cache.get_json("backtest", pointer["key"]) if pointer else None
+        if not hit or "request" not in hit:
+            return None
+        stored = StoredBacktest(bid, hit["request"], hit["summary"])
+        self._remember(stored)
+        return stored
+
+    async def _rebuild(self, stored: StoredBacktest) -> E.BacktestResult:
+        req = stored.request
+        data = await self.candles.load(DataSpec.model_validate(req["data"]))
+        if data.fingerprint != req.get("fingerprint"):
+            # The store or the file changed since, or the run was on transformed data (a
+            # stress scenario): the spec no longer loads what was tested.
+            raise ResultNotFoundError(
+                f"backtest {stored.id} ran on data that no longer loads the same way"
+            )
+        config = E.BacktestConfig.model_validate(req["config"])
+        strat = E.get_strategy(req["strategy"])
+        return await anyio.to_thread.run_sync(
+            lambda: E.backtest(data.candles, strat, req["params"], config), limiter=self._lane
+        )
+
+
+def _id_key(bid: str) -> str:
+    return "id:" + bid
 
 
 def _render_chart(result: E.BacktestResult) -> bytes:

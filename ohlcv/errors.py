@@ -40,7 +40,7 @@ class InvalidTimeError(OhlcvError):
     def __init__(self, name: str, value: object):
         super().__init__(
             f"{name}={value!r} is not a time; use ISO 8601 in UTC (2024-03-01 or "
-            "2024-03-01T12:00) or epoch seconds or milliseconds"
+            "2024-03-01T12:00) or epoch seconds or milliseconds, between 1970 and 2200"
         )
         self.name = name
         self.value = value

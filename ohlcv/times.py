@@ -7,6 +7,7 @@ the same instant everywhere.
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, date, datetime
 from typing import Final
@@ -27,6 +28,10 @@ __all__ = [
 
 # Epoch numbers below this are seconds: 1e11 s is the year 5138, 1e11 ms is 1973.
 _SECONDS_BELOW: Final = 100_000_000_000
+# Times outside 1970-01-01 .. 2200-01-01 are typos, not market data (and some would not
+# even fit a datetime).
+_LATEST_MS: Final = 7_258_118_400_000
+_EPOCH_DIGITS = re.compile(r"^[0-9]+$")
 
 
 def to_epoch_ms(value: int | float) -> int:
@@ -48,11 +53,22 @@ def epoch_ms_array(values: npt.ArrayLike) -> npt.NDArray[np.int64]:
 
 def parse_time_ms(value: str | int | float | datetime | date | None, *, name: str = "time") -> int | None:
     """UTC epoch ms of ISO text (a date, or a datetime; no zone means UTC), epoch
-    seconds or milliseconds, or a datetime. None or blank text gives None."""
-    if value is None:
+    seconds or milliseconds, or a datetime, between 1970 and 2200. None or blank text
+    gives None; anything else raises InvalidTimeError."""
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if isinstance(value, bool):
+    try:
+        ms = _to_ms(value)
+    except (ValueError, OverflowError, TypeError):
+        raise InvalidTimeError(name, value) from None
+    if not 0 <= ms <= _LATEST_MS:
         raise InvalidTimeError(name, value)
+    return ms
+
+
+def _to_ms(value: str | int | float | datetime | date) -> int:
+    if isinstance(value, bool):
+        raise TypeError("a bool is not a time")
     if isinstance(value, int | float):
         return to_epoch_ms(value)
     if isinstance(value, datetime):
@@ -60,14 +76,9 @@ def parse_time_ms(value: str | int | float | datetime | date | None, *, name: st
     if isinstance(value, date):
         return _datetime_ms(datetime(value.year, value.month, value.day))
     raw = str(value).strip()
-    if not raw:
-        return None
-    if raw.lstrip("-").isdigit():
+    if _EPOCH_DIGITS.match(raw):
         return to_epoch_ms(int(raw))
-    try:
-        return _datetime_ms(datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00")))
-    except ValueError:
-        raise InvalidTimeError(name, value) from None
+    return _datetime_ms(datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00")))
 
 
 def _datetime_ms(dt: datetime) -> int:

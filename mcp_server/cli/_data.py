@@ -19,6 +19,7 @@ from mcp_server.candles import (
     DEFAULT_SYMBOL,
     DataSet,
     DataSpec,
+    LocalDataSpec,
 )
 from mcp_server.cli._options import Option, OptionGroup, with_groups
 from mcp_server.context import open_context
@@ -41,7 +42,7 @@ def _spec(values: dict[str, Any]) -> DataSpec:
     values["source"] = resolve_source(values["source"], data, values["start"], values["end"])
     values["symbol"] = str(values["symbol"]).upper()
     values["interval"] = normalize_interval(values["interval"])
-    return DataSpec(**values, path=str(data) if data is not None else None)
+    return LocalDataSpec(**values, path=str(data) if data is not None else None)
 
 
 DATA = OptionGroup(

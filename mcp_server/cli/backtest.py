@@ -173,14 +173,18 @@ def backtest(
         strat = engine.get_strategy(strategy)
         resolved = strat.resolve_params(_parse_params(param or []))
         with engine.CompileAhead(strat.name, resolved, config) as ahead:
-            candles = load(spec).candles
+            data = load(spec)
             ahead.wait()
+        candles = data.candles
         result = engine.backtest(candles, strat, resolved, config)
         if chart is not None:
             chart.write_bytes(engine.render_equity_png(result))
         if as_json:
-            sys.stdout.write(json.dumps(_payload(result, len(candles)), allow_nan=False) + "\n")
+            payload = {**_payload(result, len(candles)), "notes": list(data.notes)}
+            sys.stdout.write(json.dumps(payload, allow_nan=False) + "\n")
             return
+        for note in data.notes:
+            err.print(f"[yellow]note:[/yellow] {note}", highlight=False)
         out.print(f"[bold]{strat.name}[/bold] {resolved} on {_label(spec, result)}: {len(candles):,} bars")
         out.print(_metrics_table(result))
         if show_trades > 0 and result.n_trades:

@@ -62,11 +62,11 @@ def build_http_app(
         docs_url=None, redoc_url=None, openapi_url=None,
     )  # fmt: skip
     app.state.context = context
-    add_routes(app, context)
+    routes = add_routes(app, context)
     app.mount("/mcp", mcp_app)
     token = settings.server.http_token.get_secret_value() if settings.server.http_token else None
     app.add_middleware(
         Guard, telemetry=context.telemetry, hosts=hosts, origins=origins, token=token,
-        max_body=settings.server.max_body_bytes,
+        max_body=settings.server.max_body_bytes, routes=routes,
     )  # fmt: skip
     return app

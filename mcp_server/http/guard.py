@@ -4,8 +4,9 @@ middleware (not BaseHTTPMiddleware, so streamed MCP responses pass through untou
 In order:
 1. unknown Host -> 421, unknown Origin -> 403 (every route, not only /mcp);
 2. bearer token (BST_HTTP_TOKEN) on everything but /health when a token is set -> 401;
-3. a body above BST_MAX_BODY_BYTES -> 413, whether it declares a Content-Length or is
-   chunked (a chunked body is read up to the limit before the app sees it);
+3. a body above BST_MAX_BODY_BYTES -> 413: a declared Content-Length above it is refused at
+   once, and every body (declared or chunked, or both) is read up to the limit before the app
+   sees it, so no header can talk the guard out of counting;
 4. `/mcp` is served as `/mcp/` (no redirect a client might not follow).
 """
 
@@ -48,8 +49,10 @@ class Guard:
         origins: list[str],
         token: str | None,
         max_body: int,
+        routes: frozenset[str] = frozenset(),
     ) -> None:
         self.app = app
+        self.routes = routes
         self.telemetry = telemetry
         self.hosts = hosts
         self.origins = origins
@@ -62,25 +65,31 @@ class Guard:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         path = scope.get("path", "")
-        route = "/mcp" if path.startswith("/mcp") else path
+        route = self._route(path)
         refusal = self._refusal(headers, path)
         if refusal is not None:
             await self._reject(send, route, *refusal)
             return
         if path == "/mcp":
             scope = {**scope, "path": "/mcp/", "raw_path": b"/mcp/"}
-        length = headers.get("content-length")
-        if length is not None and length.isdigit():
-            if int(length) > self.max_body:
-                await self._reject(send, route, 413, f"Request body above {self.max_body} bytes")
-                return
-        elif scope.get("method") not in ("GET", "HEAD"):
+        length = headers.get("content-length", "")
+        if length.isdigit() and int(length) > self.max_body:
+            await self._reject(send, route, 413, f"Request body above {self.max_body} bytes")
+            return
+        if scope.get("method") not in ("GET", "HEAD"):
             buffered = await self._read_body(receive)
             if buffered is None:
                 await self._reject(send, route, 413, f"Request body above {self.max_body} bytes")
                 return
             receive = _replay(buffered, receive)
         await self.app(scope, receive, self._counting(send, route))
+
+    def _route(self, path: str) -> str:
+        """The telemetry label: a known route or `other` (raw paths would let any client
+        grow the metrics without bound)."""
+        if path.startswith("/mcp"):
+            return "/mcp"
+        return path if path in self.routes else "other"
 
     def _refusal(self, headers: dict[str, str], path: str) -> tuple[int, str, list[tuple[bytes, bytes]]] | None:
         if not _match(headers.get("host", ""), self.hosts):

@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Query
 from fastapi.responses import JSONResponse, Response
 
 from mcp_server import market_views
-from mcp_server.candles import DataSpec
+from mcp_server.candles import Category, DataSpec
 from mcp_server.context import AppContext
 from mcp_server.errors import describe, lookup
 from mcp_server.results import BacktestSummary, summary_model
@@ -57,8 +57,8 @@ def _interval(value: str) -> str:
         raise HTTPException(400, f"interval must be one of {','.join(INTERVALS)}") from None
 
 
-def add_routes(app: FastAPI, context: AppContext) -> None:
-    """Mount the routes on `app`."""
+def add_routes(app: FastAPI, context: AppContext) -> frozenset[str]:
+    """Mount the routes on `app`; their paths."""
     router = APIRouter()
     started = time.time()
 
@@ -72,7 +72,8 @@ def add_routes(app: FastAPI, context: AppContext) -> None:
 
     @router.get("/api/v1/marketdata/bybit/klines/working")
     async def klines_working(
-        symbol: SymbolQuery, interval: str = "15", load_limit: LoadLimit = 1000, category: str = "linear"
+        symbol: SymbolQuery, interval: str = "15", load_limit: LoadLimit = 1000,
+        category: Category = "linear",
     ) -> list[dict[str, float | int]]:
         """The working set: the newest 500 closed candles (loaded once, then topped up)."""
         call = market_views.working_set(context, symbol, _interval(interval), category, load_limit)
@@ -85,7 +86,7 @@ def add_routes(app: FastAPI, context: AppContext) -> None:
         base: str | None = None,
         aligned: Annotated[int, Query(ge=0, le=1)] = 1,
         load_limit: LoadLimit = 1000,
-        category: str = "linear",
+        category: Category = "linear",
     ) -> dict[str, Any]:
         """Several timeframes; aligned=1 resamples them from `base` (default the smallest).
         `partial` marks buckets the data does not fully cover (the newest is still forming)."""
@@ -111,6 +112,7 @@ def add_routes(app: FastAPI, context: AppContext) -> None:
         return summary_model(await _answer(context, call, "engine"))
 
     app.include_router(router)
+    return frozenset(getattr(r, "path", "") for r in router.routes) - {""}
 
 
 async def _health(context: AppContext, started: float) -> dict[str, Any]:

@@ -112,7 +112,8 @@ async def _run(ctx: Context, job: Job) -> Any:
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(relay)
-            await anyio.to_thread.run_sync(work)
+            # The engine lane: numba's parallel kernels must not run from two threads at once.
+            await anyio.to_thread.run_sync(work, limiter=app(ctx).engine_lane)
             tg.cancel_scope.cancel()
     finally:
         stop.set()  # a cancelled request ends the engine run after its current chunk

@@ -68,6 +68,15 @@ def test_file_source_stays_inside_its_folder(tmp_path: Path) -> None:
         _load(source, source="file")
     with pytest.raises(DataUnavailableError, match="no such file"):
         _load(source, source="file", path="missing.csv")
+    (tmp_path / ".env").write_text("DEEPSEEK_API_KEY=sk-live-1234567890abcdef\n")
+    (tmp_path / "keys.csv").write_text("DEEPSEEK_API_KEY=sk-live-1234567890abcdef\n1\n")
+    for name, why in ((".env", "hidden"), ("keys.csv", "not an OHLCV table"), ("x\x00.csv", "usable")):
+        with pytest.raises(DataUnavailableError, match=why) as info:
+            _load(source, source="file", path=name)
+        assert "sk-live" not in str(info.value)  # a client never reads a file back through errors
+    local = CandleSource(M.CandleStore(tmp_path / "store"))  # the user's own shell: says what it found
+    with pytest.raises(engine.InvalidDataError, match="DEEPSEEK_API_KEY"):
+        _load(local, source="file", path=str(tmp_path / "keys.csv"))
 
 
 def test_error_table_says_the_fix_once() -> None:

@@ -121,8 +121,11 @@ async def test_health_and_metrics(rest: httpx.AsyncClient) -> None:
     health = (await rest.get("/health")).json()
     assert health["status"] == "ok" and "optimize" in health["toolsets"]
     await rest.post("/api/v1/backtests", json=REQUEST)
+    for n in range(3):
+        await rest.get(f"/probe-{n}")  # unknown paths share one label: no unbounded series
     text = (await rest.get("/metrics")).text
     assert 'bst_http_requests_total{route="/api/v1/backtests",status="200"}' in text
+    assert 'route="other",status="404"} 3.0' in text and "probe" not in text
 
 
 async def test_backtest_route_reads_files_inside_the_files_folder(tmp_path: Path, fake_bybit: str) -> None:

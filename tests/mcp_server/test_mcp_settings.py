@@ -63,6 +63,9 @@ def test_refusal_to_bind_publicly_survives_redaction() -> None:
         check_bind(plain, "0.0.0.0")
     message = str(info.value)
     assert redact(message) == message and "BST_HTTP_TOKEN" in message
-    prose = "refusing to listen without a token: set BST_HTTP_TOKEN (send 'Authorization: Bearer <token>')"
-    assert redact(prose) == prose
-    assert "s3cret-value-123" not in redact("token: s3cret-value-123 and Bearer s3cret-value-123")
+    placeholder = "clients send 'Authorization: Bearer <token>' with api_key=<key>"
+    assert redact(placeholder) == placeholder
+    for secret in ("s3cret-value-123", "abc1234", "hunter2", "Zq<9xK2mPq7Lw"):
+        for text in (f"token: {secret}", f"GET /x?api_key={secret} ok", f"password={secret}",
+                     f"Authorization: Bearer {secret}"):  # fmt: skip
+            assert secret not in redact(text), text

@@ -120,6 +120,7 @@ async def test_http_with_token(http_server: tuple[str, str]) -> None:
 
     chunked = httpx.post(url + "/mcp/", headers=auth, content=chunks(), timeout=60)
     assert chunked.status_code == 413
+    assert _declared_small_but_chunked(url, token) == 413  # a small Content-Length talks nobody out of counting
     for path in ("/mcp", "/mcp/"):  # served as is, no redirect a client may not follow
         r = httpx.post(url + path, headers={**auth, "Accept": "application/json, text/event-stream"},
                        json={"jsonrpc": "2.0", "id": 1, "method": "ping"}, timeout=60)  # fmt: skip
@@ -135,6 +136,23 @@ async def test_http_with_token(http_server: tuple[str, str]) -> None:
         assert not r.is_error
     text = httpx.get(url + "/metrics", headers=auth).text
     assert 'bst_tool_calls_total{outcome="ok",tool="run_backtest"}' in text
+
+
+def _declared_small_but_chunked(url: str, token: str) -> int:
+    """Status of a 2 MB chunked body that also declares Content-Length: 10."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=60) as s:
+        head = (f"POST /api/v1/backtests HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+                "Content-Length: 10\r\nTransfer-Encoding: chunked\r\n\r\n")  # fmt: skip
+        s.sendall(head.encode())
+        try:
+            for _ in range(20):
+                s.sendall(b"186a0\r\n" + b"x" * 100_000 + b"\r\n")
+            s.sendall(b"0\r\n\r\n")
+        except OSError:  # the server answered and closed while we were still sending
+            pass
+        return int(s.recv(4096).split(b" ", 2)[1])
 
 
 def test_http_refuses_public_host_without_token(tmp_path: Path) -> None:

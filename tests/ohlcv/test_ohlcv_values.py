@@ -80,6 +80,9 @@ def test_bad_and_blank_times() -> None:
     assert parse_time_ms(None) is None and parse_time_ms("  ") is None
     with pytest.raises(InvalidTimeError, match=r"start='yesterday' is not a time; use ISO 8601"):
         parse_time_ms("yesterday", name="start")
+    for typo in ("--5", "²", "-5", "9999-12-31", "99999999999999999999", float("nan"), True):
+        with pytest.raises(InvalidTimeError, match="between 1970 and 2200"):
+            parse_time_ms(typo)  # type: ignore[arg-type]
     assert format_iso(T0) == "2024-01-01T00:00:00Z" and format_minute(T0) == "2024-01-01 00:00"
     assert epoch_ms_array([T0 // 1000]).tolist() == [T0] and epoch_ms_array([T0]).tolist() == [T0]
 

@@ -119,23 +119,17 @@ class DataSet:
         return self.candles.fingerprint()
 
 
+@dataclass
 class CandleSource:
-    """Loads a `DataSpec`. `file_root`: files must lie under it (None: anywhere, for the CLI)."""
+    """Loads a `DataSpec`: `max_bars` (None: no limit) caps what a caller may load, and
+    files must lie under `file_root` (None: anywhere, for the CLI on the user's machine)."""
 
-    def __init__(
-        self,
-        store: M.CandleStore,
-        *,
-        max_bars: int | None = MAX_BARS,
-        file_root: Path | None = None,
-        engine_lane: anyio.CapacityLimiter | None = None,
-    ) -> None:
-        self.store = store
-        self.max_bars = max_bars
-        self.file_root = file_root
-        self._lane = engine_lane
-        # Only the sample is remembered: it is deterministic, while the store and files change.
-        self._samples: TtlLru[DataSpec, DataSet] = TtlLru(_SAMPLE_SLOTS)
+    store: M.CandleStore
+    max_bars: int | None = MAX_BARS
+    file_root: Path | None = None
+    engine_lane: anyio.CapacityLimiter | None = None
+    # Only the sample is remembered: it is deterministic, while the store and files change.
+    _samples: TtlLru[DataSpec, DataSet] = field(default_factory=lambda: TtlLru(_SAMPLE_SLOTS))
 
     async def load(self, spec: DataSpec) -> DataSet:
         """The candles of `spec`, validated for the engine."""
@@ -146,11 +140,11 @@ class CandleSource:
         if spec.source == "sample":
             hit = self._samples.get(spec)
             if hit is None:
-                hit = await anyio.to_thread.run_sync(_sample, spec, limiter=self._lane)
+                hit = await anyio.to_thread.run_sync(_sample, spec, limiter=self.engine_lane)
                 self._samples.set(spec, hit)
             return hit
         loader = self._stored if spec.source == "store" else self._file
-        return await anyio.to_thread.run_sync(loader, spec, limiter=self._lane)
+        return await anyio.to_thread.run_sync(loader, spec, limiter=self.engine_lane)
 
     def load_sync(self, spec: DataSpec) -> DataSet:
         """`load` for callers without an event loop (the CLI)."""

@@ -57,15 +57,16 @@ class RedactingFilter(logging.Filter):
         for key, value in list(vars(record).items()):
             if key not in _STD_ATTRS and isinstance(value, str):
                 setattr(record, key, redact(value, self.secrets))
+        if record.exc_info and not record.exc_text:
+            # A traceback can quote a header or URL: scrub it like the message (formatters
+            # print exc_text when it is set).
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = redact(text, self.secrets)
         return True
 
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: ts, level, logger, msg, extras, exception."""
-
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        super().__init__()
-        self.secrets = [s for s in secrets if s]
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
@@ -79,15 +80,14 @@ class JsonFormatter(logging.Formatter):
             if key not in _STD_ATTRS and not key.startswith("_"):
                 out[key] = value if isinstance(value, int | float | bool | None) else str(value)
         if record.exc_info:
-            # A traceback can quote a header or URL: scrub it like the message.
-            out["exc"] = redact(self.formatException(record.exc_info), self.secrets)
+            out["exc"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(out, ensure_ascii=False)
 
 
 def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
     """Route the root logger (and uvicorn's) to stderr as redacted JSON lines."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter(secrets))
+    handler.setFormatter(JsonFormatter())
     handler.addFilter(RedactingFilter(secrets))
     root = logging.getLogger()
     for old in list(root.handlers):

@@ -69,3 +69,23 @@ def test_refusal_to_bind_publicly_survives_redaction() -> None:
         for text in (f"token: {secret}", f"GET /x?api_key={secret} ok", f"password={secret}",
                      f"Authorization: Bearer {secret}"):  # fmt: skip
             assert secret not in redact(text), text
+
+
+def test_tracebacks_in_logs_are_scrubbed_too(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    from mcp_server.logs import configure_logging
+
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    configure_logging("INFO", ["my-own-secret-value"])
+    try:
+        raise RuntimeError("upstream said: Authorization: Bearer leaked-token-123 my-own-secret-value")
+    except RuntimeError:
+        logging.getLogger("mcp_server.test").exception("request failed")
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    err = capsys.readouterr().err
+    assert "request failed" in err and "RuntimeError" in err
+    assert "leaked-token-123" not in err and "my-own-secret-value" not in err

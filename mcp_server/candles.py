@@ -146,16 +146,13 @@ class CandleSource:
         loader = self._stored if spec.source == "store" else self._file
         return await anyio.to_thread.run_sync(loader, spec, limiter=self.engine_lane)
 
-    def load_sync(self, spec: DataSpec) -> DataSet:
-        """`load` for callers without an event loop (the CLI)."""
-        return anyio.run(self.load, spec)
-
     def _stored(self, spec: DataSpec) -> DataSet:
         step = Interval.parse(spec.interval).ms
         end = parse_time_ms(spec.end, name="end")
         start = parse_time_ms(spec.start, name="start")
         _check_order(start, end)
-        hi = end if end is not None else now_ms()
+        now = now_ms()
+        hi = end if end is not None else now
         lo = start if start is not None else hi - spec.bars * step
         key = M.DatasetKey.of(spec.category, spec.symbol, spec.interval)
         stored = self.store.load(key, lo, hi)
@@ -169,7 +166,7 @@ class CandleSource:
         if len(stored) < 2:
             raise DataUnavailableError(_nothing_stored(spec, key, len(stored)))
         candles = _for_engine(stored)
-        wanted = spec.bars if start is None else _bars_between(spec.interval, lo, min(hi, now_ms()))
+        wanted = spec.bars if start is None else _bars_between(spec.interval, lo, min(hi, now))
         notes = []
         if len(candles) < wanted:
             notes.append(

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from mcp_server.tools import TOOLSET_MODULES, TOOLSET_TOOLS
+from mcp_server.tools._runtime import marked_tools
 
 __all__ = ["render_tool_table", "update_docs"]
 
@@ -33,11 +34,10 @@ def render_tool_table() -> str:
         "|---|---|---|---|---|",
     ]
     for toolset, module in TOOLSET_MODULES.items():
-        for name in TOOLSET_TOOLS[toolset]:
-            fn = getattr(module, name)
-            mark = fn.__mcp_tool__
+        for fn, mark in marked_tools(module):
             writes = "yes" if mark.annotations.read_only_hint is False else "no"
-            lines.append(f"| {toolset} | `{name}` | {mark.title} | {writes} | {_summary(fn.__doc__)} |")
+            summary = _summary(fn.__doc__ or "")
+            lines.append(f"| {toolset} | `{mark.name}` | {mark.title} | {writes} | {summary} |")
     return "\n".join(lines)
 
 

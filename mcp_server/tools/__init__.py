@@ -13,7 +13,7 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 
 from mcp_server.tools import agents, analysis, backtest, market, optimize
-from mcp_server.tools._runtime import ToolMark, register
+from mcp_server.tools._runtime import marked_tools, register
 
 __all__ = ["TOOLSET_MODULES", "TOOLSET_TOOLS", "register_tools"]
 
@@ -26,13 +26,10 @@ TOOLSET_MODULES: dict[str, ModuleType] = {
 }
 
 
-def _names(module: ModuleType) -> tuple[str, ...]:
-    marks = (getattr(fn, "__mcp_tool__", None) for fn in vars(module).values())
-    return tuple(m.name for m in marks if isinstance(m, ToolMark))
-
-
 # The public contract: which tool lives in which toolset (docs and tests read this).
-TOOLSET_TOOLS: dict[str, tuple[str, ...]] = {k: _names(m) for k, m in TOOLSET_MODULES.items()}
+TOOLSET_TOOLS: dict[str, tuple[str, ...]] = {
+    k: tuple(mark.name for _, mark in marked_tools(m)) for k, m in TOOLSET_MODULES.items()
+}
 
 
 def register_tools(server: MCPServer[Any], toolsets: Iterable[str]) -> None:

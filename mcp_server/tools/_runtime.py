@@ -31,7 +31,16 @@ from mcp_server.context import AppContext
 from mcp_server.errors import describe, lookup
 from mcp_server.tools._args import SearchSpec, StrategySpec
 
-__all__ = ["READ_ONLY", "READ_ONLY_OPEN", "WRITES_STORE", "app", "progress", "register", "tool"]
+__all__ = [
+    "READ_ONLY",
+    "READ_ONLY_OPEN",
+    "WRITES_STORE",
+    "app",
+    "marked_tools",
+    "progress",
+    "register",
+    "tool",
+]
 
 log = logging.getLogger("mcp_server.tools")
 
@@ -69,18 +78,19 @@ def app(ctx: Context) -> AppContext:
     return cast(AppContext, ctx.request_context.lifespan_context)
 
 
-def register(server: MCPServer[Any], module: ModuleType) -> list[str]:
-    """Add every `@tool` function of `module` to `server`; their names, in source order."""
-    names = []
-    for fn in vars(module).values():
-        mark = getattr(fn, "__mcp_tool__", None)
-        if isinstance(mark, ToolMark):
-            server.add_tool(
-                _instrumented(fn, mark.name), name=mark.name, title=mark.title,
-                annotations=mark.annotations,
-            )  # fmt: skip
-            names.append(mark.name)
-    return names
+def marked_tools(module: ModuleType) -> list[tuple[Callable[..., Awaitable[Any]], ToolMark]]:
+    """The `@tool` functions of `module` with their marks, in source order."""
+    found = ((fn, getattr(fn, "__mcp_tool__", None)) for fn in vars(module).values())
+    return [(fn, mark) for fn, mark in found if isinstance(mark, ToolMark)]
+
+
+def register(server: MCPServer[Any], module: ModuleType) -> None:
+    """Add every `@tool` function of `module` to `server`."""
+    for fn, mark in marked_tools(module):
+        server.add_tool(
+            _instrumented(fn, mark.name), name=mark.name, title=mark.title,
+            annotations=mark.annotations,
+        )  # fmt: skip
 
 
 def _instrumented(fn: Callable[..., Awaitable[Any]], name: str) -> Callable[..., Awaitable[Any]]:

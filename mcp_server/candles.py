@@ -51,29 +51,23 @@ _SAMPLE_SLOTS = 8
 SourceArg = Annotated[
     Source,
     Field(
-        description="sample = deterministic synthetic BTC-like data, no network (labelled "
-        "synthetic); store = candles already in the local store (fill it with fetch_history); "
-        "file = a CSV/Parquet file given by `path`"
+        description="sample: synthetic BTC-like series, offline; store: candles saved by "
+        "fetch_history; file: CSV/Parquet at `path`"
     ),
 ]
-SymbolArg = Annotated[
-    str, Field(pattern=r"^[A-Z0-9]{2,24}$", description="Bybit symbol, e.g. BTCUSDT")
-]
-IntervalArg = Annotated[
-    IntervalLabel, Field(description="Bar interval: minutes (1..720), D, W or M")
-]
+SymbolArg = Annotated[str, Field(pattern=r"^[A-Z0-9]{2,24}$", description="Bybit symbol")]
+IntervalArg = Annotated[IntervalLabel, Field(description="Minutes, D, W or M")]
 _BARS_HELP = (
-    "How many bars: the sample's length, or the newest stored bars up to `end` when no "
-    "`start` is given (files are read whole)"
+    "Bar count: the sample's, or the newest stored up to `end` when no `start`"
 )
 BarsArg = Annotated[int, Field(ge=2, le=MAX_BARS, description=_BARS_HELP)]
-CategoryArg = Annotated[Category, Field(description="Bybit market category")]
+CategoryArg = Annotated[Category, Field(description="Bybit category")]
 TimeArg = Annotated[
-    str | None, Field(max_length=32, description="ISO date/time in UTC (2024-03-01T12:00) or epoch s/ms")
+    str | None, Field(max_length=32, description="UTC ISO time (2024-03-01T12:00) or epoch s/ms")
 ]
-SeedArg = Annotated[int, Field(ge=0, le=2**31 - 1, description="Seed of the sample data")]
+SeedArg = Annotated[int, Field(ge=0, le=2**31 - 1, description="Sample seed")]
 PathArg = Annotated[
-    str | None, Field(max_length=1024, description="CSV or Parquet file (source=file)")
+    str | None, Field(max_length=1024, description="CSV/Parquet file for source=file")
 ]
 
 

@@ -24,8 +24,7 @@ ParamsArg = Annotated[
     dict[str, int | float],
     Field(
         max_length=10,
-        description='Strategy parameters overriding the defaults, e.g. {"fast": 10, "slow": 40}; '
-        "see list_strategies for names and ranges",
+        description='Overrides of the defaults, e.g. {"fast": 10, "slow": 40} (see list_strategies)',
     ),
 ]
 ConfigArg = Annotated[
@@ -34,7 +33,7 @@ ConfigArg = Annotated[
 ]
 AgentArg = Annotated[
     Literal["auto", "deepseek", "perplexity", "local"],
-    Field(description="auto = the routing table; local = the offline analyst (always available)"),
+    Field(description="local = the offline analyst; auto = routed"),
 ]
 BacktestId = Annotated[
     str | None, Field(pattern=r"^[0-9a-f]{16}$", description="Id returned by run_backtest")

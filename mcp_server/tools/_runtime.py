@@ -30,6 +30,7 @@ from mcp_server.candles import DataSpec
 from mcp_server.context import AppContext
 from mcp_server.errors import describe, lookup
 from mcp_server.tools._args import SearchSpec, StrategySpec
+from mcp_server.tools._schema import compact_input, compact_output
 
 __all__ = [
     "READ_ONLY",
@@ -89,8 +90,21 @@ def register(server: MCPServer[Any], module: ModuleType) -> None:
     for fn, mark in marked_tools(module):
         server.add_tool(
             _instrumented(fn, mark.name), name=mark.name, title=mark.title,
-            annotations=mark.annotations,
+            description=inspect.cleandoc(fn.__doc__ or ""), annotations=mark.annotations,
         )  # fmt: skip
+        _compact_schemas(server, mark.name)
+
+
+def _compact_schemas(server: MCPServer[Any], name: str) -> None:
+    """Publish the tool's schemas compacted (see `_schema`); arguments are still validated
+    by the SDK's model, results by the client against the compacted output schema."""
+    info = server._tool_manager.get_tool(name)  # the SDK has no public hook for this
+    if info is None:
+        return
+    info.parameters = compact_input(info.parameters)
+    meta = info.fn_metadata
+    if meta.output_schema is not None:
+        meta.output_schema = compact_output(meta.output_schema)
 
 
 def _instrumented(fn: Callable[..., Awaitable[Any]], name: str) -> Callable[..., Awaitable[Any]]:

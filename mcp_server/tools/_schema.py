@@ -1,0 +1,134 @@
+"""Compact tool schemas: `tools/list` is read by the calling model before its first call,
+so every byte in it costs context in every session.
+
+Pydantic's schemas carry a generated `title` on every field and spell an optional
+argument as `anyOf: [X, {"type": "null"}]` with `default: null`. Neither tells the
+model anything: titles repeat the name, and an optional argument is simply one that
+is not `required`. Output schemas keep their null branches, because clients validate
+structured results against them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["CONFIG_BRIEF", "compact_input", "compact_output"]
+
+_NULL = {"type": "null"}
+# Size caps guard the server against abuse; a model never needs them to fill a call, and
+# a value over a cap still gets a one-line error naming it.
+_CAPS = {"maxLength", "minLength", "maxProperties", "maxItems"}
+
+# The engine's config carries a description and bounds per field (REST and docs show
+# them); in a tool schema, where it appears in seven tools, one paragraph names every
+# field with its default in a third of the bytes. The server still validates the object
+# field by field, and an unknown or out-of-range field gets a one-line error.
+CONFIG_BRIEF = (
+    "Execution options [default]. Fractions: 0.02 = 2 %. fee [0.00055 = 0.055 % Bybit "
+    "taker], maker_fee for TP fills [fee], slippage [0], sl/tp/trail from the fill or best "
+    "price [0 = off], trail_activation [0], check_entry_bar [true], same_bar stop_first|"
+    "tp_first|ohlc_path, fill next_open|close, direction long|short|both, size_mode "
+    "equity_fraction|fixed_qty|fixed_notional, size [1], leverage [1], initial_capital "
+    "[10000], qty_step, min_qty, funding_rate [off], funding_hours [8], liquidation "
+    "[false], maintenance_margin [0.005]."
+)
+_BRIEFS = {"BacktestConfig": CONFIG_BRIEF}
+
+
+def compact_input(schema: dict[str, Any]) -> dict[str, Any]:
+    """An argument schema without titles, null branches or null defaults."""
+    return _strip_keys(_compact(schema, drop_null=True), _CAPS)
+
+
+def compact_output(schema: dict[str, Any]) -> dict[str, Any]:
+    """A result schema for the client's validation: the top level typed, nested models
+    left open, and no titles, descriptions or defaults (the model reads the result itself)."""
+    slim = _strip_keys(_compact(schema, drop_null=False), {"description", "required", "default"})
+    return _open_refs({k: v for k, v in slim.items() if k != "$defs"})
+
+
+def _compact(node: Any, *, drop_null: bool) -> Any:
+    if isinstance(node, list):
+        return [_compact(v, drop_null=drop_null) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "title" and isinstance(value, str):
+            continue
+        if key in ("properties", "$defs") and isinstance(value, dict):
+            out[key] = {k: _compact(v, drop_null=drop_null) for k, v in value.items()}
+            if key == "$defs":
+                out[key] = {k: _brief(k, v) for k, v in out[key].items()}
+            continue
+        out[key] = _compact(value, drop_null=drop_null)
+    if drop_null:
+        out = _without_null(out)
+    if "$ref" in out:  # the definition describes itself
+        out.pop("description", None)
+    return _type_list(out)
+
+
+def _open_refs(node: Any) -> Any:
+    """Every `$ref` replaced by the empty (any-value) schema."""
+    if isinstance(node, list):
+        return [_open_refs(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        return {}
+    return {k: _open_refs(v) for k, v in node.items()}
+
+
+def _type_list(node: dict[str, Any]) -> dict[str, Any]:
+    """`anyOf` of bare types as one `type` list, and no `type` beside an `enum` of
+    strings: the same schema in fewer bytes."""
+    values = node.get("enum")
+    if node.get("type") == "string" and isinstance(values, list):
+        if all(isinstance(v, str) for v in values):
+            node = {k: v for k, v in node.items() if k != "type"}
+    branches = node.get("anyOf")
+    if isinstance(branches, list) and all(
+        isinstance(b, dict) and set(b) == {"type"} and isinstance(b["type"], str) for b in branches
+    ):
+        node = {k: v for k, v in node.items() if k != "anyOf"}
+        node["type"] = [b["type"] for b in branches]
+    return node
+
+
+def _brief(name: str, definition: Any) -> Any:
+    """A model's definition reduced to one paragraph naming its fields."""
+    brief = _BRIEFS.get(name)
+    if brief is None or not isinstance(definition, dict):
+        return definition
+    return {"type": "object", "description": brief}
+
+
+def _without_null(node: dict[str, Any]) -> dict[str, Any]:
+    branches = node.get("anyOf")
+    if isinstance(branches, list) and _NULL in branches:
+        rest = [b for b in branches if b != _NULL]
+        node = {k: v for k, v in node.items() if k != "anyOf"}
+        if len(rest) == 1:
+            node = {**rest[0], **node}
+        else:
+            node["anyOf"] = rest
+    if "default" in node and node["default"] is None:
+        node = {k: v for k, v in node.items() if k != "default"}
+    return node
+
+
+def _strip_keys(node: Any, keys: set[str]) -> Any:
+    if isinstance(node, list):
+        return [_strip_keys(v, keys) for v in node]
+    if not isinstance(node, dict):
+        return node
+    return {
+        k: (
+            {n: _strip_keys(v, keys) for n, v in value.items()}
+            if k in ("properties", "$defs") and isinstance(value, dict)
+            else _strip_keys(value, keys)
+        )
+        for k, value in node.items()
+        if k not in keys
+    }

@@ -84,9 +84,9 @@ def _type_list(node: dict[str, Any]) -> dict[str, Any]:
     """`anyOf` of bare types as one `type` list, and no `type` beside an `enum` of
     strings: the same schema in fewer bytes."""
     values = node.get("enum")
-    if node.get("type") == "string" and isinstance(values, list):
-        if all(isinstance(v, str) for v in values):
-            node = {k: v for k, v in node.items() if k != "type"}
+    strings = isinstance(values, list) and all(isinstance(v, str) for v in values)
+    if node.get("type") == "string" and strings:
+        node = {k: v for k, v in node.items() if k != "type"}
     branches = node.get("anyOf")
     if isinstance(branches, list) and all(
         isinstance(b, dict) and set(b) == {"type"} and isinstance(b["type"], str) for b in branches

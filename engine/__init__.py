@@ -41,6 +41,7 @@ from engine.precompile import CompileAhead, kernel_cache_is_warm
 from engine.regime import regime_features
 from engine.result import BacktestResult
 from engine.sample import generate_candles, sample_candles
+from engine.story import buy_and_hold_equity, explain_result
 from engine.strategies import STRATEGIES, ParamSpec, Strategy, get_strategy, list_strategies
 from engine.stress import with_gap, with_volatility
 
@@ -66,11 +67,13 @@ __all__ = [
     "WalkForwardResult",
     "backtest",
     "backtest_signals",
+    "buy_and_hold_equity",
     "candles_from_frame",
     "count_time_gaps",
     "day_ends",
     "default_params",
     "expand_grid",
+    "explain_result",
     "generate_candles",
     "get_strategy",
     "indicators",

@@ -6,7 +6,7 @@
 
 from market._fake_data import CandleSource, random_walk_candles
 from market._fake_faults import Fault
-from market._http import MAINNET_URL, ClientConfig
+from market._http import MAINNET_URL, SYNTHETIC_HEADER, ClientConfig
 from market._limiter import RateLimiter
 from market.bybit import (
     BybitClient,
@@ -41,6 +41,7 @@ from market.store import CandleStore, DatasetInfo, DatasetKey, default_data_dir
 
 __all__ = [
     "MAINNET_URL",
+    "SYNTHETIC_HEADER",
     "BackfillReport",
     "BybitClient",
     "Cache",

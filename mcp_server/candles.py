@@ -26,7 +26,16 @@ from pydantic import BaseModel, ConfigDict, Field
 import engine as E
 import market as M
 from mcp_server.errors import DataUnavailableError
-from ohlcv import Candles, Interval, IntervalLabel, TtlLru, format_iso, now_ms, parse_time_ms
+from ohlcv import (
+    Candles,
+    Interval,
+    IntervalLabel,
+    TtlLru,
+    describe_data,
+    format_iso,
+    now_ms,
+    parse_time_ms,
+)
 
 __all__ = [
     "DEFAULT_BARS", "DEFAULT_INTERVAL", "DEFAULT_SEED", "DEFAULT_SYMBOL", "BarsArg",
@@ -266,6 +275,8 @@ def _for_engine(stored: Candles) -> Candles:
 
 # -- files ----------------------------------------------------------------------------
 _SYNTHETIC_COLUMN = "synthetic"
+_META_SYNTHETIC = b"bybit_tester.synthetic"
+_META_DATA = b"bybit_tester.data"
 _FILE_TYPES = (".csv", ".tsv", ".txt", ".parquet", ".pq")
 
 
@@ -291,22 +302,44 @@ def read_candles_file(path: Path, *, symbol: str = "", interval: str = "") -> Ca
         reason = " ".join(str(exc).split())[:160]
         raise DataUnavailableError(f"cannot read {path.name} as {suffix.lstrip('.')}: {reason}") from None
     cols = {str(c).strip().lower(): c for c in frame.columns}
-    synthetic = _SYNTHETIC_COLUMN in cols and bool(frame[cols[_SYNTHETIC_COLUMN]].astype(bool).any())
+    synthetic = _SYNTHETIC_COLUMN in cols and bool(frame[cols[_SYNTHETIC_COLUMN]].map(_truthy).any())
+    synthetic = synthetic or (suffix in (".parquet", ".pq") and _parquet_says_synthetic(path))
     candles = E.candles_from_frame(frame, symbol=symbol or path.stem.upper(), interval=interval)
     return candles.relabel(synthetic=synthetic) if synthetic else candles
 
 
-def write_candles_file(candles: Candles, path: Path) -> None:
-    """Candles to `.parquet` or `.csv` (time in epoch ms); synthetic data gets a
-    `synthetic` column, so the label survives the round trip."""
+def _truthy(value: Any) -> bool:
+    """A `synthetic` cell as written by us or edited by hand (True, 1, "true", "yes")."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes", "y")
+    return bool(value) and bool(value == value)  # NaN (an empty cell) is not a label
+
+
+def _parquet_says_synthetic(path: Path) -> bool:
+    import pyarrow.parquet as pq
+
+    meta = pq.read_schema(path).metadata or {}
+    return meta.get(_META_SYNTHETIC, b"").lower() == b"true"
+
+
+def write_candles_file(candles: Candles, path: Path, *, source: str | None = None) -> None:
+    """Candles to `.parquet` or `.csv` (time in epoch ms) with a `synthetic` column, so
+    the label survives the round trip; Parquet also says it in the file's metadata,
+    with where the data came from (`source`: how it was loaded) in words."""
     import pandas as pd
 
     frame = pd.DataFrame(candles.columns())
-    if candles.synthetic:
-        frame[_SYNTHETIC_COLUMN] = True
+    frame[_SYNTHETIC_COLUMN] = candles.synthetic
     suffix = path.suffix.lower()
     if suffix == ".parquet":
-        frame.to_parquet(path, index=False)
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        label = describe_data(source, candles.synthetic)
+        meta = {**(table.schema.metadata or {}), _META_SYNTHETIC: str(label.synthetic).lower().encode(),
+                _META_DATA: label.text.encode()}  # fmt: skip
+        pq.write_table(table.replace_schema_metadata(meta), path)
     elif suffix == ".csv":
         frame.to_csv(path, index=False)
     else:

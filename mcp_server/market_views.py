@@ -11,9 +11,9 @@ from collections.abc import Sequence
 import market as M
 from mcp_server.context import AppContext
 from mcp_server.errors import DataUnavailableError
-from ohlcv import Candles, Interval, now_ms, parse_time_ms
+from ohlcv import Candles, DataLabel, Interval, describe_data, now_ms, parse_time_ms
 
-__all__ = ["candle_rows", "klines", "mtf", "working_set"]
+__all__ = ["candle_rows", "data_label", "klines", "mtf", "working_set"]
 
 CandleRow = dict[str, float | int]
 
@@ -66,6 +66,12 @@ async def mtf(
         symbol.upper(), list(intervals), base=base, aligned=aligned, category=category,
         load_limit=load_limit,
     )  # fmt: skip
+
+
+def data_label(*candles: Candles) -> DataLabel:
+    """How these views word their data: read through the store from the exchange client,
+    so synthetic candles are the offline fake Bybit's."""
+    return describe_data("exchange", any(c.synthetic for c in candles))
 
 
 def candle_rows(candles: Candles) -> list[CandleRow]:

@@ -118,7 +118,7 @@ async def klines(
         app(ctx), category, symbol, interval, start or None, end or None, max(1, min(n, _KLINES_LIMIT))
     )
     meta = {"category": category, "symbol": symbol.upper(), "interval": interval, "count": len(c),
-            "synthetic": c.synthetic}  # fmt: skip
+            "synthetic": c.synthetic, "provenance": market_views.data_label(c).text}  # fmt: skip
     return _dump({**meta, "candles": market_views.candle_rows(c)})
 
 

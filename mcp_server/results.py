@@ -27,7 +27,7 @@ from mcp_server.cache import ResultCache
 from mcp_server.candles import CandleSource, DataSet, DataSpec
 from mcp_server.errors import ResultNotFoundError
 from mcp_server.telemetry import Telemetry
-from ohlcv import TtlLru
+from ohlcv import TtlLru, describe_data
 
 __all__ = [
     "HEADLINE_METRICS",
@@ -179,7 +179,7 @@ class BacktestResults:
 
         def work() -> tuple[E.BacktestResult, bytes | None]:
             result = E.backtest(data.candles, strat, resolved, config)
-            return result, (_render_chart(result) if chart else None)
+            return result, (_render_chart(result, data) if chart else None)
 
         result, png = await anyio.to_thread.run_sync(work, limiter=self._lane)
         summary = _summary(result, data.spec)
@@ -244,9 +244,11 @@ def _id_key(bid: str) -> str:
     return "id:" + bid
 
 
-def _render_chart(result: E.BacktestResult) -> bytes:
+def _render_chart(result: E.BacktestResult, data: DataSet) -> bytes:
     with _CHART_LOCK:
-        return E.render_equity_png(result, width=8.0, height=5.0, dpi=80)
+        return E.render_equity_png(
+            result, candles=data.candles, source=data.spec.source, width=8.0, height=5.0, dpi=80
+        )
 
 
 def _summary(result: E.BacktestResult, spec: DataSpec) -> dict[str, Any]:
@@ -287,11 +289,9 @@ def summary_model(stored: StoredBacktest) -> BacktestSummary:
 def _notes(stored: StoredBacktest) -> list[str]:
     s = stored.summary
     notes = list(stored.notes)
-    if s.get("synthetic"):
-        notes.append(
-            "SYNTHETIC data (the sample, or candles from the offline fake Bybit): "
-            "not evidence about the real market."
-        )
+    data_note = describe_data(s.get("source"), bool(s.get("synthetic"))).note
+    if data_note:
+        notes.append(data_note)
     n = s["metrics"].get("n_trades") or 0
     if n < 30:
         notes.append(f"Only {n} trades: Sharpe and win rate are not statistically meaningful.")

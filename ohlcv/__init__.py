@@ -3,7 +3,8 @@
 `Candles` (OHLCV + turnover arrays with symbol, interval, category and a
 `synthetic` label that survives slicing, resampling and export), `Interval`
 (Bybit labels, bar length, bucket alignment), `resample`, time parsing and
-formatting, and the in-process `TtlLru`. Pure numpy and the standard library:
+formatting, `describe_data` (how every surface words where data came from),
+and the in-process `TtlLru`. Pure numpy and the standard library:
 no I/O, no network, no numba.
 """
 
@@ -25,6 +26,7 @@ from ohlcv.intervals import (
     normalize_interval,
 )
 from ohlcv.lru import TtlLru
+from ohlcv.provenance import DataLabel, describe_data
 from ohlcv.resample import partial_edges, resample
 from ohlcv.times import (
     epoch_ms_array,
@@ -42,6 +44,7 @@ __all__ = [
     "MINUTE_MS",
     "WEEK_MS",
     "Candles",
+    "DataLabel",
     "Interval",
     "IntervalLabel",
     "InvalidTimeError",
@@ -50,6 +53,7 @@ __all__ = [
     "TtlLru",
     "UnknownIntervalError",
     "can_resample",
+    "describe_data",
     "epoch_ms_array",
     "floor_time",
     "floor_times",

@@ -149,6 +149,14 @@ class Interval:
         return self.label
 
     @property
+    def display(self) -> str:
+        """The label with its unit, as traders write it: "15m", "1h", "4h", "1D", "1W", "1M"."""
+        if self.label in ("D", "W", "M"):
+            return "1" + self.label
+        minutes = int(self.label)
+        return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
+
+    @property
     def ms(self) -> int:
         """Bar length in ms (31 days for the month: an upper bound)."""
         return interval_ms(self.label)

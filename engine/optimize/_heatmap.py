@@ -11,6 +11,7 @@ import numpy.typing as npt
 
 from engine._mpl import figure_png, pyplot
 from engine.errors import InvalidParameterError
+from ohlcv import DataLabel
 
 F64 = npt.NDArray[np.float64]
 
@@ -76,9 +77,12 @@ def render_heatmap_png(
         plt.close(fig)
 
 
-def result_heatmap_png(result: Any, x: str, y: str, *, metric: str | None = None, agg: str = "max") -> bytes:
+def result_heatmap_png(
+    result: Any, x: str, y: str, *, metric: str | None = None, agg: str = "max", data: DataLabel | None = None
+) -> bytes:
     """Heatmap of an :class:`~engine.optimize.OptimizationResult`: its objective
-    score, or ``metric`` (any metric key) when given."""
+    score, or ``metric`` (any metric key) when given. ``data`` (from
+    `ohlcv.describe_data`) tags the title, so synthetic data is never taken for market data."""
     if metric is None:
         values = [float(s) for s in result.scores]
         label = result.objective.label
@@ -86,5 +90,5 @@ def result_heatmap_png(result: Any, x: str, y: str, *, metric: str | None = None
         values = [math.nan if m.get(metric) is None else float(m[metric]) for m in result.metrics]
         label = metric
     best = result.best["params"] if result.best else None
-    title = f"{result.strategy}: {label} by {x} and {y}"
+    title = f"{result.strategy}: {label} by {x} and {y}" + (f" [{data.tag}]" if data and data.tag else "")
     return render_heatmap_png(result.combos, values, x, y, label=label, title=title, agg=agg, best=best)

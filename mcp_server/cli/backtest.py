@@ -19,6 +19,7 @@ from mcp_server.candles import DataSpec
 from mcp_server.cli._app import app
 from mcp_server.cli._data import data_options, load
 from mcp_server.cli._errors import cli_errors
+from ohlcv import Interval, describe_data
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -110,13 +111,15 @@ def demo(
             result = engine.backtest(candles, "ema_cross", params)
         summary = result.summary()
         out.print(
-            f"[bold]EMA {fast}/{slow} cross on {spec.symbol} {spec.interval}m[/bold], "
+            f"[bold]EMA {fast}/{slow} cross on {spec.symbol} {Interval.parse(spec.interval).display}[/bold], "
             f"{len(candles):,} bars {summary['start']} .. {summary['end']}, fee 0.055 %, long/short"
         )
-        out.print("[yellow]Data: SYNTHETIC sample (offline, deterministic), not Bybit history.[/yellow]")
+        tag = describe_data(spec.source, candles.synthetic).tag
+        out.print(f"[yellow]Data: {tag} (offline, deterministic), not Bybit history.[/yellow]")
         out.print(_metrics_table(result))
-        out_png.write_bytes(engine.render_equity_png(result))
-        out.print(f"Chart: {out_png.resolve()}")
+        out.print(_why(result), highlight=False)
+        out_png.write_bytes(engine.render_equity_png(result, candles=candles, source=spec.source))
+        out.print(f"Chart (strategy beside buy-and-hold): {out_png.resolve()}")
 
 
 def _config(opts: dict[str, Any]) -> Any:
@@ -178,15 +181,17 @@ def backtest(
         candles = data.candles
         result = engine.backtest(candles, strat, resolved, config)
         if chart is not None:
-            chart.write_bytes(engine.render_equity_png(result))
+            chart.write_bytes(engine.render_equity_png(result, candles=candles, source=spec.source))
         if as_json:
-            payload = {**_payload(result, len(candles)), "notes": list(data.notes)}
+            label = describe_data(spec.source, result.synthetic)
+            payload = {**_payload(result, len(candles)), "provenance": label.text, "notes": list(data.notes)}
             sys.stdout.write(json.dumps(payload, allow_nan=False) + "\n")
             return
         for note in data.notes:
             err.print(f"[yellow]note:[/yellow] {note}", highlight=False)
         out.print(f"[bold]{strat.name}[/bold] {resolved} on {_label(spec, result)}: {len(candles):,} bars")
         out.print(_metrics_table(result))
+        out.print(_why(result), highlight=False)
         if show_trades > 0 and result.n_trades:
             out.print(_trades_table(result.trade_dicts(limit=show_trades), result.n_trades))
 
@@ -201,12 +206,16 @@ def _payload(result: Any, bars: int) -> dict[str, Any]:
 
 
 def _label(spec: DataSpec, result: Any) -> str:
-    if spec.source == "file":
-        return str(spec.path) + (" (SYNTHETIC)" if result.synthetic else "")
-    if spec.source == "store":
-        fake = " (SYNTHETIC: fetched from the fake Bybit)" if result.synthetic else ""
-        return f"stored {result.symbol} {result.interval}{fake}"
-    return "SYNTHETIC sample"
+    what = str(spec.path) if spec.source == "file" else f"{result.symbol} {Interval.parse(spec.interval).display}"
+    tag = describe_data(spec.source, result.synthetic).tag
+    return what + (f" ({tag})" if tag else "")
+
+
+def _why(result: Any) -> str:
+    """The one line on why the strategy did what it did (`engine.explain_result`)."""
+    import engine
+
+    return "Why: " + engine.explain_result(result.metrics, float(result.config["initial_capital"]))
 
 
 def _trades_table(trades: list[dict[str, Any]], total: int) -> Table:

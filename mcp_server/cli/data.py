@@ -229,5 +229,5 @@ def export(
             raise DataUnavailableError(
                 f"no stored candles for {key} in that range; fetch them first with `data fetch`"
             )
-        write_candles_file(candles, out_path)
+        write_candles_file(candles, out_path, source="store")
         out.print(f"wrote {len(candles):,} candles to {out_path}")

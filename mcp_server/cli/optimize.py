@@ -27,6 +27,7 @@ from mcp_server.cli._app import app
 from mcp_server.cli._data import DATA, load
 from mcp_server.cli._errors import cli_errors
 from mcp_server.cli._options import Option, OptionGroup, with_groups
+from ohlcv import DataLabel, describe_data
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -171,7 +172,7 @@ def _print_result(res: Any, varied: list[str], top: int) -> None:
         out.print(f"[yellow]note:[/yellow] {note}")
 
 
-def _finish(res: Any, search: Search, report: Report) -> None:
+def _finish(res: Any, search: Search, report: Report, data: DataLabel) -> None:
     from engine import result_heatmap_png
 
     varied = list(search.space.domains)
@@ -180,11 +181,13 @@ def _finish(res: Any, search: Search, report: Report) -> None:
         y = report.heat_y or (varied[1] if len(varied) > 1 else None)
         if y is None:
             raise typer.BadParameter("a heatmap needs two parameters: vary two, or pass --heat-y")
-        report.heatmap.write_bytes(result_heatmap_png(res, x, y))
+        report.heatmap.write_bytes(result_heatmap_png(res, x, y, data=data))
     if report.as_json:
         out.print_json(json.dumps(res.summary(report.top), default=_json_default))
     else:
         _print_result(res, varied, report.top)
+        if data.note:
+            out.print(f"[yellow]note:[/yellow] {data.note}")
         if report.heatmap is not None:
             out.print(f"Heatmap: {report.heatmap.resolve()}")
     if res.cancelled:
@@ -208,7 +211,7 @@ def _run_search(spec: DataSpec, search: Search, report: Report, run: Callable[..
                 min_trades=search.min_trades, progress=progress, should_stop=stop.is_set,
                 overfit=not report.no_overfit, n_blocks=report.blocks, **extra,
             )  # fmt: skip
-        _finish(res, search, report)
+        _finish(res, search, report, describe_data(spec.source, candles.synthetic))
 
 
 @optimize_app.command("grid")

@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, FastAPI, HTTPException, Query
 from fastapi.responses import JSONResponse, Response
 
+from market import SYNTHETIC_HEADER
 from mcp_server import market_views
 from mcp_server.candles import Category, DataSpec
 from mcp_server.context import AppContext
@@ -18,7 +19,7 @@ from mcp_server.errors import describe, lookup
 from mcp_server.results import BacktestSummary, summary_model
 from mcp_server.tools._args import StrategySpec
 from mcp_server.tools.backtest import backtest_once
-from ohlcv import INTERVALS, normalize_interval
+from ohlcv import INTERVALS, DataLabel, normalize_interval
 
 __all__ = ["BacktestRequest", "add_routes"]
 
@@ -74,10 +75,13 @@ def add_routes(app: FastAPI, context: AppContext) -> frozenset[str]:
     async def klines_working(
         symbol: SymbolQuery, interval: str = "15", load_limit: LoadLimit = 1000,
         category: Category = "linear",
-    ) -> list[dict[str, float | int]]:
-        """The working set: the newest 500 closed candles (loaded once, then topped up)."""
+    ) -> JSONResponse:
+        """The working set: the newest 500 closed candles (loaded once, then topped up).
+        The body is the seeds' bare list of rows, so the data's label rides in headers."""
         call = market_views.working_set(context, symbol, _interval(interval), category, load_limit)
-        return market_views.candle_rows(await _answer(context, call, "market"))
+        candles = await _answer(context, call, "market")
+        label = market_views.data_label(candles)
+        return JSONResponse(market_views.candle_rows(candles), headers=_label_headers(label))
 
     @router.get("/api/v1/marketdata/bybit/mtf")
     async def mtf(
@@ -98,8 +102,11 @@ def add_routes(app: FastAPI, context: AppContext) -> frozenset[str]:
             aligned=bool(aligned), load_limit=load_limit, category=category,
         )  # fmt: skip
         views = await _answer(context, call, "market")
+        label = market_views.data_label(*(v.candles for v in views.values()))
         return {
             "symbol": symbol.upper(),
+            "synthetic": label.synthetic,
+            "provenance": label.text,
             "intervals": list(views),
             "data": {k: market_views.candle_rows(v.candles) for k, v in views.items()},
             "partial": {k: {"first": v.partial_first, "last": v.partial_last} for k, v in views.items()},
@@ -113,6 +120,12 @@ def add_routes(app: FastAPI, context: AppContext) -> frozenset[str]:
 
     app.include_router(router)
     return frozenset(getattr(r, "path", "") for r in router.routes) - {""}
+
+
+def _label_headers(label: DataLabel) -> dict[str, str]:
+    """The wording, and for synthetic data the fake Bybit's own header (any value of
+    which means synthetic to our client)."""
+    return {"X-Data-Provenance": label.text} | ({SYNTHETIC_HEADER: "true"} if label.synthetic else {})
 
 
 async def _health(context: AppContext, started: float) -> dict[str, Any]:

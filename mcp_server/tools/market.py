@@ -57,6 +57,7 @@ class KlinesSummary(BaseModel):
         description="True when these candles came from a synthetic source (the offline fake "
         "Bybit), not the exchange"
     )
+    provenance: str = Field(description="Where the candles came from, in words")
 
 
 class HistoryReport(BaseModel):
@@ -108,6 +109,8 @@ class MtfView(BaseModel):
     aligned: bool
     base: str | None
     timeframes: list[TimeframeView]
+    synthetic: bool = Field(description="True when any timeframe's candles are synthetic (the offline fake Bybit)")
+    provenance: str = Field(description="Where the candles came from, in words")
 
 
 def _iso(ms: int | None) -> str | None:
@@ -150,6 +153,7 @@ async def get_klines(
         resource=uri,
         candles=_rows(c) if n <= _INLINE_ROWS else None,
         synthetic=c.synthetic,
+        provenance=market_views.data_label(c).text,
     )
 
 
@@ -260,11 +264,14 @@ async def get_mtf(
         app(ctx), symbol, intervals, base=base, aligned=aligned, load_limit=load_limit,
         category=category,
     )  # fmt: skip
+    data = market_views.data_label(*(tf.candles for tf in views.values()))
     return MtfView(
         symbol=symbol,
         aligned=aligned,
         base=base,
         timeframes=[_timeframe(label, tf, category, symbol, tail) for label, tf in views.items()],
+        synthetic=data.synthetic,
+        provenance=data.text,
     )
 
 

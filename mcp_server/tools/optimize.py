@@ -25,7 +25,7 @@ from mcp_server.candles import DataSpec
 from mcp_server.context import AppContext
 from mcp_server.tools._args import SearchSpec, config_or_default
 from mcp_server.tools._runtime import READ_ONLY, app, progress, tool
-from ohlcv import Candles
+from ohlcv import Candles, describe_data
 
 __all__ = ["clean_json", "optimize_bayesian", "optimize_grid", "optimize_random", "walk_forward"]
 
@@ -142,7 +142,8 @@ def _search_result(context: AppContext, res: Any, candles: Any, heatmap: bool) -
     ]  # fmt: skip
     varied = list(res.space["params"])
     if heatmap and len(varied) >= 2 and res.best is not None:
-        png = base64.b64encode(E.result_heatmap_png(res, varied[0], varied[1])).decode()
+        tag = describe_data(None, candles.synthetic)  # story: the chart says synthetic data
+        png = base64.b64encode(E.result_heatmap_png(res, varied[0], varied[1], data=tag)).decode()
         content.append(ImageContent(type="image", data=png, mime_type="image/png"))
     return CallToolResult(content=content, structured_content=body)
 

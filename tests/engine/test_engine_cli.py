@@ -23,6 +23,23 @@ def test_demo_prints_headline_metrics_and_writes_chart(tmp_path: Path) -> None:
     for label in ("Final capital", "Total return", "Trades", "Win rate", "Profit factor", "Sharpe", "Sortino", "Max drawdown", "SYNTHETIC"):
         assert label in res.output
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "BTCUSDT 15m" in res.output and "Chart (strategy beside buy-and-hold)" in res.output
+    # the story line is the one explain_result computes from the printed metrics
+    result = engine.backtest(engine.sample_candles("BTCUSDT", "15", 3000), "ema_cross", {"fast": 20, "slow": 50})
+    why = [line for line in res.output.splitlines() if line.startswith("Why: ")]
+    assert why == ["Why: " + engine.explain_result(result.metrics, 10_000.0)], res.output
+
+
+def test_demo_full_year_keeps_its_numbers_and_tells_why(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["demo", "--out", str(tmp_path / "eq.png")])
+    assert res.exit_code == 0, res.output
+    lines = [" ".join(line.split()) for line in res.output.splitlines()]
+    for row in ("Trades 771", "Total return -89.99 %", "Fees paid $2,824.13", "Buy & hold return 131.44 %"):
+        assert row in lines, res.output
+    assert (
+        "Why: 771 trades paid $2,824 in fees, 28 % of starting capital, on a gross edge of -$6,175: "
+        "costs and a losing edge; behind buy-and-hold's +131 %"
+    ) in lines, res.output
 
 
 def _csv(tmp_path: Path) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner, Result
 
@@ -112,7 +113,8 @@ def test_candles_from_the_fake_are_labelled_synthetic_everywhere(
     assert res.exit_code == 0, (res.output, res.stderr)
     assert json.loads(res.stdout)["synthetic"] is True
     table = runner.invoke(app, args)
-    assert "SYNTHETIC: fetched from the fake Bybit" in table.stdout, table.stdout
+    assert "SYNTHETIC: offline fake Bybit, via the store" in table.stdout, table.stdout
+    assert "sample" not in table.stdout.lower(), table.stdout  # came from the store, not the sample
 
 
 def test_list_empty_store_hints_fetch(data_dir: Path) -> None:
@@ -146,6 +148,11 @@ def test_export_reads_back(
     # the fake served these candles: the export keeps the synthetic label, and reads back with it
     assert list(frame.columns) == [*COLUMNS, "synthetic"] and frame["synthetic"].all()
     assert read_candles_file(out).synthetic
+    if suffix == ".parquet":  # the file's own metadata says so too, in words
+        meta = pq.read_schema(out).metadata
+        assert meta[b"bybit_tester.synthetic"] == b"true"
+        assert meta[b"bybit_tester.data"] == b"synthetic candles from the offline fake Bybit, read from the store"
+        assert read_candles_file(_without_column(out)).synthetic  # the metadata alone keeps the label
     assert len(frame) == len(stored)
     assert frame["time"].tolist() == stored.time.tolist()
     assert frame["close"].to_numpy() == pytest.approx(stored.close)
@@ -267,3 +274,28 @@ def test_fetch_daily_weekly_monthly_from_the_fake(data_dir: Path, interval: str)
     assert res.exit_code == 0, (res.output, res.stderr)
     stored = CandleStore(data_dir).load(DatasetKey.of("linear", "BTCUSDT", interval))
     assert len(stored) >= 2 and stored.synthetic
+
+
+def _without_column(path: Path) -> Path:
+    """The Parquet file with its `synthetic` column dropped (as another tool might), metadata kept."""
+    table = pq.read_table(path)
+    bare = path.with_name("bare.parquet")
+    pq.write_table(table.drop_columns(["synthetic"]), bare)
+    return bare
+
+
+def test_reimported_export_backtests_as_synthetic_file_data(
+    fetched: tuple[Path, Result], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import json
+
+    root, _ = fetched
+    use(root, monkeypatch)
+    out = tmp_path / "fake.csv"
+    assert runner.invoke(app, ["data", "export", "BTCUSDT", "-i", "1", "--out", str(out)]).exit_code == 0
+    res = runner.invoke(app, ["backtest", "--data", str(out), "--interval", "1", "--param", "fast=5",
+                              "--param", "slow=20", "--json"])  # fmt: skip
+    assert res.exit_code == 0, (res.output, res.stderr)
+    payload = json.loads(res.stdout)
+    assert payload["synthetic"] is True
+    assert payload["provenance"] == "synthetic candles from a file labelled synthetic"

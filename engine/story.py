@@ -17,6 +17,8 @@ F64 = npt.NDArray[np.float64]
 # Costs "dominate" a loss when they are at least this share of it.
 _COSTLY = 0.25
 _FEW_TRADES = 30
+# Returns closer than this (a fraction of capital) are level with buy-and-hold.
+_LEVEL = 0.01
 
 
 def buy_and_hold_equity(open_: F64, close: F64, *, capital: float, fee: float, slippage: float = 0.0) -> F64:
@@ -69,7 +71,8 @@ class _Facts:
     def versus_hold(self) -> str:
         if self.bh is None:
             return ""
-        word = "ahead of" if self.ret >= self.bh else "behind"
+        gap = self.ret - self.bh
+        word = "in line with" if abs(gap) < _LEVEL else ("ahead of" if gap > 0 else "behind")
         return f"; {word} buy-and-hold's {_signed_pct(self.bh)}"
 
 
@@ -106,7 +109,13 @@ def _costs(f: _Facts) -> str | None:
 def _losing_edge(f: _Facts) -> str | None:
     if f.net >= 0:
         return None
-    return f"a losing edge: {f.record}; fees ({_money(f.fees)}) were a small part of the loss{f.versus_hold}"
+    sizes = ""
+    if f.win_rate is not None and f.win_rate >= 0.5 and f.payoff:
+        sizes = f", but losers were {1 / f.payoff:.1f}x the size of winners"
+    return (
+        f"a losing edge: {f.record}{sizes}; fees ({_money(f.fees)}) were a small part of the loss"
+        f"{f.versus_hold}"
+    )
 
 
 def _sat_out_the_trend(f: _Facts) -> str | None:

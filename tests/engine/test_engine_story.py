@@ -47,6 +47,19 @@ STORIES = [
         id="losing-edge",
     ),
     pytest.param(
+        _metrics(n_trades=53, fees_paid=450.0, final_equity=6942.0, win_rate=0.68, profit_factor=0.8,
+                 payoff_ratio=0.38, buy_and_hold_return=2.2284),
+        "a losing edge: won 68 % of 53 trades, profit factor 0.80, but losers were 2.6x the size of "
+        "winners; fees ($450) were a small part of the loss; behind buy-and-hold's +223 %",
+        id="losing-edge-despite-a-high-win-rate",
+    ),
+    pytest.param(
+        _metrics(n_trades=1, fees_paid=11.0, final_equity=18_706.0, win_rate=1.0, exposure=1.0,
+                 buy_and_hold_return=0.8716),
+        "+87 % from only 1 trade: too few to tell skill from luck; in line with buy-and-hold's +87 %",
+        id="holding-is-level-with-buy-and-hold",
+    ),
+    pytest.param(
         _metrics(n_trades=0, buy_and_hold_return=0.2, exposure=0.0),
         "no trades: the entry signal never fired, so the capital sat in cash while buy-and-hold made +20 %",
         id="no-trades",

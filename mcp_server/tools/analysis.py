@@ -179,6 +179,7 @@ async def generate_test_scenarios(
     result = await routed(context, "test_scenarios", task, agent)
     runs = await run_scenarios(
         context.results, ds, strategy, resolved, cfg, (result.output or {}).get("scenarios", []),
+        baseline=headline(base.summary["metrics"]),
         on_progress=lambda done, total, msg: progress(ctx, done, total, msg),
     )  # fmt: skip
     return ScenarioReport(

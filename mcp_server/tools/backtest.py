@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import base64
-import json
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
-from mcp.types import CallToolResult, ImageContent, ResourceLink, TextContent
-from pydantic import BaseModel, ConfigDict, Field
+from mcp.types import CallToolResult, ImageContent
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 import engine as E
 from mcp_server.candles import DataSpec
@@ -22,7 +21,7 @@ from mcp_server.tools._args import (
     config_or_default,
 )
 from mcp_server.tools._routed import routed
-from mcp_server.tools._runtime import READ_ONLY, app, progress, tool
+from mcp_server.tools._runtime import READ_ONLY, app, progress, tool, tool_result
 
 __all__ = ["backtest_once", "compare_strategies", "list_strategies", "run_backtest"]
 
@@ -32,10 +31,17 @@ RankBy = Literal["sharpe", "sortino", "calmar", "total_return", "profit_factor",
 class ParamInfo(BaseModel):
     name: str
     type: Literal["int", "float"]
-    default: float
-    low: float
-    high: float
+    default: int | float
+    low: int | float
+    high: int | float
     description: str
+
+    @model_validator(mode="after")
+    def _ints(self) -> ParamInfo:
+        """An int parameter's numbers as ints: `20`, not `20.0`."""
+        if self.type == "int":
+            self.default, self.low, self.high = int(self.default), int(self.low), int(self.high)
+        return self
 
 
 class StrategyInfo(BaseModel):
@@ -47,7 +53,7 @@ class StrategyInfo(BaseModel):
 
 class StrategyCatalog(BaseModel):
     strategies: list[StrategyInfo]
-    config_note: str = Field(description="How execution options (fees, SL/TP, leverage...) are passed")
+    config_note: str
 
 
 class Candidate(BaseModel):
@@ -88,9 +94,8 @@ async def list_strategies(ctx: Context) -> StrategyCatalog:
     """
     return StrategyCatalog(
         strategies=[StrategyInfo.model_validate(s) for s in E.list_strategies()],
-        config_note="Pass execution options in run_backtest's `config` object: initial_capital, "
-        "fee (0.00055 = Bybit taker), slippage, sl/tp/trail (fractions of price), direction "
-        "(long|short|both), fill (next_open|close), size_mode/size, leverage, funding_rate, liquidation.",
+        config_note="Execution options (fee, sl/tp/trail, size, leverage...) go in `config`; "
+        "rates are fractions: fee 0.00055 = 0.055 %.",
     )
 
 
@@ -113,7 +118,9 @@ async def run_backtest(
     ctx: Context,
     run: StrategySpec = StrategySpec(),  # every model argument is shown flat (tools._runtime)
     data: DataSpec = DataSpec(),
-    include_chart: Annotated[bool, Field(description="Attach the equity/drawdown chart as a PNG")] = True,
+    include_chart: Annotated[
+        bool, Field(description="Attach the equity chart as a PNG (also at backtest://{id}/chart)")
+    ] = False,
 ) -> Annotated[CallToolResult, BacktestSummary]:
     """Backtest one strategy and return its headline metrics, resource URIs and a chart.
 
@@ -127,17 +134,11 @@ async def run_backtest(
     """
     stored = await backtest_once(app(ctx), data, run, chart=include_chart, ctx=ctx)
     body = summary_model(stored).model_dump(mode="json")
-    content: list[Any] = [TextContent(type="text", text=json.dumps(body, separators=(",", ":")))]
-    for kind, uri in body["resources"].items():
-        content.append(
-            ResourceLink(
-                type="resource_link", uri=uri, name=f"{stored.id}-{kind}", mime_type="application/json"
-            )
-        )
+    blocks: list[Any] = []
     if include_chart and stored.chart_png is not None:
         png = base64.b64encode(stored.chart_png).decode()
-        content.append(ImageContent(type="image", data=png, mime_type="image/png"))
-    return CallToolResult(content=content, structured_content=body)
+        blocks.append(ImageContent(type="image", data=png, mime_type="image/png"))
+    return tool_result(body, *blocks)
 
 
 @tool("Compare strategies", READ_ONLY)

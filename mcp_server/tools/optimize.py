@@ -9,7 +9,7 @@ resource ``optimization://{id}/table`` and the heatmap is attached as an image.
 from __future__ import annotations
 
 import base64
-import json
+import functools
 import math
 import threading
 from collections.abc import Callable
@@ -17,20 +17,23 @@ from typing import Annotated, Any, Literal
 
 import anyio
 from mcp.server.mcpserver import Context
-from mcp.types import CallToolResult, ImageContent, ResourceLink, TextContent
+from mcp.types import CallToolResult, ImageContent
 from pydantic import BaseModel, Field
 
 import engine as E
 from mcp_server.candles import DataSpec
 from mcp_server.context import AppContext
 from mcp_server.tools._args import SearchSpec, config_or_default
-from mcp_server.tools._runtime import READ_ONLY, app, progress, tool
+from mcp_server.tools._runtime import READ_ONLY, app, progress, tool, tool_result
 from ohlcv import Candles
 
 __all__ = ["clean_json", "optimize_bayesian", "optimize_grid", "optimize_random", "walk_forward"]
 
 SearchSeed = Annotated[int, Field(ge=0, le=2**31 - 1, description="Seed of the sampler (reproducible)")]
-Heatmap = Annotated[bool, Field(description="Attach a heatmap PNG of the first two params")]
+Heatmap = Annotated[
+    bool,
+    Field(description="Attach a heatmap PNG of the first two params (also at optimization://{id}/heatmap)"),
+]
 Progress = Callable[[int, int, str], None]
 Job = Callable[[Progress, Callable[[], bool]], Any]
 
@@ -54,6 +57,7 @@ class OptimizationSummary(BaseModel):
         "backtest overfitting), sharpe_ci (bootstrap CI of the best Sharpe)"
     )
     table: str = Field(description="URI of the full ranked table (JSON)")
+    heatmap: str | None = Field(None, description="URI of the heatmap PNG of the first two params")
     notes: list[str] = Field(default_factory=list)
 
 
@@ -125,26 +129,34 @@ async def _run(ctx: Context, job: Job) -> Any:
     return result[0]
 
 
-def _search_result(context: AppContext, res: Any, candles: Any, heatmap: bool) -> CallToolResult:
-    oid = context.optimizations.put({"kind": res.method, "strategy": res.strategy, "rows": res.table()})
+def _search_result(
+    context: AppContext, res: Any, candles: Candles, search: SearchSpec, heatmap: bool
+) -> CallToolResult:
+    varied = list(res.space["params"])
+    draw: Callable[[], bytes] | None = None
+    if len(varied) >= 2 and res.best is not None:
+        draw = functools.partial(E.result_heatmap_png, res, varied[0], varied[1])
+    table = {"kind": res.method, "strategy": res.strategy, "rows": res.table()}
+    oid = context.optimizations.put(table, heatmap=draw)
     s = clean_json(res.summary(10))
     model = OptimizationSummary(
         id=oid, method=s["method"], strategy=s["strategy"], objective=s["objective"],
         evaluated=s["evaluated"], planned=s["planned"], cancelled=s["cancelled"],
         elapsed_s=s["elapsed_s"], synthetic=candles.synthetic, best=_brief(s["best"]),
-        top=s["top"], overfit=s["overfit"], table=f"optimization://{oid}/table", notes=s["notes"],
+        top=s["top"], overfit=s["overfit"], table=f"optimization://{oid}/table",
+        heatmap=f"optimization://{oid}/heatmap" if draw is not None else None,
+        notes=[*_config_notes(config_or_default(search.config), candles), *s["notes"]],
     )  # fmt: skip
-    body = model.model_dump(mode="json")
-    content: list[Any] = [
-        TextContent(type="text", text=json.dumps(body, separators=(",", ":"))),
-        ResourceLink(type="resource_link", uri=body["table"], name=f"{oid}-table",
-                     mime_type="application/json"),
-    ]  # fmt: skip
-    varied = list(res.space["params"])
-    if heatmap and len(varied) >= 2 and res.best is not None:
-        png = base64.b64encode(E.result_heatmap_png(res, varied[0], varied[1])).decode()
-        content.append(ImageContent(type="image", data=png, mime_type="image/png"))
-    return CallToolResult(content=content, structured_content=body)
+    blocks = []
+    if heatmap and draw is not None:
+        png = base64.b64encode(context.optimizations.heatmap(oid)).decode()
+        blocks.append(ImageContent(type="image", data=png, mime_type="image/png"))
+    return tool_result(model.model_dump(mode="json"), *blocks)
+
+
+def _config_notes(config: E.BacktestConfig, candles: Candles) -> list[str]:
+    """The set-up warnings every run of the search shares (e.g. a fee typed as a percentage)."""
+    return E.config_warnings(config, float(candles.open[0])) if len(candles) else []
 
 
 async def _optimized(
@@ -167,7 +179,7 @@ async def optimize_grid(
     search: SearchSpec,  # every model argument is shown flat (tools._runtime)
     max_combos: Annotated[int, Field(ge=1, le=1_000_000, description="Refuse larger grids")] = 100_000,
     data: DataSpec = DataSpec(),
-    include_heatmap: Heatmap = True,
+    include_heatmap: Heatmap = False,
 ) -> Annotated[CallToolResult, OptimizationSummary]:
     """Evaluate every combination of the parameter ranges and rank them by the objective.
 
@@ -178,7 +190,7 @@ async def optimize_grid(
     """
     search.space().expand(max_combos=max_combos)  # fail fast, before loading data
     res, candles = await _optimized(ctx, search, data, E.optimize_grid, max_combos=max_combos)
-    return _search_result(app(ctx), res, candles, include_heatmap)
+    return _search_result(app(ctx), res, candles, search, include_heatmap)
 
 
 @tool("Optimize (random)", READ_ONLY)
@@ -188,7 +200,7 @@ async def optimize_random(
     n_samples: Annotated[int, Field(ge=1, le=5000, description="Distinct random combinations")] = 200,
     search_seed: SearchSeed = 0,
     data: DataSpec = DataSpec(),
-    include_heatmap: Heatmap = True,
+    include_heatmap: Heatmap = False,
 ) -> Annotated[CallToolResult, OptimizationSummary]:
     """Evaluate n_samples random combinations (seeded) and rank them by the objective.
 
@@ -198,7 +210,7 @@ async def optimize_random(
     res, candles = await _optimized(
         ctx, search, data, E.optimize_random, n_samples=n_samples, seed=search_seed
     )
-    return _search_result(app(ctx), res, candles, include_heatmap)
+    return _search_result(app(ctx), res, candles, search, include_heatmap)
 
 
 @tool("Optimize (Bayesian)", READ_ONLY)
@@ -209,7 +221,7 @@ async def optimize_bayesian(
     search_seed: SearchSeed = 0,
     prune: Annotated[bool, Field(description="Drop trials trailing on the first half of the data")] = False,
     data: DataSpec = DataSpec(),
-    include_heatmap: Heatmap = True,
+    include_heatmap: Heatmap = False,
 ) -> Annotated[CallToolResult, OptimizationSummary]:
     """Bayesian search (optuna TPE, seeded and reproducible) in parallel batches.
 
@@ -218,7 +230,7 @@ async def optimize_bayesian(
     res, candles = await _optimized(
         ctx, search, data, E.optimize_bayes, n_trials=n_trials, seed=search_seed, prune=prune
     )
-    return _search_result(app(ctx), res, candles, include_heatmap)
+    return _search_result(app(ctx), res, candles, search, include_heatmap)
 
 
 @tool("Walk-forward", READ_ONLY)

@@ -49,6 +49,7 @@ __all__ = [
 log = logging.getLogger("mcp_server.tools")
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+_CONFIG_HOME = "run_backtest"  # the one tool schema that spells out the execution config
 _FLAT: tuple[type[BaseModel], ...] = (DataSpec, StrategySpec, SearchSpec)
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
@@ -104,7 +105,7 @@ def _compact_schemas(server: MCPServer[Any], name: str) -> None:
     info = server._tool_manager.get_tool(name)  # the SDK has no public hook for this
     if info is None:
         return
-    info.parameters = compact_input(info.parameters)
+    info.parameters = compact_input(info.parameters, primary=name == _CONFIG_HOME)
     meta = info.fn_metadata
     if meta.output_schema is not None:
         meta.output_schema = compact_output(meta.output_schema)

@@ -87,11 +87,8 @@ class Comparison(BaseModel):
 
 @tool("List strategies", READ_ONLY)
 async def list_strategies(ctx: Context) -> StrategyCatalog:
-    """List the built-in strategies with their parameters (type, default, allowed range).
-
-    Call this before run_backtest or compare_strategies to pick valid parameter values.
-    The same catalogue is the resource strategies://catalog.
-    """
+    """The built-in strategies with their parameters (type, default, allowed range):
+    call it before choosing params for a backtest or an optimisation."""
     return StrategyCatalog(
         strategies=[StrategyInfo.model_validate(s) for s in E.list_strategies()],
         config_note="Execution options (fee, sl/tp/trail, size, leverage...) go in `config`; "
@@ -119,17 +116,13 @@ async def run_backtest(
     run: StrategySpec = StrategySpec(),  # every model argument is shown flat (tools._runtime)
     data: DataSpec = DataSpec(),
     include_chart: Annotated[
-        bool, Field(description="Attach the equity chart as a PNG (also at backtest://{id}/chart)")
+        bool, Field(description="Attach the equity chart PNG")
     ] = False,
 ) -> Annotated[CallToolResult, BacktestSummary]:
-    """Backtest one strategy and return its headline metrics, resource URIs and a chart.
+    """Backtest one strategy: headline metrics, warnings, and backtest:// URIs for the
+    trades, equity curve, full report and chart (read them only if needed).
 
-    Data: source='sample' (default) is a deterministic synthetic BTC-like series, no
-    network, labelled synthetic; source='store' uses candles already in the local store
-    (last `bars` bars, or start..end; fill it with fetch_history); source='file' reads a
-    CSV/Parquet `path`. Execution options (fees, SL/TP, leverage, direction, fill timing)
-    go in `config`. The result is compact: fetch the trade list, the equity curve or the
-    full report from the returned backtest:// URIs only if needed. Pass the id to
+    Execution options (fees, SL/TP, sizing, leverage) go in `config`. Pass the id to
     analyze_backtest_results or risk_management_advice. Identical requests are cached.
     """
     stored = await backtest_once(app(ctx), data, run, chart=include_chart, ctx=ctx)
@@ -155,14 +148,9 @@ async def compare_strategies(
         bool, Field(description="Also ask the analyst (router) to compare and explain")
     ] = False,
 ) -> Comparison:
-    """Run several strategy configurations on the same data and rank them.
-
-    Each candidate is a strategy with optional params, config and label. Ranking is by
-    `rank_by` (max_drawdown ranks the smallest drawdown first). Each row carries a
-    backtest id usable with the backtest:// resources. Set commentary=true to add the
-    analyst's ranking with reasons (trade counts, drawdown, costs). Reports progress per
-    candidate and stops when cancelled.
-    """
+    """Run several strategy configurations on the same data and rank them by `rank_by`
+    (max_drawdown: smallest first). Each row has a backtest id; commentary=true adds the
+    analyst's ranking with reasons."""
     context = app(ctx)
     dataset = await context.candles.load(data)
     total = len(candidates) + (1 if commentary else 0)

@@ -32,7 +32,7 @@ __all__ = ["clean_json", "optimize_bayesian", "optimize_grid", "optimize_random"
 SearchSeed = Annotated[int, Field(ge=0, le=2**31 - 1, description="Seed of the sampler (reproducible)")]
 Heatmap = Annotated[
     bool,
-    Field(description="Attach a heatmap PNG of the first two params (also at optimization://{id}/heatmap)"),
+    Field(description="Attach the heatmap PNG of the first two params"),
 ]
 Progress = Callable[[int, int, str], None]
 Job = Callable[[Progress, Callable[[], bool]], Any]
@@ -51,7 +51,7 @@ class OptimizationSummary(BaseModel):
     elapsed_s: float
     synthetic: bool
     best: dict[str, Any] | None
-    top: list[dict[str, Any]]
+    top: list[dict[str, Any]] = Field(description="The runners-up (ranks 2..10)")
     overfit: dict[str, Any] | None = Field(
         description="deflated_sharpe (prob. true Sharpe > 0 after N trials), pbo (prob. of "
         "backtest overfitting), sharpe_ci (bootstrap CI of the best Sharpe)"
@@ -143,7 +143,8 @@ def _search_result(
         id=oid, method=s["method"], strategy=s["strategy"], objective=s["objective"],
         evaluated=s["evaluated"], planned=s["planned"], cancelled=s["cancelled"],
         elapsed_s=s["elapsed_s"], synthetic=candles.synthetic, best=_brief(s["best"]),
-        top=s["top"], overfit=s["overfit"], table=f"optimization://{oid}/table",
+        top=s["top"][1:] if s["best"] else s["top"], overfit=s["overfit"],
+        table=f"optimization://{oid}/table",
         heatmap=f"optimization://{oid}/heatmap" if draw is not None else None,
         notes=[*_config_notes(config_or_default(search.config), candles), *s["notes"]],
     )  # fmt: skip
@@ -181,13 +182,9 @@ async def optimize_grid(
     data: DataSpec = DataSpec(),
     include_heatmap: Heatmap = False,
 ) -> Annotated[CallToolResult, OptimizationSummary]:
-    """Evaluate every combination of the parameter ranges and rank them by the objective.
-
-    Returns the best combination, the top 10, and overfitting statistics (deflated
-    Sharpe, PBO, bootstrap CI of the best Sharpe: read them before trusting the best).
-    The full table is at the returned optimization:// URI. Reports progress; stops on
-    cancel. For large spaces prefer optimize_bayesian or optimize_random.
-    """
+    """Evaluate every combination of the ranges and rank them by the objective: best,
+    top 10 and overfitting statistics (deflated Sharpe, PBO, Sharpe CI: read them and
+    their notes before trusting the best). Large spaces: optimize_bayesian."""
     search.space().expand(max_combos=max_combos)  # fail fast, before loading data
     res, candles = await _optimized(ctx, search, data, E.optimize_grid, max_combos=max_combos)
     return _search_result(app(ctx), res, candles, search, include_heatmap)
@@ -202,11 +199,8 @@ async def optimize_random(
     data: DataSpec = DataSpec(),
     include_heatmap: Heatmap = False,
 ) -> Annotated[CallToolResult, OptimizationSummary]:
-    """Evaluate n_samples random combinations (seeded) and rank them by the objective.
-
-    Float ranges without a step are sampled continuously. Same result shape as
-    optimize_grid, with overfitting statistics for N = n_samples trials.
-    """
+    """Evaluate n_samples random combinations (seeded), ranked as optimize_grid; float
+    ranges without a step are sampled continuously."""
     res, candles = await _optimized(
         ctx, search, data, E.optimize_random, n_samples=n_samples, seed=search_seed
     )
@@ -223,10 +217,8 @@ async def optimize_bayesian(
     data: DataSpec = DataSpec(),
     include_heatmap: Heatmap = False,
 ) -> Annotated[CallToolResult, OptimizationSummary]:
-    """Bayesian search (optuna TPE, seeded and reproducible) in parallel batches.
-
-    Best for large or continuous spaces. Same result shape as optimize_grid.
-    """
+    """Bayesian search (optuna TPE, seeded), ranked as optimize_grid: for large or
+    continuous spaces."""
     res, candles = await _optimized(
         ctx, search, data, E.optimize_bayes, n_trials=n_trials, seed=search_seed, prune=prune
     )
@@ -248,12 +240,9 @@ async def walk_forward(
     max_combos: Annotated[int, Field(ge=1, le=100_000, description="Refuse larger grids")] = 10_000,
     data: DataSpec = DataSpec(),
 ) -> WalkForwardSummary:
-    """Walk-forward test: optimise the grid on each train window, test the chosen
-    parameters on the following window (never seen in training), stitch the tests.
-
-    Returns stitched out-of-sample metrics, walk-forward efficiency (OOS / IS
-    annualised performance), parameter stability and a per-split table.
-    """
+    """Walk-forward: optimise on each train window, test the choice on the next window,
+    stitch the tests. Returns out-of-sample metrics, walk-forward efficiency, parameter
+    stability and the splits."""
     search.space().expand(max_combos=max_combos)
     res, candles = await _optimized(
         ctx, search, data, E.walk_forward, n_splits=n_splits, mode=mode, ratio=ratio,

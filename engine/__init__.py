@@ -16,6 +16,7 @@ from engine.errors import (
     UnknownStrategyError,
 )
 from engine.frames import candles_from_frame
+from engine.guards import config_warnings, result_warnings
 from engine.metrics import METRIC_DOCS, METRIC_KEYS
 from engine.optimize import (
     GridResult,
@@ -69,6 +70,7 @@ __all__ = [
     "backtest_signals",
     "buy_and_hold_equity",
     "candles_from_frame",
+    "config_warnings",
     "count_time_gaps",
     "day_ends",
     "default_params",
@@ -91,6 +93,7 @@ __all__ = [
     "regime_features",
     "render_equity_png",
     "result_heatmap_png",
+    "result_warnings",
     "run_grid",
     "sample_candles",
     "validate_candles",

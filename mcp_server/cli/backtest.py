@@ -184,11 +184,14 @@ def backtest(
             chart.write_bytes(engine.render_equity_png(result, candles=candles, source=spec.source))
         if as_json:
             label = describe_data(spec.source, result.synthetic)
-            payload = {**_payload(result, len(candles)), "provenance": label.text, "notes": list(data.notes)}
+            payload = {**_payload(result, len(candles)), "provenance": label.text, "notes": list(data.notes),
+                       "warnings": list(result.warnings)}  # fmt: skip
             sys.stdout.write(json.dumps(payload, allow_nan=False) + "\n")
             return
         for note in data.notes:
             err.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+        for warning in result.warnings:
+            err.print(f"[bold yellow]warning:[/bold yellow] {warning}", highlight=False)
         out.print(f"[bold]{strat.name}[/bold] {resolved} on {_label(spec, result)}: {len(candles):,} bars")
         out.print(_metrics_table(result))
         out.print(_why(result), highlight=False)

@@ -8,9 +8,12 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
 
+import engine
+from engine.plot import chart_title
 from mcp_server.http import build_http_app
 from mcp_server.settings import Settings
 
@@ -66,3 +69,30 @@ async def test_rest_market_routes_label_synthetic_candles(settings: Settings) ->
         body = mtf.json()
         assert mtf.status_code == 200 and body["synthetic"] is True and body["provenance"] == FROM_THE_FAKE
         assert set(body["data"]) == {"1", "5"}
+
+
+async def test_chart_resource_draws_buy_and_hold_and_the_store_tag(
+    server: MCPServer[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chart is drawn on first read: with the candles the run used (for the buy-and-hold
+    line) and the source it loaded them from (for the title's tag)."""
+    drawn: list[dict[str, Any]] = []
+    real = engine.render_equity_png
+
+    def spy(result: engine.BacktestResult, **kw: Any) -> bytes:
+        drawn.append({"title": chart_title(result, kw.get("source")), "candles": kw.get("candles")})
+        return real(result, **kw)
+
+    monkeypatch.setattr(engine, "render_equity_png", spy)
+    async with Client(server) as client:
+        await client.call_tool("fetch_history", {"symbol": "BTCUSDT", "interval": "60", "start": _two_days_ago()})
+        bt = await client.call_tool(
+            "run_backtest",
+            {"source": "store", "interval": "60", "bars": 40, "strategy": "sma_cross", "params": {"fast": 3, "slow": 8}},
+        )
+        bid, bars = bt.structured_content["id"], bt.structured_content["bars"]  # type: ignore[index]
+        png = await client.read_resource(f"backtest://{bid}/chart")
+        assert png.contents and drawn, png
+    (call,) = drawn
+    assert call["title"] == "BTCUSDT 1h sma_cross(fast=3, slow=8) [SYNTHETIC: offline fake Bybit, via the store]"
+    assert call["candles"] is not None and len(call["candles"]) == bars

@@ -183,15 +183,24 @@ def _finish(res: Any, search: Search, report: Report, data: DataLabel) -> None:
             raise typer.BadParameter("a heatmap needs two parameters: vary two, or pass --heat-y")
         report.heatmap.write_bytes(result_heatmap_png(res, x, y, data=data))
     if report.as_json:
-        out.print_json(json.dumps(res.summary(report.top), default=_json_default))
+        out.print_json(json.dumps(_labelled(res.summary(report.top), data), default=_json_default))
     else:
         _print_result(res, varied, report.top)
-        if data.note:
-            out.print(f"[yellow]note:[/yellow] {data.note}")
+        _print_data_note(data)
         if report.heatmap is not None:
             out.print(f"Heatmap: {report.heatmap.resolve()}")
     if res.cancelled:
         raise typer.Exit(130)
+
+
+def _labelled(summary: dict[str, Any], data: DataLabel) -> dict[str, Any]:
+    """A search's JSON summary with the data's label (the engine does not know where candles came from)."""
+    return {**summary, "synthetic": data.synthetic, "provenance": data.text}
+
+
+def _print_data_note(data: DataLabel) -> None:
+    if data.note:
+        out.print(f"[yellow]note:[/yellow] {data.note}")
 
 
 def _json_default(x: Any) -> Any:
@@ -284,10 +293,12 @@ def walk_forward_cmd(
                                mode=mode, train_bars=train_bars,  # type: ignore[arg-type]
                                test_bars=test_bars, ratio=ratio, min_trades=search.min_trades,
                                progress=progress, should_stop=stop.is_set)
+        data = describe_data(spec.source, candles.synthetic)
         if as_json:
-            out.print_json(json.dumps(res.summary(), default=_json_default))
+            out.print_json(json.dumps(_labelled(res.summary(), data), default=_json_default))
         else:
             _print_walk_forward(res, list(search.space.domains))
+            _print_data_note(data)
         if res.cancelled:
             raise typer.Exit(130)
 

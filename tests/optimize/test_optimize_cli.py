@@ -22,6 +22,7 @@ def test_grid_json_and_heatmap(tmp_path: Path) -> None:
     assert data["evaluated"] == 16 and len(data["top"]) == 3
     assert data["overfit"]["pbo"]["n_blocks"] == 4
     assert png.read_bytes().startswith(b"\x89PNG")
+    assert data["synthetic"] is True and data["provenance"] == "synthetic sample series (source='sample')"
 
 
 def test_random_bayes_and_walk_forward_tables() -> None:
@@ -29,9 +30,11 @@ def test_random_bayes_and_walk_forward_tables() -> None:
         res = runner.invoke(app, ["optimize", *cmd, *SMALL, "--no-overfit"])
         assert res.exit_code == 0, res.output
         assert "search ema_cross" in res.stdout
+        assert "Synthetic sample series (source='sample'): not evidence" in res.stdout
     res = runner.invoke(app, ["optimize", "walk-forward", *SMALL, "--splits", "3"])
     assert res.exit_code == 0, res.output
     assert "Walk-forward efficiency" in res.stdout and "Stability of fast" in res.stdout
+    assert "Synthetic sample series (source='sample'): not evidence" in res.stdout
 
 
 def test_bad_input_is_one_clear_line_and_exit_2() -> None:

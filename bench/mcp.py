@@ -1,8 +1,12 @@
-"""MCP latency: run_backtest over stdio on 100,000 cached bars; HTTP under 20 concurrent clients.
+"""MCP context budget and latency, through the SDK client over stdio (and HTTP).
 
-    uv run python bench/mcp.py [--calls 60] [--clients 20] [--per-client 10]
+    uv run python bench/mcp.py [--budget] [--calls 60] [--clients 20] [--per-client 10]
 
-Targets (issue #5): stdio p50 < 30 ms on 100k cached bars; 0 errors under 20 HTTP clients.
+Budget (issue #14): `tools/list` bytes with every toolset, and the canonical session
+(bench/_budget.py) with each call's text tokens (chars/4), image bytes and latency.
+Reach: tools/list <= 40 KB; the session <= 6k text tokens and no image unless asked.
+Latency (issue #5): stdio p50 < 30 ms on 100k cached bars; 0 errors under 20 HTTP clients.
+`--budget` prints only the budget table.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ import httpx  # noqa: E402
 from mcp import Client, StdioServerParameters  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.append(str(Path(__file__).resolve().parent))
+from _budget import canonical_session, tools_list_bytes  # noqa: E402
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -133,13 +139,41 @@ async def bench_http(clients: int, per_client: int, tmp: str) -> tuple[str, floa
         proc.wait(timeout=20)
 
 
+async def bench_budget(tmp: str) -> str:
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "mcp_server.stdio"], env=env(tmp)
+    )
+    async with Client(params) as c:
+        listed = await tools_list_bytes(c)
+        rows = await canonical_session(c)
+    out = [
+        f"tools/list with every toolset: {listed:,} bytes (reach <= 40,000)",
+        "",
+        "| call | text tokens | image bytes | latency s | error |",
+        "|---|---:|---:|---:|---|",
+    ]
+    out += [
+        f"| {r.call} | {r.text_tokens:,} | {r.image_bytes:,} | {r.seconds:.2f} | {r.error} |"
+        for r in rows
+    ]
+    tokens = sum(r.text_tokens for r in rows)
+    images = sum(r.image_bytes for r in rows)
+    seconds = sum(r.seconds for r in rows)
+    out.append(f"| **session** (reach <= 6,000 tokens, no image) | {tokens:,} | {images:,} | {seconds:.2f} | |")
+    return "\n".join(out) + "\n"
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--calls", type=int, default=60)
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--per-client", type=int, default=10)
+    ap.add_argument("--budget", action="store_true", help="print only the context budget")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
+        sys.stdout.write(await bench_budget(tmp))
+        if a.budget:
+            return
         rows = await bench_stdio(a.calls, tmp)
         rows.append(await bench_http(a.clients, a.per_client, tmp))
     out = ["| case | p50 ms | p99 ms | errors |", "|---|---:|---:|---:|"]

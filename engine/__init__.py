@@ -16,6 +16,7 @@ from engine.errors import (
     UnknownStrategyError,
 )
 from engine.frames import candles_from_frame
+from engine.guards import config_warnings, result_warnings
 from engine.metrics import METRIC_DOCS, METRIC_KEYS
 from engine.optimize import (
     GridResult,
@@ -67,6 +68,7 @@ __all__ = [
     "backtest",
     "backtest_signals",
     "candles_from_frame",
+    "config_warnings",
     "count_time_gaps",
     "day_ends",
     "default_params",
@@ -88,6 +90,7 @@ __all__ = [
     "regime_features",
     "render_equity_png",
     "result_heatmap_png",
+    "result_warnings",
     "run_grid",
     "sample_candles",
     "validate_candles",

@@ -10,10 +10,11 @@ import numpy.typing as npt
 from pydantic import ValidationError
 
 from engine._nb.backtest_nb import signal_start, signals_nb, simulate_nb
-from engine._nb.enums import RULE_CROSS, S_ENDED_OPEN
+from engine._nb.enums import RULE_CROSS, S_ENDED_OPEN, S_EQUITY_GONE_BAR
 from engine.candles import count_time_gaps, day_ends, validate_candles
 from engine.config import BacktestConfig, funding_per_bar
 from engine.errors import InvalidDataError, InvalidParameterError
+from engine.guards import config_warnings, result_warnings
 from engine.metrics import metrics_from_stats
 from engine.result import BacktestResult
 from engine.strategies import LineTable, SignalPlan, Strategy, get_strategy, signals_plan
@@ -107,7 +108,8 @@ def run_plan(
     metrics = metrics_from_stats(
         stats, initial_capital=config.initial_capital, periods_per_year=ppy, buy_and_hold_return=bh
     )
-    return BacktestResult(
+    gone_bar = int(stats[S_EQUITY_GONE_BAR]) - 1
+    result = BacktestResult(
         strategy=strategy,
         params=params,
         config=config.model_dump(),
@@ -121,7 +123,11 @@ def run_plan(
         synthetic=candles.synthetic,
         ended_open=bool(stats[S_ENDED_OPEN]),
         gaps=count_time_gaps(candles),
+        equity_gone_time=int(candles.time[gone_bar]) if gone_bar >= 0 else None,
     )
+    first = float(candles.open[0]) if len(candles) else 0.0
+    result.warnings = (*config_warnings(config, first), *result_warnings(result))
+    return result
 
 
 def backtest(

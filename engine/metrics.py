@@ -52,7 +52,9 @@ METRIC_DOCS: dict[str, str] = {
     "exits_liquidation": "trades closed by isolated-margin liquidation",
     "exits_end": "trades still open at the last bar (closed there for the metrics)",
     "n_ambiguous_bars": "bars that touched both stop and take-profit (resolved by same_bar)",
-    "n_skipped_orders": "orders not filled because the size rounded below min_qty or equity was gone",
+    "n_skipped_orders": "orders not filled: n_skipped_no_equity + n_skipped_min_qty",
+    "n_skipped_no_equity": "orders not placed because the equity was gone",
+    "n_skipped_min_qty": "orders not placed because the size rounded below min_qty",
 }
 
 METRIC_KEYS: tuple[str, ...] = tuple(METRIC_DOCS)
@@ -146,5 +148,7 @@ def metrics_from_stats(
         **{f"exits_{name}": int(s[E.S_EXITS_BASE + code]) for code, name in enumerate(E.EXIT_NAMES)},
         "n_ambiguous_bars": int(s[E.S_N_AMBIGUOUS]),
         "n_skipped_orders": int(s[E.S_N_SKIPPED]),
+        "n_skipped_no_equity": int(s[E.S_N_SKIPPED_NO_EQUITY]),
+        "n_skipped_min_qty": int(s[E.S_N_SKIPPED] - s[E.S_N_SKIPPED_NO_EQUITY]),
     }
     return {k: out[k] for k in METRIC_KEYS}

@@ -35,6 +35,8 @@ class BacktestResult:
     synthetic: bool = False
     ended_open: bool = False
     gaps: int = 0
+    equity_gone_time: int | None = None  # ms of the first order refused for lack of equity
+    warnings: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -86,6 +88,7 @@ class BacktestResult:
             "synthetic": self.synthetic,
             "ended_open": self.ended_open,
             "time_gaps": self.gaps,
+            "warnings": list(self.warnings),
             "periods_per_year": self.periods_per_year,
             "metrics": self.metrics,
         }

@@ -55,16 +55,17 @@ SourceArg = Annotated[
         "fetch_history; file: CSV/Parquet at `path`"
     ),
 ]
-SymbolArg = Annotated[str, Field(pattern=r"^[A-Z0-9]{2,24}$", description="Bybit symbol")]
-IntervalArg = Annotated[IntervalLabel, Field(description="Minutes, D, W or M")]
+SymbolArg = Annotated[str, Field(pattern=r"^[A-Z0-9]{2,24}$")]
+IntervalArg = IntervalLabel  # minutes, D, W or M: the enum says it
 _BARS_HELP = (
     "Bar count: the sample's, or the newest stored up to `end` when no `start`"
 )
 BarsArg = Annotated[int, Field(ge=2, le=MAX_BARS, description=_BARS_HELP)]
-CategoryArg = Annotated[Category, Field(description="Bybit category")]
+CategoryArg = Category
 TimeArg = Annotated[
     str | None, Field(max_length=32, description="UTC ISO time (2024-03-01T12:00) or epoch s/ms")
 ]
+EndArg = Annotated[str | None, Field(max_length=32, description="As start")]
 SeedArg = Annotated[int, Field(ge=0, le=2**31 - 1, description="Sample seed")]
 PathArg = Annotated[
     str | None, Field(max_length=1024, description="CSV/Parquet file for source=file")
@@ -82,7 +83,7 @@ class DataSpec(BaseModel):
     bars: BarsArg = DEFAULT_BARS
     category: CategoryArg = "linear"
     start: TimeArg = None
-    end: TimeArg = None
+    end: EndArg = None
     seed: SeedArg = DEFAULT_SEED
     path: PathArg = None
 

@@ -1,9 +1,12 @@
 """Resources: large artefacts the tools point at instead of inlining them.
 
-backtest://{id}/trades       every trade (JSON)
-backtest://{id}/equity       equity and drawdown curve, at most 2,000 points (JSON)
-backtest://{id}/report       full metrics, config, data summary, metric docs (JSON)
-optimization://{id}/table    every evaluated combination (or walk-forward split), ranked
+backtest://{id}/trades{?cursor}     the trades, 500 a page; `next` is the following page (JSON)
+backtest://{id}/equity{?points}     equity and drawdown curve, 500 points (up to 2,000) (JSON)
+backtest://{id}/report              full metrics, config, data summary, metric docs (JSON)
+backtest://{id}/chart               equity chart (PNG)
+optimization://{id}/table{?cursor}  every evaluated combination (or walk-forward split), ranked,
+                                    100 a page (JSON)
+optimization://{id}/heatmap         heatmap of the first two parameters (PNG)
 klines://{category}/{symbol}/{interval}{?start,end,limit}   exchange candles (JSON rows)
 strategies://catalog         strategies and their parameter specs (JSON)
 """
@@ -13,8 +16,9 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any, ParamSpec
+from typing import Any, ParamSpec, TypeVar
 
+import anyio
 import numpy as np
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError
@@ -22,14 +26,17 @@ from mcp.server.mcpserver.exceptions import ResourceError
 import engine as E
 from mcp_server import market_views
 from mcp_server.errors import describe, lookup
+from mcp_server.numbers import round_json, significant
 from mcp_server.tools._runtime import app
 from mcp_server.tools.optimize import clean_json
 from ohlcv import format_iso
 
 __all__ = ["register_resources"]
 
-_EQUITY_POINTS = 2000
-_MAX_TRADES = 10_000
+_EQUITY_POINTS = 500
+_MAX_EQUITY_POINTS = 2000
+_TRADES_PAGE = 500
+_TABLE_PAGE = 100
 _KLINES_LIMIT = 5000
 P = ParamSpec("P")
 
@@ -38,11 +45,14 @@ def _dump(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), allow_nan=False, default=str)
 
 
-def _resource_errors(fn: Callable[P, Awaitable[str]]) -> Callable[P, Awaitable[str]]:
+R = TypeVar("R", str, bytes)
+
+
+def _resource_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     """Known errors become ResourceErrors that say how to fix the read."""
 
     @functools.wraps(fn)
-    async def read(*args: P.args, **kwargs: P.kwargs) -> str:
+    async def read(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return await fn(*args, **kwargs)
         except Exception as exc:
@@ -60,27 +70,51 @@ def _downsample(n: int, points: int) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, points).round().astype(np.int64))
 
 
-@_resource_errors
-async def backtest_trades(bid: str, ctx: Context) -> str:
-    """Every trade of a backtest: times, side, prices, pnl, fees, exit reason."""
-    r = (await app(ctx).results.get(bid)).result
-    assert r is not None
-    rows = r.trade_dicts(limit=_MAX_TRADES)
-    return _dump({"id": bid, "n_trades": r.n_trades, "truncated": r.n_trades > len(rows),
-                  "synthetic": r.synthetic, "trades": rows})  # fmt: skip
+def _page(cursor: str, size: int, total: int) -> tuple[int, int]:
+    """The rows [start, stop) of the page at `cursor` (an offset; empty = the first)."""
+    try:
+        start = int(cursor) if cursor else 0
+    except ValueError:
+        raise ResourceError(f"cursor={cursor!r} is not a cursor: pass the `next` URI as given") from None
+    if not 0 <= start <= max(total, 0):
+        raise ResourceError(f"cursor={start} is outside 0..{total}: pass the `next` URI as given")
+    return start, min(start + size, total)
+
+
+def _next(uri: str, stop: int, total: int) -> str | None:
+    return f"{uri}?cursor={stop}" if stop < total else None
 
 
 @_resource_errors
-async def backtest_equity(bid: str, ctx: Context) -> str:
-    """Equity and drawdown at up to 2,000 evenly spaced bars."""
+async def backtest_trades(bid: str, ctx: Context, cursor: str = "") -> str:
+    """A backtest's trades, 500 a page: times, side, prices, pnl, fees, exit reason.
+    `next` is the URI of the following page (null on the last)."""
     r = (await app(ctx).results.get(bid)).result
     assert r is not None
-    idx = _downsample(len(r.equity), _EQUITY_POINTS)
+    start, stop = _page(cursor, _TRADES_PAGE, r.n_trades)
+    rows = r.trade_dicts(limit=stop)[start:]
+    return _dump(round_json({
+        "id": bid, "n_trades": r.n_trades, "from": start, "count": len(rows),
+        "next": _next(f"backtest://{bid}/trades", stop, r.n_trades),
+        "synthetic": r.synthetic, "trades": rows,
+    }))  # fmt: skip
+
+
+@_resource_errors
+async def backtest_equity(bid: str, ctx: Context, points: str = "") -> str:
+    """Equity and drawdown at 500 evenly spaced bars (points=N for up to 2,000)."""
+    try:
+        n = int(points) if points else _EQUITY_POINTS
+    except ValueError:
+        raise ResourceError(f"points={points!r} must be an integer") from None
+    r = (await app(ctx).results.get(bid)).result
+    assert r is not None
+    idx = _downsample(len(r.equity), max(2, min(n, _MAX_EQUITY_POINTS)))
     return _dump({
         "id": bid, "bars": len(r.equity), "points": len(idx), "synthetic": r.synthetic,
         "time": [format_iso(int(t)) for t in r.time[idx]],
-        "equity": [round(float(x), 4) for x in r.equity[idx]],
-        "drawdown": [round(float(x), 6) for x in r.drawdown()[idx]],
+        "equity": [round(float(x), 2) for x in r.equity[idx]],
+        "drawdown": [significant(float(x)) for x in r.drawdown()[idx]],
     })  # fmt: skip
 
 
@@ -89,13 +123,31 @@ async def backtest_report(bid: str, ctx: Context) -> str:
     """Full report: every metric with its documentation, config and data summary."""
     s = await app(ctx).results.get(bid, need_result=False)
     docs = {k: E.METRIC_DOCS.get(k) for k in s.summary["metrics"]}
-    return _dump({"id": bid, **s.summary, "metric_docs": docs})
+    return _dump({"id": bid, **round_json(s.summary), "metric_docs": docs})
 
 
 @_resource_errors
-async def optimization_table(oid: str, ctx: Context) -> str:
-    """Every evaluated combination of an optimisation (or every walk-forward split), ranked."""
-    return json.dumps(clean_json(app(ctx).optimizations.get(oid)), separators=(",", ":"))
+async def backtest_chart(bid: str, ctx: Context) -> bytes:
+    """A backtest's equity and drawdown chart (PNG)."""
+    return await app(ctx).results.chart(bid)
+
+
+@_resource_errors
+async def optimization_table(oid: str, ctx: Context, cursor: str = "") -> str:
+    """An optimisation's evaluated combinations (or walk-forward splits), ranked, 100 a
+    page; `next` is the URI of the following page (null on the last)."""
+    table = app(ctx).optimizations.get(oid)
+    rows = table.get("rows", [])
+    start, stop = _page(cursor, _TABLE_PAGE, len(rows))
+    page = {**{k: v for k, v in table.items() if k != "rows"}, "total": len(rows), "from": start,
+            "next": _next(f"optimization://{oid}/table", stop, len(rows)), "rows": rows[start:stop]}  # fmt: skip
+    return _dump(round_json(clean_json(page)))
+
+
+@_resource_errors
+async def optimization_heatmap(oid: str, ctx: Context) -> bytes:
+    """Heatmap of an optimisation's objective over its first two parameters (PNG)."""
+    return await anyio.to_thread.run_sync(app(ctx).optimizations.heatmap, oid)
 
 
 async def strategies_catalog() -> str:
@@ -122,17 +174,20 @@ async def klines(
     return _dump({**meta, "candles": market_views.candle_rows(c)})
 
 
-_RESOURCES: list[tuple[str, str, Callable[..., Awaitable[str]]]] = [
-    ("backtest://{bid}/trades", "backtest-trades", backtest_trades),
-    ("backtest://{bid}/equity", "backtest-equity", backtest_equity),
-    ("backtest://{bid}/report", "backtest-report", backtest_report),
-    ("optimization://{oid}/table", "optimization-table", optimization_table),
-    ("strategies://catalog", "strategies-catalog", strategies_catalog),
-    ("klines://{category}/{symbol}/{interval}{?start,end,limit}", "klines", klines),
+_JSON, _PNG = "application/json", "image/png"
+_RESOURCES: list[tuple[str, str, str, Callable[..., Awaitable[Any]]]] = [
+    ("backtest://{bid}/trades{?cursor}", "backtest-trades", _JSON, backtest_trades),
+    ("backtest://{bid}/equity{?points}", "backtest-equity", _JSON, backtest_equity),
+    ("backtest://{bid}/report", "backtest-report", _JSON, backtest_report),
+    ("backtest://{bid}/chart", "backtest-chart", _PNG, backtest_chart),
+    ("optimization://{oid}/table{?cursor}", "optimization-table", _JSON, optimization_table),
+    ("optimization://{oid}/heatmap", "optimization-heatmap", _PNG, optimization_heatmap),
+    ("strategies://catalog", "strategies-catalog", _JSON, strategies_catalog),
+    ("klines://{category}/{symbol}/{interval}{?start,end,limit}", "klines", _JSON, klines),
 ]
 
 
 def register_resources(server: MCPServer[Any]) -> None:
     """Add every resource and template to `server`."""
-    for uri, name, fn in _RESOURCES:
-        server.resource(uri, name=name, mime_type="application/json", description=fn.__doc__)(fn)
+    for uri, name, mime, fn in _RESOURCES:
+        server.resource(uri, name=name, mime_type=mime, description=fn.__doc__)(fn)

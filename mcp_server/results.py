@@ -15,9 +15,9 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import anyio
 from pydantic import BaseModel, Field
@@ -26,6 +26,7 @@ import engine as E
 from mcp_server.cache import ResultCache
 from mcp_server.candles import CandleSource, DataSet, DataSpec
 from mcp_server.errors import ResultNotFoundError
+from mcp_server.numbers import round_json
 from mcp_server.telemetry import Telemetry
 from ohlcv import TtlLru
 
@@ -57,6 +58,8 @@ HEADLINE_METRICS = (
     "fees_paid",
     "buy_and_hold_return",
 )
+T = TypeVar("T")
+
 # matplotlib's figure state is process-wide: renders from worker threads take turns.
 _CHART_LOCK = threading.Lock()
 
@@ -215,6 +218,21 @@ class BacktestResults:
             stored.result = await self._rebuild(stored)
         return stored
 
+    async def in_lane(self, work: Callable[[], T]) -> T:
+        """`work` (engine code) on a worker thread, in the one engine lane."""
+        return await anyio.to_thread.run_sync(work, limiter=self._lane)
+
+    async def chart(self, bid: str) -> bytes:
+        """The equity chart PNG of `bid`, rendered on first request and then kept."""
+        stored = await self.get(bid)
+        if stored.chart_png is None:
+            result = stored.result
+            assert result is not None
+            stored.chart_png = await anyio.to_thread.run_sync(
+                lambda: _render_chart(result), limiter=self._lane
+            )
+        return stored.chart_png
+
     async def _from_cache(self, bid: str) -> StoredBacktest | None:
         pointer = await self.cache.get_json("backtest", _id_key(bid))
         hit = await self.cache.get_json("backtest", pointer["key"]) if pointer else None
@@ -273,7 +291,7 @@ def summary_model(stored: StoredBacktest) -> BacktestSummary:
         bars=int(s["bars"]),
         start=s.get("start"),
         end=s.get("end"),
-        metrics=headline(s["metrics"]),
+        metrics=round_json(headline(s["metrics"])),
         cached=stored.cached,
         resources=BacktestResources(
             trades=f"backtest://{bid}/trades",
@@ -286,7 +304,7 @@ def summary_model(stored: StoredBacktest) -> BacktestSummary:
 
 def _notes(stored: StoredBacktest) -> list[str]:
     s = stored.summary
-    notes = list(stored.notes)
+    notes = [*s.get("warnings", ()), *stored.notes]
     if s.get("synthetic"):
         notes.append(
             "SYNTHETIC data (the sample, or candles from the offline fake Bybit): "
@@ -307,16 +325,34 @@ class OptimizationTables:
 
     def __init__(self, slots: int = 32) -> None:
         self._tables: TtlLru[str, dict[str, Any]] = TtlLru(slots)
+        self._heatmaps: TtlLru[str, Callable[[], bytes] | bytes] = TtlLru(slots)
         self._slots = slots
         self._next = 0
         self._lock = threading.Lock()
 
-    def put(self, table: dict[str, Any]) -> str:
+    def put(self, table: dict[str, Any], heatmap: Callable[[], bytes] | None = None) -> str:
+        """Keep `table` under a new id, with the renderer of its heatmap (run on first read)."""
         with self._lock:
             self._next += 1
             oid = f"opt-{self._next}"
             self._tables.set(oid, table)
+            if heatmap is not None:
+                self._heatmaps.set(oid, heatmap)
             return oid
+
+    def heatmap(self, oid: str) -> bytes:
+        """The heatmap PNG of `oid`, rendered once."""
+        self.get(oid)
+        with self._lock:
+            made = self._heatmaps.get(oid)
+        if made is None:
+            raise ResultNotFoundError(f"optimization {oid!r} has no heatmap: it varied one parameter")
+        if callable(made):
+            with _CHART_LOCK:
+                made = made()
+            with self._lock:
+                self._heatmaps.set(oid, made)
+        return made
 
     def get(self, oid: str) -> dict[str, Any]:
         with self._lock:

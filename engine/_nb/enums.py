@@ -114,4 +114,6 @@ S_DD_SQ = 33
 S_DAYS = 34
 S_DAY_RET_SUM = 35
 S_DAY_RET_SQ = 36
-N_STATS = 37
+S_N_SKIPPED_NO_EQUITY = 37  # of S_N_SKIPPED: orders with no equity left to place them
+S_EQUITY_GONE_BAR = 38  # 1 + the bar of the first such order (0 = never)
+N_STATS = 39

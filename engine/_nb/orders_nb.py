@@ -36,6 +36,7 @@ from engine._nb.enums import (
     F_TRAIL_ACTIVATION,
     S_BEST_RET,
     S_DURATION_SUM,
+    S_EQUITY_GONE_BAR,
     S_EXITS_BASE,
     S_FEES,
     S_GROSS_LOSS,
@@ -43,6 +44,7 @@ from engine._nb.enums import (
     S_LOSS_PNL_SUM,
     S_MAX_CONSEC_LOSSES,
     S_N_LOSSES,
+    S_N_SKIPPED_NO_EQUITY,
     S_N_TRADES,
     S_N_WINS,
     S_PNL_M2,
@@ -347,6 +349,10 @@ def _market_order(act, price, i, pos, acct, fc, size_mode, liq_on, liq_dist, sta
     fill = price * (1.0 + slip * new_side)
     q = _entry_qty(acct.cash, fill, fc, size_mode)
     if q <= 0.0:
+        if acct.cash <= 0.0:  # told apart from orders below min_qty: the capital is gone
+            stats[S_N_SKIPPED_NO_EQUITY] += 1.0
+            if stats[S_EQUITY_GONE_BAR] == 0.0:
+                stats[S_EQUITY_GONE_BAR] = i + 1.0
         acct = Account(
             cash=acct.cash, entry_fees=acct.entry_fees, n_skipped=acct.n_skipped + 1,
             n_trades=acct.n_trades, consec_losses=acct.consec_losses,

@@ -59,6 +59,28 @@ class OverfitReport:
         return out
 
 
+_FEW_TRADES = 30
+
+
+def _caveats(metrics: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Plain words on what the overfitting statistics cannot say for these trials: PBO
+    ranks trials against each other, so a low PBO among losers is no good news."""
+    out = []
+    returns = [m.get("total_return") for m in metrics]
+    if metrics and all(r is not None and r <= 0 for r in returns):
+        out.append(
+            "every combination lost money: a low PBO only says the ranking among losers is "
+            "stable, and the deflated Sharpe tests a losing best; none of it is evidence of an edge"
+        )
+    trades = [int(m.get("n_trades") or 0) for m in metrics]
+    if trades and max(trades) < _FEW_TRADES:
+        out.append(
+            f"no combination made {_FEW_TRADES} trades (at most {max(trades)}): Sharpe, its "
+            "deflation and PBO rest on too few trades to mean much"
+        )
+    return out
+
+
 def _finite(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
@@ -120,6 +142,7 @@ def overfit_report(
     var_sr = float(np.var(srs, ddof=1)) if srs.size > 1 else 0.0
     sr0 = expected_max_sharpe(n_trials, var_sr)
     report = OverfitReport(n_trials, None, _finite(sr0 * ann), None, None, None, notes)
+    notes += _caveats(metrics)
     if best_index is not None:
         strat_params, risk = split_params(combos[best_index])
         best = backtest(candles, strategy, strat_params, make_config(cfg, **risk))

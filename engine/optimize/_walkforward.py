@@ -283,6 +283,23 @@ def efficiency(results: Sequence[SplitResult]) -> dict[str, float | None]:
     return {"wfe_cagr": out["cagr"], "wfe_sharpe": out["sharpe"]}
 
 
+def efficiency_reasons(results: Sequence[SplitResult], wfe: Mapping[str, float | None]) -> list[str]:
+    """Why each walk-forward efficiency that is null is null."""
+    out = []
+    for key, metric in (("wfe_sharpe", "sharpe"), ("wfe_cagr", "cagr")):
+        if wfe.get(key) is not None:
+            continue
+        ins = [r.is_metrics.get(metric) for r in results if r.is_metrics]
+        known = [float(v) for v in ins if v is not None]
+        if not known:
+            why = f"no split has an in-sample {metric} (no trades or flat equity)"
+        else:
+            why = (f"the mean in-sample {metric} is {np.mean(known):.3g} <= 0: a ratio to a "
+                   "losing in-sample result means nothing (the in-sample fits already lose)")
+        out.append(f"{key} is null: {why}")
+    return out
+
+
 def stability(space: SearchSpace, results: Sequence[SplitResult]) -> dict[str, dict[str, Any]]:
     """Per varied parameter: chosen values, their spread relative to the searched
     range, and how often the most common value was chosen."""
@@ -327,9 +344,14 @@ def _assemble(candles: Candles, run: SearchRun, mode: Mode, results: list[SplitR
             ci = bootstrap_sharpe_ci(rets, periods_per_year=ppy)
     if cancelled:
         notes.append(f"cancelled after {len(results)} of {planned} splits; results cover those")
+    wfe = efficiency(results)
+    notes += efficiency_reasons(results, wfe)
+    if psr is None:
+        notes.append("oos_psr is null: the stitched out-of-sample equity never moved (no trades)"
+                     if equity.size >= 4 else "oos_psr is null: fewer than 4 out-of-sample bars")
     return WalkForwardResult(
         strategy=run.space.strategy.name, mode=mode, objective=run.objective, splits=results,
-        oos_time=times, oos_equity=equity, oos_metrics=om, efficiency=efficiency(results),
+        oos_time=times, oos_equity=equity, oos_metrics=om, efficiency=wfe,
         stability=stability(run.space, results), oos_psr=psr, oos_sharpe_ci=ci,
         time_ms=candles.time, elapsed_s=time.perf_counter() - run.started,
         cancelled=cancelled, notes=notes,

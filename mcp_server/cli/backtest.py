@@ -180,11 +180,14 @@ def backtest(
         if chart is not None:
             chart.write_bytes(engine.render_equity_png(result))
         if as_json:
-            payload = {**_payload(result, len(candles)), "notes": list(data.notes)}
+            payload = {**_payload(result, len(candles)), "notes": list(data.notes),
+                       "warnings": list(result.warnings)}  # fmt: skip
             sys.stdout.write(json.dumps(payload, allow_nan=False) + "\n")
             return
         for note in data.notes:
             err.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+        for warning in result.warnings:
+            err.print(f"[bold yellow]warning:[/bold yellow] {warning}", highlight=False)
         out.print(f"[bold]{strat.name}[/bold] {resolved} on {_label(spec, result)}: {len(candles):,} bars")
         out.print(_metrics_table(result))
         if show_trades > 0 and result.n_trades:

@@ -33,7 +33,7 @@ ConfigArg = Annotated[
 ]
 AgentArg = Annotated[
     Literal["auto", "deepseek", "perplexity", "local"],
-    Field(description="local = the offline analyst; auto = routed"),
+    Field(description="local: the offline analyst"),
 ]
 BacktestId = Annotated[
     str | None, Field(pattern=r"^[0-9a-f]{16}$", description="Id returned by run_backtest")
@@ -43,8 +43,7 @@ ParamSpace = Annotated[
     Field(
         min_length=1,
         max_length=8,
-        description='Parameters to vary: "low:high[:step]" or a list of values, e.g. '
-        '{"fast": "5:50:5", "slow": [50, 100, 200], "sl": "0:0.02"}; see list_strategies',
+        description='Ranges: "low:high[:step]" or a list, e.g. {"fast": "5:50:5", "slow": [50, 100]}',
     ),
 ]
 ConstraintsArg = Annotated[

@@ -33,6 +33,10 @@ class AgentAnswer(BaseModel):
 def answer_fields(result: AgentResult) -> dict[str, Any]:
     """The AgentAnswer fields of a router result (text wrapped when untrusted, capped)."""
     text = result.as_context()
+    if result.output is not None and result.agent == "local" and not result.degraded:
+        # The offline analyst's text is a rendering of `output`: its summary line is
+        # enough, the details are in `output` once.
+        text = text.splitlines()[0] if text else text
     if len(text) > _MAX_TEXT:
         text = text[:_MAX_TEXT] + "\n[truncated]"
     return {

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -23,12 +24,13 @@ from typing import Annotated, Any, TypeVar, cast
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import ToolAnnotations
+from mcp.types import CallToolResult, ContentBlock, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from mcp_server.candles import DataSpec
 from mcp_server.context import AppContext
 from mcp_server.errors import describe, lookup
+from mcp_server.numbers import round_json
 from mcp_server.tools._args import SearchSpec, StrategySpec
 from mcp_server.tools._schema import compact_input, compact_output
 
@@ -41,11 +43,13 @@ __all__ = [
     "progress",
     "register",
     "tool",
+    "tool_result",
 ]
 
 log = logging.getLogger("mcp_server.tools")
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+_CONFIG_HOME = "run_backtest"  # the one tool schema that spells out the execution config
 _FLAT: tuple[type[BaseModel], ...] = (DataSpec, StrategySpec, SearchSpec)
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
@@ -101,7 +105,7 @@ def _compact_schemas(server: MCPServer[Any], name: str) -> None:
     info = server._tool_manager.get_tool(name)  # the SDK has no public hook for this
     if info is None:
         return
-    info.parameters = compact_input(info.parameters)
+    info.parameters = compact_input(info.parameters, primary=name == _CONFIG_HOME)
     meta = info.fn_metadata
     if meta.output_schema is not None:
         meta.output_schema = compact_output(meta.output_schema)
@@ -126,7 +130,7 @@ def _instrumented(fn: Callable[..., Awaitable[Any]], name: str) -> Callable[...,
             for param, model in flat.items():
                 fields = {k: kwargs.pop(k) for k in model.model_fields if k in kwargs}
                 kwargs[param] = model(**fields)
-            return await fn(*args, **kwargs)
+            return _as_result(await fn(*args, **kwargs))
         except anyio.get_cancelled_exc_class():
             outcome = "cancelled"
             raise
@@ -152,6 +156,33 @@ def _instrumented(fn: Callable[..., Awaitable[Any]], name: str) -> Callable[...,
         "return": sig.return_annotation
     }
     return call
+
+
+def tool_result(
+    body: dict[str, Any], *blocks: ContentBlock, tick: float | None = None
+) -> CallToolResult:
+    """A structured result with numbers rounded to what they mean, and its text block: the
+    same JSON, compact and without nulls (what the model reads), then any extra blocks."""
+    body = round_json(body, tick=tick)
+    text = json.dumps(_without_nulls(body), separators=(",", ":"), ensure_ascii=False)
+    return CallToolResult(
+        content=[TextContent(type="text", text=text), *blocks], structured_content=body
+    )
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+def _as_result(value: Any) -> Any:
+    """A model returned by a tool as `tool_result` (the SDK would pretty-print it)."""
+    if isinstance(value, BaseModel) and not isinstance(value, CallToolResult):
+        return tool_result(value.model_dump(mode="json"))
+    return value
 
 
 def _flat_signature(sig: inspect.Signature, flat: dict[str, type[BaseModel]]) -> inspect.Signature:

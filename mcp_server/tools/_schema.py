@@ -10,9 +10,10 @@ structured results against them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["CONFIG_BRIEF", "compact_input", "compact_output"]
+__all__ = ["CONFIG_BRIEF", "CONFIG_REF", "compact_input", "compact_output"]
 
 _NULL = {"type": "null"}
 # Size caps guard the server against abuse; a model never needs them to fill a call, and
@@ -32,22 +33,29 @@ CONFIG_BRIEF = (
     "[10000], qty_step, min_qty, funding_rate [off], funding_hours [8], liquidation "
     "[false], maintenance_margin [0.005]."
 )
+# Every other tool points at run_backtest's paragraph (the model reads the whole list).
+CONFIG_REF = (
+    "Execution options as in run_backtest's `config` (fee, slippage, sl/tp/trail, size_mode/"
+    "size, leverage, direction, fill...); fractions: fee 0.00055 = 0.055 %."
+)
 _BRIEFS = {"BacktestConfig": CONFIG_BRIEF}
+_REFS = {"BacktestConfig": CONFIG_REF}
 
 
-def compact_input(schema: dict[str, Any]) -> dict[str, Any]:
-    """An argument schema without titles, null branches or null defaults."""
-    return _strip_keys(_compact(schema, drop_null=True), _CAPS)
+def compact_input(schema: dict[str, Any], *, primary: bool = True) -> dict[str, Any]:
+    """An argument schema without titles, null branches or null defaults; `primary`:
+    shared models spelled out (else a pointer to the tool that does)."""
+    return _strip_keys(_compact(schema, drop_null=True, briefs=_BRIEFS if primary else _REFS), _CAPS)
 
 
 def compact_output(schema: dict[str, Any]) -> dict[str, Any]:
     """A result schema for the client's validation: the top level typed, nested models
     left open, and no titles, descriptions or defaults (the model reads the result itself)."""
     slim = _strip_keys(_compact(schema, drop_null=False), {"description", "required", "default"})
-    return _open_refs({k: v for k, v in slim.items() if k != "$defs"})
+    return _open_refs({k: v for k, v in slim.items() if k != "$defs"}, depth=0)
 
 
-def _compact(node: Any, *, drop_null: bool) -> Any:
+def _compact(node: Any, *, drop_null: bool, briefs: Mapping[str, str] | None = None) -> Any:
     if isinstance(node, list):
         return [_compact(v, drop_null=drop_null) for v in node]
     if not isinstance(node, dict):
@@ -59,25 +67,35 @@ def _compact(node: Any, *, drop_null: bool) -> Any:
         if key in ("properties", "$defs") and isinstance(value, dict):
             out[key] = {k: _compact(v, drop_null=drop_null) for k, v in value.items()}
             if key == "$defs":
-                out[key] = {k: _brief(k, v) for k, v in out[key].items()}
+                out[key] = {k: _brief(briefs or {}, k, v) for k, v in out[key].items()}
             continue
         out[key] = _compact(value, drop_null=drop_null)
     if drop_null:
         out = _without_null(out)
     if "$ref" in out:  # the definition describes itself
         out.pop("description", None)
-    return _type_list(out)
+    return _no_int_cap(_type_list(out))
 
 
-def _open_refs(node: Any) -> Any:
-    """Every `$ref` replaced by the empty (any-value) schema."""
+def _open_refs(node: Any, depth: int) -> Any:
+    """Every `$ref` replaced by the empty (any-value) schema, and objects below the top
+    level's fields typed as objects only."""
     if isinstance(node, list):
-        return [_open_refs(v) for v in node]
+        return [_open_refs(v, depth) for v in node]
     if not isinstance(node, dict):
         return node
     if "$ref" in node:
         return {}
-    return {k: _open_refs(v) for k, v in node.items()}
+    if depth > 2 and node.get("type") == "object":
+        return {"type": "object"}
+    return {k: _open_refs(v, depth + 1) for k, v in node.items()}
+
+
+def _no_int_cap(node: dict[str, Any]) -> dict[str, Any]:
+    """No `maximum` that only says "fits in 32 bits" (a seed's)."""
+    if node.get("maximum") == 2**31 - 1:
+        node = {k: v for k, v in node.items() if k != "maximum"}
+    return node
 
 
 def _type_list(node: dict[str, Any]) -> dict[str, Any]:
@@ -96,9 +114,9 @@ def _type_list(node: dict[str, Any]) -> dict[str, Any]:
     return node
 
 
-def _brief(name: str, definition: Any) -> Any:
+def _brief(briefs: Mapping[str, str], name: str, definition: Any) -> Any:
     """A model's definition reduced to one paragraph naming its fields."""
-    brief = _BRIEFS.get(name)
+    brief = briefs.get(name)
     if brief is None or not isinstance(definition, dict):
         return definition
     return {"type": "object", "description": brief}

@@ -52,12 +52,9 @@ async def run_pipeline(
     code: Annotated[str | None, Field(max_length=50_000, description="For review_strategy")] = None,
     strategy: Annotated[str | None, Field(max_length=200)] = None,
 ) -> PipelineAnswer:
-    """Run a multi-step agent pipeline, reporting progress per step.
-
-    research_then_reason: Perplexity gathers sourced facts, DeepSeek reasons over them
-    (needs `question`). review_strategy: code review, then stress scenarios aimed at the
-    findings (needs `code`). The offline analyst answers when remote agents are unavailable.
-    """
+    """Run a multi-step agent pipeline. research_then_reason: Perplexity gathers sourced
+    facts, DeepSeek reasons over them (needs `question`); review_strategy: code review,
+    then stress scenarios aimed at the findings (needs `code`)."""
     data: dict[str, Any] = {}
     if pipeline == "research_then_reason":
         if not question:

@@ -164,11 +164,10 @@ async def generate_test_scenarios(
     data: DataSpec = DataSpec(),
     agent: AgentArg = "auto",
 ) -> ScenarioReport:
-    """Propose stress scenarios for a strategy (doubled costs, fill timing, intrabar
-    ambiguity, crash gap, doubled volatility, parameter neighbourhood, leverage...) and
-    run every one the engine can run, reporting each scenario's metrics next to the
-    baseline. Scenarios needing other data (e.g. a dated bear market) are listed as
-    not run, with the reason."""
+    """Propose stress scenarios (costs, fill timing, crash gap, volatility, parameter
+    neighbourhood, walk-forward...) and run them beside the baseline. Scenarios that
+    cannot change this run are listed as not applicable, others needing other data as
+    not run."""
     context = app(ctx)
     ds = await context.candles.load(data)
     strategy, cfg = run.strategy, config_or_default(run.config)
@@ -179,6 +178,7 @@ async def generate_test_scenarios(
     result = await routed(context, "test_scenarios", task, agent)
     runs = await run_scenarios(
         context.results, ds, strategy, resolved, cfg, (result.output or {}).get("scenarios", []),
+        baseline=headline(base.summary["metrics"]),
         on_progress=lambda done, total, msg: progress(ctx, done, total, msg),
     )  # fmt: skip
     return ScenarioReport(

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import base64
-import json
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
-from mcp.types import CallToolResult, ImageContent, ResourceLink, TextContent
-from pydantic import BaseModel, ConfigDict, Field
+from mcp.types import CallToolResult, ImageContent
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 import engine as E
 from mcp_server.candles import DataSpec
@@ -22,7 +21,7 @@ from mcp_server.tools._args import (
     config_or_default,
 )
 from mcp_server.tools._routed import routed
-from mcp_server.tools._runtime import READ_ONLY, app, progress, tool
+from mcp_server.tools._runtime import READ_ONLY, app, progress, tool, tool_result
 
 __all__ = ["backtest_once", "compare_strategies", "list_strategies", "run_backtest"]
 
@@ -32,10 +31,17 @@ RankBy = Literal["sharpe", "sortino", "calmar", "total_return", "profit_factor",
 class ParamInfo(BaseModel):
     name: str
     type: Literal["int", "float"]
-    default: float
-    low: float
-    high: float
+    default: int | float
+    low: int | float
+    high: int | float
     description: str
+
+    @model_validator(mode="after")
+    def _ints(self) -> ParamInfo:
+        """An int parameter's numbers as ints: `20`, not `20.0`."""
+        if self.type == "int":
+            self.default, self.low, self.high = int(self.default), int(self.low), int(self.high)
+        return self
 
 
 class StrategyInfo(BaseModel):
@@ -47,7 +53,7 @@ class StrategyInfo(BaseModel):
 
 class StrategyCatalog(BaseModel):
     strategies: list[StrategyInfo]
-    config_note: str = Field(description="How execution options (fees, SL/TP, leverage...) are passed")
+    config_note: str
 
 
 class Candidate(BaseModel):
@@ -81,16 +87,12 @@ class Comparison(BaseModel):
 
 @tool("List strategies", READ_ONLY)
 async def list_strategies(ctx: Context) -> StrategyCatalog:
-    """List the built-in strategies with their parameters (type, default, allowed range).
-
-    Call this before run_backtest or compare_strategies to pick valid parameter values.
-    The same catalogue is the resource strategies://catalog.
-    """
+    """The built-in strategies with their parameters (type, default, allowed range):
+    call it before choosing params for a backtest or an optimisation."""
     return StrategyCatalog(
         strategies=[StrategyInfo.model_validate(s) for s in E.list_strategies()],
-        config_note="Pass execution options in run_backtest's `config` object: initial_capital, "
-        "fee (0.00055 = Bybit taker), slippage, sl/tp/trail (fractions of price), direction "
-        "(long|short|both), fill (next_open|close), size_mode/size, leverage, funding_rate, liquidation.",
+        config_note="Execution options (fee, sl/tp/trail, size, leverage...) go in `config`; "
+        "rates are fractions: fee 0.00055 = 0.055 %.",
     )
 
 
@@ -113,31 +115,23 @@ async def run_backtest(
     ctx: Context,
     run: StrategySpec = StrategySpec(),  # every model argument is shown flat (tools._runtime)
     data: DataSpec = DataSpec(),
-    include_chart: Annotated[bool, Field(description="Attach the equity/drawdown chart as a PNG")] = True,
+    include_chart: Annotated[
+        bool, Field(description="Attach the equity chart PNG")
+    ] = False,
 ) -> Annotated[CallToolResult, BacktestSummary]:
-    """Backtest one strategy and return its headline metrics, resource URIs and a chart.
+    """Backtest one strategy: headline metrics, warnings, and backtest:// URIs for the
+    trades, equity curve, full report and chart (read them only if needed).
 
-    Data: source='sample' (default) is a deterministic synthetic BTC-like series, no
-    network, labelled synthetic; source='store' uses candles already in the local store
-    (last `bars` bars, or start..end; fill it with fetch_history); source='file' reads a
-    CSV/Parquet `path`. Execution options (fees, SL/TP, leverage, direction, fill timing)
-    go in `config`. The result is compact: fetch the trade list, the equity curve or the
-    full report from the returned backtest:// URIs only if needed. Pass the id to
+    Execution options (fees, SL/TP, sizing, leverage) go in `config`. Pass the id to
     analyze_backtest_results or risk_management_advice. Identical requests are cached.
     """
     stored = await backtest_once(app(ctx), data, run, chart=include_chart, ctx=ctx)
     body = summary_model(stored).model_dump(mode="json")
-    content: list[Any] = [TextContent(type="text", text=json.dumps(body, separators=(",", ":")))]
-    for kind, uri in body["resources"].items():
-        content.append(
-            ResourceLink(
-                type="resource_link", uri=uri, name=f"{stored.id}-{kind}", mime_type="application/json"
-            )
-        )
+    blocks: list[Any] = []
     if include_chart and stored.chart_png is not None:
         png = base64.b64encode(stored.chart_png).decode()
-        content.append(ImageContent(type="image", data=png, mime_type="image/png"))
-    return CallToolResult(content=content, structured_content=body)
+        blocks.append(ImageContent(type="image", data=png, mime_type="image/png"))
+    return tool_result(body, *blocks)
 
 
 @tool("Compare strategies", READ_ONLY)
@@ -154,14 +148,9 @@ async def compare_strategies(
         bool, Field(description="Also ask the analyst (router) to compare and explain")
     ] = False,
 ) -> Comparison:
-    """Run several strategy configurations on the same data and rank them.
-
-    Each candidate is a strategy with optional params, config and label. Ranking is by
-    `rank_by` (max_drawdown ranks the smallest drawdown first). Each row carries a
-    backtest id usable with the backtest:// resources. Set commentary=true to add the
-    analyst's ranking with reasons (trade counts, drawdown, costs). Reports progress per
-    candidate and stops when cancelled.
-    """
+    """Run several strategy configurations on the same data and rank them by `rank_by`
+    (max_drawdown: smallest first). Each row has a backtest id; commentary=true adds the
+    analyst's ranking with reasons."""
     context = app(ctx)
     dataset = await context.candles.load(data)
     total = len(candidates) + (1 if commentary else 0)

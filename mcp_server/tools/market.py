@@ -253,9 +253,7 @@ async def get_mtf(
     load_limit: Annotated[int, Field(ge=10, le=1000)] = 1000,
 ) -> MtfView:
     """Aligned multi-timeframe view: the newest candles of each timeframe, higher ones
-    resampled from `base` with UTC-aligned buckets (days at 00:00, weeks on Monday), as
-    the REST endpoint /api/v1/marketdata/bybit/mtf. A bucket not fully covered (the first,
-    or the still-forming last) is marked partial. Rows beyond `tail` are in klines://."""
+    resampled from `base` in UTC buckets; a bucket not fully covered is marked partial."""
     views = await market_views.mtf(
         app(ctx), symbol, intervals, base=base, aligned=aligned, load_limit=load_limit,
         category=category,

@@ -9,7 +9,7 @@ resource ``optimization://{id}/table`` and the heatmap is attached as an image.
 from __future__ import annotations
 
 import base64
-import json
+import functools
 import math
 import threading
 from collections.abc import Callable
@@ -17,20 +17,23 @@ from typing import Annotated, Any, Literal
 
 import anyio
 from mcp.server.mcpserver import Context
-from mcp.types import CallToolResult, ImageContent, ResourceLink, TextContent
+from mcp.types import CallToolResult, ImageContent
 from pydantic import BaseModel, Field
 
 import engine as E
 from mcp_server.candles import DataSpec
 from mcp_server.context import AppContext
 from mcp_server.tools._args import SearchSpec, config_or_default
-from mcp_server.tools._runtime import READ_ONLY, app, progress, tool
+from mcp_server.tools._runtime import READ_ONLY, app, progress, tool, tool_result
 from ohlcv import Candles
 
 __all__ = ["clean_json", "optimize_bayesian", "optimize_grid", "optimize_random", "walk_forward"]
 
 SearchSeed = Annotated[int, Field(ge=0, le=2**31 - 1, description="Seed of the sampler (reproducible)")]
-Heatmap = Annotated[bool, Field(description="Attach a heatmap PNG of the first two params")]
+Heatmap = Annotated[
+    bool,
+    Field(description="Attach the heatmap PNG of the first two params"),
+]
 Progress = Callable[[int, int, str], None]
 Job = Callable[[Progress, Callable[[], bool]], Any]
 
@@ -48,12 +51,13 @@ class OptimizationSummary(BaseModel):
     elapsed_s: float
     synthetic: bool
     best: dict[str, Any] | None
-    top: list[dict[str, Any]]
+    top: list[dict[str, Any]] = Field(description="The runners-up (ranks 2..10)")
     overfit: dict[str, Any] | None = Field(
         description="deflated_sharpe (prob. true Sharpe > 0 after N trials), pbo (prob. of "
         "backtest overfitting), sharpe_ci (bootstrap CI of the best Sharpe)"
     )
     table: str = Field(description="URI of the full ranked table (JSON)")
+    heatmap: str | None = Field(None, description="URI of the heatmap PNG of the first two params")
     notes: list[str] = Field(default_factory=list)
 
 
@@ -125,26 +129,35 @@ async def _run(ctx: Context, job: Job) -> Any:
     return result[0]
 
 
-def _search_result(context: AppContext, res: Any, candles: Any, heatmap: bool) -> CallToolResult:
-    oid = context.optimizations.put({"kind": res.method, "strategy": res.strategy, "rows": res.table()})
+def _search_result(
+    context: AppContext, res: Any, candles: Candles, search: SearchSpec, heatmap: bool
+) -> CallToolResult:
+    varied = list(res.space["params"])
+    draw: Callable[[], bytes] | None = None
+    if len(varied) >= 2 and res.best is not None:
+        draw = functools.partial(E.result_heatmap_png, res, varied[0], varied[1])
+    table = {"kind": res.method, "strategy": res.strategy, "rows": res.table()}
+    oid = context.optimizations.put(table, heatmap=draw)
     s = clean_json(res.summary(10))
     model = OptimizationSummary(
         id=oid, method=s["method"], strategy=s["strategy"], objective=s["objective"],
         evaluated=s["evaluated"], planned=s["planned"], cancelled=s["cancelled"],
         elapsed_s=s["elapsed_s"], synthetic=candles.synthetic, best=_brief(s["best"]),
-        top=s["top"], overfit=s["overfit"], table=f"optimization://{oid}/table", notes=s["notes"],
+        top=s["top"][1:] if s["best"] else s["top"], overfit=s["overfit"],
+        table=f"optimization://{oid}/table",
+        heatmap=f"optimization://{oid}/heatmap" if draw is not None else None,
+        notes=[*_config_notes(config_or_default(search.config), candles), *s["notes"]],
     )  # fmt: skip
-    body = model.model_dump(mode="json")
-    content: list[Any] = [
-        TextContent(type="text", text=json.dumps(body, separators=(",", ":"))),
-        ResourceLink(type="resource_link", uri=body["table"], name=f"{oid}-table",
-                     mime_type="application/json"),
-    ]  # fmt: skip
-    varied = list(res.space["params"])
-    if heatmap and len(varied) >= 2 and res.best is not None:
-        png = base64.b64encode(E.result_heatmap_png(res, varied[0], varied[1])).decode()
-        content.append(ImageContent(type="image", data=png, mime_type="image/png"))
-    return CallToolResult(content=content, structured_content=body)
+    blocks = []
+    if heatmap and draw is not None:
+        png = base64.b64encode(context.optimizations.heatmap(oid)).decode()
+        blocks.append(ImageContent(type="image", data=png, mime_type="image/png"))
+    return tool_result(model.model_dump(mode="json"), *blocks)
+
+
+def _config_notes(config: E.BacktestConfig, candles: Candles) -> list[str]:
+    """The set-up warnings every run of the search shares (e.g. a fee typed as a percentage)."""
+    return E.config_warnings(config, float(candles.open[0])) if len(candles) else []
 
 
 async def _optimized(
@@ -167,18 +180,14 @@ async def optimize_grid(
     search: SearchSpec,  # every model argument is shown flat (tools._runtime)
     max_combos: Annotated[int, Field(ge=1, le=1_000_000, description="Refuse larger grids")] = 100_000,
     data: DataSpec = DataSpec(),
-    include_heatmap: Heatmap = True,
+    include_heatmap: Heatmap = False,
 ) -> Annotated[CallToolResult, OptimizationSummary]:
-    """Evaluate every combination of the parameter ranges and rank them by the objective.
-
-    Returns the best combination, the top 10, and overfitting statistics (deflated
-    Sharpe, PBO, bootstrap CI of the best Sharpe: read them before trusting the best).
-    The full table is at the returned optimization:// URI. Reports progress; stops on
-    cancel. For large spaces prefer optimize_bayesian or optimize_random.
-    """
+    """Evaluate every combination of the ranges and rank them by the objective: best,
+    top 10 and overfitting statistics (deflated Sharpe, PBO, Sharpe CI: read them and
+    their notes before trusting the best). Large spaces: optimize_bayesian."""
     search.space().expand(max_combos=max_combos)  # fail fast, before loading data
     res, candles = await _optimized(ctx, search, data, E.optimize_grid, max_combos=max_combos)
-    return _search_result(app(ctx), res, candles, include_heatmap)
+    return _search_result(app(ctx), res, candles, search, include_heatmap)
 
 
 @tool("Optimize (random)", READ_ONLY)
@@ -188,17 +197,14 @@ async def optimize_random(
     n_samples: Annotated[int, Field(ge=1, le=5000, description="Distinct random combinations")] = 200,
     search_seed: SearchSeed = 0,
     data: DataSpec = DataSpec(),
-    include_heatmap: Heatmap = True,
+    include_heatmap: Heatmap = False,
 ) -> Annotated[CallToolResult, OptimizationSummary]:
-    """Evaluate n_samples random combinations (seeded) and rank them by the objective.
-
-    Float ranges without a step are sampled continuously. Same result shape as
-    optimize_grid, with overfitting statistics for N = n_samples trials.
-    """
+    """Evaluate n_samples random combinations (seeded), ranked as optimize_grid; float
+    ranges without a step are sampled continuously."""
     res, candles = await _optimized(
         ctx, search, data, E.optimize_random, n_samples=n_samples, seed=search_seed
     )
-    return _search_result(app(ctx), res, candles, include_heatmap)
+    return _search_result(app(ctx), res, candles, search, include_heatmap)
 
 
 @tool("Optimize (Bayesian)", READ_ONLY)
@@ -209,16 +215,14 @@ async def optimize_bayesian(
     search_seed: SearchSeed = 0,
     prune: Annotated[bool, Field(description="Drop trials trailing on the first half of the data")] = False,
     data: DataSpec = DataSpec(),
-    include_heatmap: Heatmap = True,
+    include_heatmap: Heatmap = False,
 ) -> Annotated[CallToolResult, OptimizationSummary]:
-    """Bayesian search (optuna TPE, seeded and reproducible) in parallel batches.
-
-    Best for large or continuous spaces. Same result shape as optimize_grid.
-    """
+    """Bayesian search (optuna TPE, seeded), ranked as optimize_grid: for large or
+    continuous spaces."""
     res, candles = await _optimized(
         ctx, search, data, E.optimize_bayes, n_trials=n_trials, seed=search_seed, prune=prune
     )
-    return _search_result(app(ctx), res, candles, include_heatmap)
+    return _search_result(app(ctx), res, candles, search, include_heatmap)
 
 
 @tool("Walk-forward", READ_ONLY)
@@ -236,12 +240,9 @@ async def walk_forward(
     max_combos: Annotated[int, Field(ge=1, le=100_000, description="Refuse larger grids")] = 10_000,
     data: DataSpec = DataSpec(),
 ) -> WalkForwardSummary:
-    """Walk-forward test: optimise the grid on each train window, test the chosen
-    parameters on the following window (never seen in training), stitch the tests.
-
-    Returns stitched out-of-sample metrics, walk-forward efficiency (OOS / IS
-    annualised performance), parameter stability and a per-split table.
-    """
+    """Walk-forward: optimise on each train window, test the choice on the next window,
+    stitch the tests. Returns out-of-sample metrics, walk-forward efficiency, parameter
+    stability and the splits."""
     search.space().expand(max_combos=max_combos)
     res, candles = await _optimized(
         ctx, search, data, E.walk_forward, n_splits=n_splits, mode=mode, ratio=ratio,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import anyio
@@ -58,14 +59,21 @@ async def test_run_backtest_metrics_resources_chart_and_cache(server: MCPServer[
         s = r.structured_content
         assert s is not None and s["synthetic"] is True and s["cached"] is False
         assert {"sharpe", "max_drawdown", "n_trades"} <= set(s["metrics"])
-        assert [b.type for b in r.content].count("image") == 1
-        assert len(r.content[0].text) < 4 * 4000  # type: ignore[union-attr]  # ~4k tokens
+        assert [b.type for b in r.content] == ["text"]  # charts are opt-in
+        assert len(r.content[0].text) < 4 * 400  # type: ignore[union-attr]  # ~400 tokens
         again = await client.call_tool("run_backtest", {"strategy": "sma_cross", **SMALL})
         assert again.structured_content["cached"] is True  # type: ignore[index]
         assert again.structured_content["id"] == s["id"]  # type: ignore[index]
         for kind in ("trades", "equity", "report"):
             res = await client.read_resource(s["resources"][kind])
             assert res.contents[0].text.startswith("{")  # type: ignore[union-attr]
+        chart = await client.read_resource(f"backtest://{s['id']}/chart")
+        assert chart.contents[0].mime_type == "image/png"
+        assert base64.b64decode(chart.contents[0].blob)[:4] == b"\x89PNG"  # type: ignore[union-attr]
+        with_chart = await client.call_tool(
+            "run_backtest", {"strategy": "sma_cross", **SMALL, "include_chart": True}
+        )
+        assert [b.type for b in with_chart.content] == ["text", "image"]
 
 
 async def test_run_backtest_with_config_and_progress(server: MCPServer[Any]) -> None:
@@ -210,7 +218,8 @@ async def test_prompts_and_catalog(server: MCPServer[Any]) -> None:
         templates = {
             t.uri_template for t in (await client.list_resource_templates()).resource_templates
         }
-        assert "backtest://{bid}/trades" in templates
+        assert {"backtest://{bid}/trades{?cursor}", "backtest://{bid}/chart",
+                "optimization://{oid}/heatmap"} <= templates  # fmt: skip
 
 
 async def test_cancellation_keeps_session_usable(server: MCPServer[Any]) -> None:

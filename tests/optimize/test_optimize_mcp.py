@@ -43,9 +43,13 @@ async def test_grid_result_table_resource_heatmap_and_progress(tmp_path: Path) -
         assert not r.is_error, r.content
         s = r.structured_content
         assert s is not None and s["evaluated"] == 12 and s["synthetic"] is True
-        assert s["best"]["params"]["fast"] in (5, 10, 15, 20) and len(s["top"]) == 10
+        assert s["best"]["params"]["fast"] in (5, 10, 15, 20) and len(s["top"]) == 9  # ranks 2..10
         assert {"deflated_sharpe", "pbo", "sharpe_ci"} <= set(s["overfit"])
-        assert any(c.type == "image" and c.mime_type == "image/png" for c in r.content)
+        assert [c.type for c in r.content] == ["text"]  # the heatmap is opt-in
+        heat = await client.read_resource(s["heatmap"])
+        assert heat.contents[0].mime_type == "image/png"
+        shown = await client.call_tool("optimize_grid", {**SMALL, "include_heatmap": True})
+        assert any(c.type == "image" and c.mime_type == "image/png" for c in shown.content)
         table = await client.read_resource(s["table"])
         rows = json.loads(table.contents[0].text)["rows"]  # type: ignore[union-attr]
         assert len(rows) == 12 and rows[0]["rank"] == 1

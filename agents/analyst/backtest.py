@@ -6,6 +6,7 @@ import math
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from agents.outputs import BacktestAnalysis, RedFlag, RiskAdvice, Severity, Verdict
 from agents.tasks import AnalyzeBacktestInput, RiskAdviceInput
@@ -158,11 +159,20 @@ def _skipped_split(metrics: Metrics) -> tuple[float, float] | None:
     return no_equity, min_qty
 
 
+def _when(value: object) -> str | None:
+    """An ISO time as given, or epoch milliseconds (the engine's time unit) as ISO UTC."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 1e14:
+        return datetime.fromtimestamp(value / 1000, UTC).isoformat(timespec="minutes")
+    return None
+
+
 def _skipped_orders(metrics: Metrics, limits: _Limits) -> list[RedFlag]:
     # Orders skipped because the account was empty need the opposite fix of orders
     # skipped for being below min size: more equity would only lose more.
     split = _skipped_split(metrics)
-    exhausted_at = metrics.get("equity_exhausted_bar_time")
+    exhausted_at = _when(metrics.get("equity_exhausted_bar_time"))
     if split is None:
         total = metric(metrics, "n_skipped_orders")
         if not total:
@@ -171,8 +181,8 @@ def _skipped_orders(metrics: Metrics, limits: _Limits) -> list[RedFlag]:
         return [_flag("skipped_orders", "warning", "n_skipped_orders", total, 0.0, message)]
     no_equity, min_qty = split
     flags = []
-    if no_equity or isinstance(exhausted_at, str):
-        when = f" at {exhausted_at}" if isinstance(exhausted_at, str) else ""
+    if no_equity or exhausted_at:
+        when = f" at {exhausted_at}" if exhausted_at else ""
         message = (
             f"Equity ran out{when}: {int(no_equity)} order(s) could not be placed; the strategy "
             "lost its capital (check fees/size/leverage)."

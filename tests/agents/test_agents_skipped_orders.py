@@ -6,6 +6,7 @@ from typing import Any
 
 from agents_testkit import GOOD_METRICS
 
+import engine
 from agents import TaskKind
 from agents.analyst import analyze, find_red_flags
 from agents.tasks import parse_task_input
@@ -71,6 +72,10 @@ def test_exhaustion_without_a_time_or_with_one_half_missing() -> None:
     flag = _by_code(_analyze(m))["equity_exhausted"]
     # The missing half is the total minus the reported one.
     assert flag["value"] == 7 and flag["message"].startswith("Equity ran out: 7 order(s)")
+    # Epoch milliseconds (the engine's time unit) are shown as ISO UTC.
+    m["equity_exhausted_bar_time"] = 1_707_501_600_000
+    flag = _by_code(_analyze(m))["equity_exhausted"]
+    assert flag["message"].startswith("Equity ran out at 2024-02-09T18:00+00:00: 7 order(s)")
 
 
 def test_old_mappings_without_the_split_keep_todays_flag() -> None:
@@ -114,3 +119,18 @@ def test_text_metric_values_do_not_break_other_tasks() -> None:
     # Numbers sent as text are still numbers.
     task = parse_task_input(TaskKind.ANALYZE_BACKTEST, {"metrics": {"n_trades": "12"}})
     assert task.metrics["n_trades"] == 12.0  # type: ignore[attr-defined]
+
+
+def test_the_engines_own_mapping_of_a_wiped_out_account() -> None:
+    # The README's mistake: a fixed 1 BTC size on 10,000 USDT. The engine's keys, not ours.
+    candles = engine.sample_candles(bars=20_000)
+    result = engine.backtest(
+        candles, "ema_cross", {"fast": 20, "slow": 50}, size_mode="fixed_qty", size=1, fee=0.00055
+    )
+    skipped = result.metrics["n_skipped_no_equity"]
+    assert skipped > 0 and result.metrics["n_skipped_min_qty"] == 0
+    out = _analyze(dict(result.metrics))
+    flags = _by_code(out)
+    assert "skipped_orders" not in flags and out["verdict"] == "losing"
+    assert flags["equity_exhausted"]["value"] == skipped
+    assert f"{skipped} order(s) could not be placed" in flags["equity_exhausted"]["message"]

@@ -20,6 +20,7 @@ __all__ = [
     "CodeFinding",
     "CodeReview",
     "Direction",
+    "Figure",
     "IndicatorResearch",
     "MarketRegime",
     "MetricExplanation",
@@ -158,11 +159,24 @@ class TestScenarios(TaskOutput):
     scenarios: list[Scenario]
 
 
+class Figure(BaseModel):
+    """A number an answer computed, with the reading of the question it rests on."""
+
+    name: str
+    value: float
+    reading: str = ""
+
+
 class AskAnswer(TaskOutput):
-    """A free-form answer; `topics` names what the answer drew on."""
+    """A free-form answer; `topics` names what the answer drew on. When the question
+    gives numbers: `recognised` holds them by role (sharpe, n_trades, ...), `figures`
+    what was computed from them, `caveats` what cannot be judged without more data."""
 
     answer: str
     topics: list[str] = Field(default_factory=list)
+    recognised: dict[str, float] = Field(default_factory=dict)
+    figures: list[Figure] = Field(default_factory=list)
+    caveats: list[str] = Field(default_factory=list)
 
 
 TASK_OUTPUTS: dict[TaskKind, type[TaskOutput]] = {

@@ -10,9 +10,9 @@ so this package imports nothing of ours.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from agents.errors import InvalidTaskError
 
@@ -35,6 +35,21 @@ __all__ = [
 ]
 
 MetricValue = float | int | None
+
+
+def _numeric_text(value: object) -> object:
+    """Numbers sent as text stay numbers, as before; other text (an ISO time such as
+    `equity_exhausted_bar_time`) is kept as text instead of failing validation."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+# A value of the engine's flat metrics mapping: a number, null, or (a few keys) text.
+MetricEntry = Annotated[float | int | str | None, BeforeValidator(_numeric_text)]
 
 
 class TaskKind(StrEnum):
@@ -75,7 +90,7 @@ class TaskInput(BaseModel):
 class AnalyzeBacktestInput(TaskInput):
     """A backtest's metrics mapping plus what the user will tolerate."""
 
-    metrics: dict[str, MetricValue]
+    metrics: dict[str, MetricEntry]
     strategy: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     symbol: str | None = None
@@ -88,7 +103,7 @@ class NamedMetrics(BaseModel):
     """One candidate strategy in a comparison."""
 
     name: str = Field(min_length=1)
-    metrics: dict[str, MetricValue]
+    metrics: dict[str, MetricEntry]
     params: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -103,7 +118,7 @@ class CompareStrategiesInput(TaskInput):
 class RiskAdviceInput(TaskInput):
     """Metrics plus the account constraints the advice must respect."""
 
-    metrics: dict[str, MetricValue]
+    metrics: dict[str, MetricEntry]
     account_equity: float | None = Field(None, gt=0)
     risk_per_trade: float = Field(0.01, gt=0, le=0.2)
     leverage: float = Field(1.0, ge=1, le=125)
@@ -152,7 +167,7 @@ class TestScenariosInput(TaskInput):
 
     strategy: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
-    metrics: dict[str, MetricValue] = Field(default_factory=dict)
+    metrics: dict[str, MetricEntry] = Field(default_factory=dict)
     code: str | None = None
 
 

@@ -89,6 +89,9 @@ class BacktestResult:
             "ended_open": self.ended_open,
             "time_gaps": self.gaps,
             "warnings": list(self.warnings),
+            "equity_exhausted_at": (
+                None if self.equity_gone_time is None else iso_utc(self.equity_gone_time)
+            ),
             "periods_per_year": self.periods_per_year,
             "metrics": self.metrics,
         }

@@ -6,13 +6,14 @@ import math
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from agents.outputs import BacktestAnalysis, RedFlag, RiskAdvice, Severity, Verdict
 from agents.tasks import AnalyzeBacktestInput, RiskAdviceInput
 
 __all__ = ["analyze_backtest", "find_red_flags", "metric", "risk_advice"]
 
-Metrics = Mapping[str, float | int | None]
+Metrics = Mapping[str, float | int | str | None]
 
 _SUGGESTIONS = {
     "few_trades": "Test on a longer history or more symbols until n_trades is at least 30 (100 is better).",
@@ -25,6 +26,7 @@ _SUGGESTIONS = {
     "exposure_near_one": "Always in the market: compare honestly with buy-and-hold at the same leverage.",
     "liquidations": "Lower leverage or tighten stops: positions were liquidated.",
     "skipped_orders": "Raise equity or lower min size: some signals could not be executed.",
+    "equity_exhausted": "The strategy lost its capital: check fees (fractions: 0.00055 = 0.055 %), the order size against equity, and leverage before anything else.",
     "ambiguous_bars": "Many bars hit both SL and TP: rerun with same_bar='tp_first' and 'ohlc_path' to bound the result.",
     "sharpe_too_good": "A very high Sharpe on few trades is usually overfitting: validate walk-forward out of sample.",
     "long_losing_streak": "Size positions so the longest losing streak stays survivable.",
@@ -38,7 +40,10 @@ def metric(metrics: Metrics, key: str) -> float | None:
     value = metrics.get(key)
     if value is None or isinstance(value, bool):
         return None
-    as_float = float(value)
+    try:
+        as_float = float(value)
+    except ValueError:  # text where a number belongs (e.g. a time): not a metric value
+        return None
     return as_float if math.isfinite(as_float) else None
 
 
@@ -139,6 +144,58 @@ def _liquidations(metrics: Metrics, limits: _Limits) -> list[RedFlag]:
     return [_flag("liquidations", "critical", "n_liquidations", liq, 0.0, message)]
 
 
+def _skipped_split(metrics: Metrics) -> tuple[float, float] | None:
+    """(skipped for no equity, skipped below min size), or None when the engine reported
+    only the total (older mappings); a missing half is the total minus the other."""
+    no_equity = metric(metrics, "n_skipped_no_equity")
+    min_qty = metric(metrics, "n_skipped_min_qty")
+    if no_equity is None and min_qty is None:
+        return None
+    total = metric(metrics, "n_skipped_orders")
+    if no_equity is None:
+        no_equity = max((total or 0.0) - (min_qty or 0.0), 0.0)
+    if min_qty is None:
+        min_qty = max((total or 0.0) - no_equity, 0.0)
+    return no_equity, min_qty
+
+
+def _when(value: object) -> str | None:
+    """An ISO time as given, or epoch milliseconds (the engine's time unit) as ISO UTC."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 1e14:
+        return datetime.fromtimestamp(value / 1000, UTC).isoformat(timespec="minutes")
+    return None
+
+
+def _skipped_orders(metrics: Metrics, limits: _Limits) -> list[RedFlag]:
+    # Orders skipped because the account was empty need the opposite fix of orders
+    # skipped for being below min size: more equity would only lose more.
+    split = _skipped_split(metrics)
+    exhausted_at = _when(metrics.get("equity_exhausted_bar_time"))
+    if split is None:
+        total = metric(metrics, "n_skipped_orders")
+        if not total:
+            return []
+        message = f"{int(total)} order(s) were too small to fill and were skipped."
+        return [_flag("skipped_orders", "warning", "n_skipped_orders", total, 0.0, message)]
+    no_equity, min_qty = split
+    flags = []
+    if no_equity or exhausted_at:
+        when = f" at {exhausted_at}" if exhausted_at else ""
+        message = (
+            f"Equity ran out{when}: {int(no_equity)} order(s) could not be placed; the strategy "
+            "lost its capital (check fees/size/leverage)."
+        )
+        flags.append(
+            _flag("equity_exhausted", "critical", "n_skipped_no_equity", no_equity, 0.0, message)
+        )
+    if min_qty:
+        message = f"{int(min_qty)} order(s) were below the minimum order size and were skipped."
+        flags.append(_flag("skipped_orders", "warning", "n_skipped_min_qty", min_qty, 0.0, message))
+    return flags
+
+
 def _ambiguous_bars(metrics: Metrics, limits: _Limits) -> list[RedFlag]:
     amb, n = metric(metrics, "n_ambiguous_bars"), metric(metrics, "n_trades")
     if not (amb and n and amb / n > 0.1):
@@ -209,14 +266,7 @@ _RULES: tuple[_Rule, ...] = (
     ),
     _trails_buy_and_hold,
     _liquidations,
-    _Bound(
-        "skipped_orders",
-        "warning",
-        "n_skipped_orders",
-        operator.ne,
-        0.0,
-        lambda skipped: f"{int(skipped)} order(s) were too small to fill and were skipped.",
-    ),
+    _skipped_orders,
     _ambiguous_bars,
     _sharpe_too_good,
     _Bound(
@@ -270,7 +320,7 @@ def analyze_backtest(task: AnalyzeBacktestInput) -> BacktestAnalysis:
         task.metrics, max_drawdown_tolerance=task.max_drawdown_tolerance, min_trades=task.min_trades
     )
     codes = {f.code for f in flags}
-    if codes & {"losing", "profit_factor_below_1", "fees_exceed_edge"}:
+    if codes & {"losing", "profit_factor_below_1", "fees_exceed_edge", "equity_exhausted"}:
         verdict: Verdict = "losing"
     elif codes & {"few_trades", "liquidations", "sharpe_too_good"}:
         verdict = "unreliable"

@@ -53,7 +53,10 @@ async def _metrics_for(
         s = (await context.results.get(backtest_id, need_result=False)).summary
         extra = {"strategy": s["strategy"], "params": s["params"], "symbol": s["symbol"],
                  "timeframe": s["interval"]}  # fmt: skip
-        return dict(s["metrics"]), extra
+        found = dict(s["metrics"])
+        if s.get("equity_exhausted_at"):  # the analyst says when the capital ran out
+            found["equity_exhausted_bar_time"] = s["equity_exhausted_at"]
+        return found, extra
     if metrics:
         return dict(metrics), {}
     raise ToolError("pass backtest_id (from run_backtest) or a metrics mapping")

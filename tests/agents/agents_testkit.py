@@ -52,6 +52,9 @@ GOOD_METRICS: dict[str, Any] = {
     "exits_end": 1,
     "n_ambiguous_bars": 3,
     "n_skipped_orders": 0,
+    "n_skipped_no_equity": 0,
+    "n_skipped_min_qty": 0,
+    "equity_exhausted_bar_time": None,
     "n_liquidations": 0,
     "periods_per_year": 525_600,
 }
@@ -73,6 +76,7 @@ BAD_METRICS: dict[str, Any] = {
     "n_liquidations": 2,
     "exits_liquidation": 2,
     "n_skipped_orders": 3,
+    "n_skipped_min_qty": 3,
     "max_consecutive_losses": 12,
 }
 

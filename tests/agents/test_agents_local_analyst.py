@@ -53,6 +53,9 @@ ENGINE_KEYS = [
     "exits_end",
     "n_ambiguous_bars",
     "n_skipped_orders",
+    "n_skipped_no_equity",
+    "n_skipped_min_qty",
+    "equity_exhausted_bar_time",
     "n_liquidations",
     "periods_per_year",
 ]

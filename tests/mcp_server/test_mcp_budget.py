@@ -145,3 +145,28 @@ async def test_null_statistics_and_losing_grids_say_why(server: MCPServer[Any]) 
     for key, value in w["efficiency"].items():
         if value is None:
             assert any(n.startswith(f"{key} is null:") for n in w["notes"]), w["notes"]
+
+
+async def test_analyst_names_when_the_capital_ran_out(server: MCPServer[Any]) -> None:
+    async with Client(server) as client:
+        r = await client.call_tool(
+            "run_backtest", {"bars": 20_000, "config": {"size_mode": "fixed_qty", "size": 1}}
+        )
+        bid = r.structured_content["id"]  # type: ignore[index]
+        a = await client.call_tool("analyze_backtest_results", {"backtest_id": bid, "agent": "local"})
+    flags = {f["code"]: f for f in a.structured_content["output"]["red_flags"]}  # type: ignore[index]
+    assert "equity_exhausted" in flags and "skipped_orders" not in flags
+    assert "Equity ran out at 20" in flags["equity_exhausted"]["message"]
+
+
+async def test_offline_ask_answers_the_numbers_in_the_question(server: MCPServer[Any]) -> None:
+    async with Client(server) as client:
+        r = await client.call_tool(
+            "ask_agent", {"question": "Is a Sharpe of 1.2 on 40 trades meaningful?", "agent": "local"}
+        )
+        win = await client.call_tool(
+            "ask_agent", {"question": "My win rate is 55% over 200 trades. Is that luck?", "agent": "local"}
+        )
+    text = r.content[0].text  # type: ignore[union-attr]
+    assert not r.is_error and "1.2" in text and "40" in text and "7.59" in text
+    assert "55" in win.content[0].text and "200" in win.content[0].text  # type: ignore[union-attr]

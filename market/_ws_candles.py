@@ -122,7 +122,9 @@ class CandleTopic:
     async def run(self) -> None:
         while True:
             try:
-                item, ts = await asyncio.wait_for(self._queue.get(), self._config.tick_s)
+                # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel.
+                async with asyncio.timeout(self._config.tick_s):
+                    item, ts = await self._queue.get()
             except TimeoutError:
                 await self._timers()
                 continue

@@ -197,7 +197,8 @@ class Connection:
             self._pong.clear()
             await ws.send(request("ping", f"p{n}"))
             try:
-                await asyncio.wait_for(self._pong.wait(), self._config.pong_timeout_s)
+                async with asyncio.timeout(self._config.pong_timeout_s):
+                    await self._pong.wait()
             except TimeoutError:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(
@@ -209,7 +210,8 @@ class Connection:
             deadline = time.monotonic() + self._config.ping_interval_s
             while (left := deadline - time.monotonic()) > 0:
                 try:
-                    topics = await asyncio.wait_for(self._resub.get(), left)
+                    async with asyncio.timeout(left):
+                        topics = await self._resub.get()
                 except TimeoutError:
                     break
                 await self._subscribe(ws, [t for t in topics if t in self._live_topics()])
@@ -229,7 +231,8 @@ class Connection:
         self._acks[req_id] = fut
         await ws.send(request("subscribe", req_id, args))
         try:
-            ack = await asyncio.wait_for(fut, self._config.ack_timeout_s)
+            async with asyncio.timeout(self._config.ack_timeout_s):
+                ack = await fut
         except TimeoutError:
             raise DeadConnectionError(
                 f"no subscribe ack within {self._config.ack_timeout_s} s"

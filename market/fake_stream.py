@@ -18,6 +18,7 @@ import json
 import logging
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Final
@@ -92,6 +93,7 @@ class FakeStream:
         self.received: list[tuple[str, dict[str, Any]]] = []  # (conn_id, frame) from clients
         self.handshakes = 0  # accepted
         self.rejected_handshakes = 0
+        self.sent: Counter[str] = Counter()  # data frames by kind: kline, confirm, snapshot, delta
         self._sessions: dict[str, _Session] = {}
         self._ids = itertools.count(1)
         self._handshake_faults: list[WsFault] = []
@@ -326,7 +328,8 @@ class FakeStream:
                     await self._push_ticker(s, topic)
             s.wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(s.wake.wait(), self.config.push_interval_s)
+                async with asyncio.timeout(self.config.push_interval_s):
+                    await s.wake.wait()
 
     async def _push_kline(self, s: _Session, topic: str) -> None:
         _, interval, symbol = topic.split(".")
@@ -343,6 +346,7 @@ class FakeStream:
             if fault != "skip_confirm":
                 item = self._final_item(s.category, series, prev, interval, now)
                 for _ in range(2 if fault == "duplicate_confirm" else 1):
+                    self.sent["confirm"] += 1
                     await self._send(s, _kline_msg(topic, item, now))
         s.kline_last[topic] = start
         await self._send(
@@ -374,20 +378,15 @@ class FakeStream:
         row = self.fake.ticker(s.category, symbol)
         last = s.ticker_last.get(topic) or {}
         now = self.fake.clock()
-        if not last or s.category == "spot":
-            msg = {"topic": topic, "type": "snapshot", "data": row, "cs": now, "ts": now}
-        else:
-            delta = {k: v for k, v in row.items() if last.get(k) != v}
-            if not delta:
+        kind, data = "snapshot", row
+        if last and s.category != "spot":  # linear and inverse: changed fields only
+            kind, data = "delta", {k: v for k, v in row.items() if last.get(k) != v}
+            if not data:
                 return
-            msg = {
-                "topic": topic,
-                "type": "delta",
-                "data": delta | {"symbol": symbol},
-                "cs": now,
-                "ts": now,
-            }
+            data["symbol"] = symbol
         s.ticker_last[topic] = row
+        self.sent[kind] += 1
+        msg = {"topic": topic, "type": kind, "data": data, "cs": now, "ts": now}
         await self._send(s, msg)
 
     async def _send(self, s: _Session, msg: dict[str, Any]) -> None:

@@ -98,6 +98,7 @@ class CandleTopic:
         self._next_retry = 0.0
         self.last_message = time.monotonic()
         self.last_event: LastCandle | None = None
+        self.last_event_text: str | None = None  # the last envelope published, open or closed
         self._last_event_mono = 0.0
         self.on_silence: Callable[[], None] | None = None
 
@@ -120,18 +121,23 @@ class CandleTopic:
             self.last_closed = int(stored.time[-1])
 
     async def run(self) -> None:
+        next_tick = time.monotonic() + self._config.tick_s
         while True:
+            item: tuple[KlineItem, int] | None = None
             try:
                 # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel.
-                async with asyncio.timeout(self._config.tick_s):
-                    item, ts = await self._queue.get()
+                async with asyncio.timeout(max(0.0, next_tick - time.monotonic())):
+                    item = await self._queue.get()
             except TimeoutError:
-                await self._timers()
-                continue
-            try:
-                await self._handle(item, ts)
-            except Exception:  # one bad message or a store hiccup must not end the topic
-                log.exception("%s: failed to handle a kline message", self.key)
+                pass
+            try:  # one bad message or a store hiccup must not end the topic
+                if item is not None:
+                    await self._handle(*item)
+                if time.monotonic() >= next_tick:  # timers run even under a steady stream
+                    next_tick = time.monotonic() + self._config.tick_s
+                    await self._timers()
+            except Exception:
+                log.exception("%s: failed to handle a kline message or timer", self.key)
 
     # ---- closing -----------------------------------------------------------------
     async def _handle(self, it: KlineItem, ts: int) -> None:
@@ -186,6 +192,7 @@ class CandleTopic:
             age_s=0.0,
         )
         self._last_event_mono = time.monotonic()
+        self.last_event_text = text
         await self._outlet.send(self.channel, text)
 
     def status(self) -> LastCandle | None:
@@ -234,6 +241,8 @@ class CandleTopic:
                 await self._emit(item, "rest", closed=True, ts=now)
                 if self._last_closed_item is None or item.start >= self._last_closed_item.start:
                     self._last_closed_item = item
+            if self.current is not None and self.current.start <= int(got.time[-1]):
+                self.current = None  # closed by this repair
         self._record_gaps(lo, hi, got)
         return True
 
@@ -262,14 +271,12 @@ class CandleTopic:
 
     async def _timers(self) -> None:
         cur = self.current
-        # No confirm by end + grace: the final values come from REST.
-        if (
-            cur is not None
-            and self._clock() > cur.end + self._grace
-            and (await self._repair(cur.start, cur.start))
-        ):
-            self.last_closed = max(self.last_closed or cur.start, cur.start)
+        if cur is not None and self._clock() > cur.end + self._grace:
+            # No confirm by end + grace: the final values come from REST (kept for a
+            # retry if REST fails; a late confirm still fills it if REST lacks it).
             self.current = None
+            await self._repair(cur.start, cur.start)
+            self.last_closed = max(self.last_closed or cur.start, cur.start)
         now = time.monotonic()
         if self._pending and now >= self._next_retry:
             self._next_retry = now + self._config.repair_retry_s

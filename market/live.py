@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -230,6 +231,15 @@ class LiveStream:
             closed_candles=c.closed, rejected_topics=rejected, malformed=c.malformed,
             publish_errors=c.publish_errors, gaps=list(c.gaps), last_candles=last,
         )  # fmt: skip
+
+    def latest_candle(self, category: str, symbol: str, interval: str) -> dict[str, Any] | None:
+        """The last candle event published for a stream (the §8.3 envelope), open or closed."""
+        iv = valid_interval(interval) or interval
+        topic = self.topics.get((category, symbol.upper(), iv))
+        if topic is None or topic.last_event_text is None:
+            return None
+        event: dict[str, Any] = json.loads(topic.last_event_text)
+        return event
 
     def ticker(self, category: str, symbol: str) -> dict[str, Any] | None:
         """The merged ticker fields of a symbol, if a snapshot has arrived."""

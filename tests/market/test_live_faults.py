@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from live_testkit import MIN, Live, assert_store_matches_rest, live_env, wait_for
 
-from market import DatasetKey, FakeStreamConfig, WsFault
+from market import DatasetKey, FakeStreamConfig, Fault, WsFault
 
 KEY = DatasetKey.of("linear", "BTCUSDT", "1")
 
@@ -128,3 +128,19 @@ async def test_idle_cut_by_the_server_reconnects(tmp_path: Path) -> None:
     async with live_env(tmp_path, stream_config=config) as live:
         await wait_for(lambda: live.reconnects() >= 1 and closed_after(live, 4), what="an idle cut")
         await assert_store_matches_rest(live, KEY)
+
+
+async def test_a_failed_rest_repair_is_retried_until_the_store_is_whole(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with live_env(tmp_path) as live:
+        await wait_for(lambda: closed_after(live, 3) and live.connected(), what="3 closed candles")
+        # REST answers 503 for a while: the repairs of the skipped confirms fail, wait, retry.
+        live.fake.faults.push(Fault(kind="http_5xx", times=12, path="/v5/market/kline"))
+        await run_through(live, WsFault(kind="skip_confirm", times=3), reconnect=False)
+        await wait_for(lambda: not live.fake.faults.pending(), what="the REST faults to be served")
+        mark = live.clock()
+        await wait_for(lambda: live.closed_starts(KEY)[-1] >= mark + 2 * MIN, what="more candles")
+        await assert_store_matches_rest(live, KEY)
+        assert live.stream.status().repaired_candles >= 3
+        assert any("will retry" in r.getMessage() for r in caplog.records)

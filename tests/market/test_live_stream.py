@@ -61,6 +61,8 @@ async def test_ticker_deltas_are_merged_into_the_snapshot(tmp_path: Path) -> Non
         full = set(live.fake.ticker("linear", "BTCUSDT"))
         events = live.published.on("bybit:ticker:linear:BTCUSDT")
         assert all(set(e["data"]) == full for e in events)  # deltas never shrink the ticker
+        latest = live.stream.latest_candle("linear", "btcusdt", "1m")
+        assert latest is not None and latest["kind"] == "candle" and latest["interval"] == "1"
         merged = live.stream.ticker("linear", "BTCUSDT")
         assert merged is not None and set(merged) == full
         assert "markPrice" in merged and "fundingRate" in merged

@@ -18,13 +18,16 @@ import json
 import logging
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Final
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from starlette.requests import Request as StarletteRequest
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
@@ -90,7 +93,8 @@ class FakeStream:
         self.fake = fake
         self.config = config or FakeStreamConfig()
         self.host, self.port = host, port
-        self.received: list[tuple[str, dict[str, Any]]] = []  # (conn_id, frame) from clients
+        # (conn_id, frame) of every client frame, the newest 100,000 in a long-running fake
+        self.received: deque[tuple[str, dict[str, Any]]] = deque(maxlen=100_000)
         self.handshakes = 0  # accepted
         self.rejected_handshakes = 0
         self.sent: Counter[str] = Counter()  # data frames by kind: kline, confirm, snapshot, delta
@@ -104,6 +108,10 @@ class FakeStream:
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fake-bybit-ws", daemon=True)
         self._error: BaseException | None = None
+        # Faults over HTTP too, next to the REST fake's own: POST /__fake__/ws-faults.
+        fake.app.router.routes.append(
+            Route("/__fake__/ws-faults", self._http_faults, methods=["POST"])
+        )
 
     # ---- lifecycle ----------------------------------------------------------------------
     @property
@@ -168,6 +176,17 @@ class FakeStream:
 
         self._loop.call_soon_threadsafe(apply)
         done.wait(10)
+
+    async def _http_faults(self, request: StarletteRequest) -> JSONResponse:
+        raw = await request.json()
+        try:
+            faults = TypeAdapter(list[WsFault]).validate_python(
+                raw if isinstance(raw, list) else [raw]
+            )
+        except ValidationError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=422)
+        await asyncio.to_thread(self.inject, *faults)
+        return JSONResponse({"injected": len(faults), "connections": self.connections()})
 
     def clear_faults(self) -> None:
         """Forget waiting faults (handshake rejects, confirm faults, rejected topics)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 from live_testkit import MIN, Live, assert_store_matches_rest, live_env, wait_for
 
@@ -119,6 +120,17 @@ async def test_delayed_and_silent_stream_still_loses_nothing(tmp_path: Path) -> 
             reconnect=False,
         )
         await assert_store_matches_rest(live, KEY)
+
+
+async def test_faults_can_be_injected_over_http(tmp_path: Path) -> None:
+    async with live_env(tmp_path) as live:
+        await wait_for(lambda: closed_after(live, 2) and live.connected(), what="2 closed candles")
+        async with httpx.AsyncClient() as http:
+            bad = await http.post(f"{live.rest.url}/__fake__/ws-faults", json={"kind": "nope"})
+            assert bad.status_code == 422
+            res = await http.post(f"{live.rest.url}/__fake__/ws-faults", json=[{"kind": "drop"}])
+        assert res.json() == {"injected": 1, "connections": 1}
+        await wait_for(lambda: live.reconnects() >= 1 and live.connected(), what="reconnection")
 
 
 async def test_idle_cut_by_the_server_reconnects(tmp_path: Path) -> None:

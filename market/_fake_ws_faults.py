@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = ["FakeClock", "WsFault", "WsFaultKind"]
 
 WsFaultKind = Literal[
-    "drop",  # TCP abort, no close frame: the client sees 1006
-    "close",  # close frame with `code`
+    "drop",  # TCP abort, no close frame (1006); `times` > 1: the next connections too, on accept
+    "close",  # close frame with `code`; `times` as for drop
     "stall",  # stop reading and sending for `duration_s`: no pongs of any kind
     "ignore_pings",  # keep streaming, but answer no JSON ping for `duration_s`
     "malformed",  # `times` broken frames: bad JSON, plain text, binary, unknown shapes

@@ -103,6 +103,8 @@ class FakeStream:
         self._handshake_faults: list[WsFault] = []
         self._bad_topics: set[str] = set()
         self._confirm_faults: list[WsFault] = []
+        self._accept_faults: list[WsFault] = []  # drop / close the next connections on accept
+        self.handshake_times: list[float] = []  # monotonic time of each accepted handshake
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped: asyncio.Event | None = None
         self._ready = threading.Event()
@@ -193,6 +195,7 @@ class FakeStream:
         self._handshake_faults.clear()
         self._confirm_faults.clear()
         self._bad_topics.clear()
+        self._accept_faults.clear()
 
     def connections(self) -> int:
         """Connections open now."""
@@ -209,6 +212,8 @@ class FakeStream:
             for s in list(self._sessions.values()):
                 if f.category in (None, s.category):
                     self._hit(s, f)
+            if f.kind in ("drop", "close") and f.times > 1:  # also the next connections
+                self._accept_faults.append(f.model_copy(update={"times": f.times - 1}))
 
     def _hit(self, s: _Session, f: WsFault) -> None:
         until = time.monotonic() + f.duration_s
@@ -253,7 +258,11 @@ class FakeStream:
         s = _Session(ws, category, f"fake-{next(self._ids)}")
         self._sessions[s.conn_id] = s
         self.handshakes += 1
+        self.handshake_times.append(time.monotonic())
         pusher = asyncio.create_task(self._push_loop(s))
+        fault = _take(self._accept_faults, category)
+        if fault is not None:  # a server that accepts, then drops at once
+            self._hit(s, fault)
         try:
             async for raw in ws:
                 await self._on_frame(s, raw)

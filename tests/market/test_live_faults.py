@@ -3,11 +3,12 @@ then holds every closed candle of the period exactly once, with REST's values.""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import httpx
 import pytest
-from live_testkit import MIN, Live, assert_store_matches_rest, live_env, wait_for
+from live_testkit import FAST, MIN, Live, assert_store_matches_rest, live_env, wait_for
 
 from market import DatasetKey, FakeStreamConfig, Fault, WsFault
 
@@ -119,6 +120,19 @@ async def test_delayed_and_silent_stream_still_loses_nothing(tmp_path: Path) -> 
             WsFault(kind="silence", duration_s=2.0),
             reconnect=False,
         )
+        await assert_store_matches_rest(live, KEY)
+
+
+async def test_a_server_that_accepts_then_drops_is_not_redialled_in_a_tight_loop(
+    tmp_path: Path,
+) -> None:
+    config = FAST.model_copy(update={"min_dial_interval_s": 0.5, "backoff_initial_s": 0.5})
+    async with live_env(tmp_path, config=config) as live:
+        await run_through(live, WsFault(kind="drop", times=6), reconnect=True)
+        dials = live.ws.handshake_times
+        assert len(dials) >= 6
+        gaps = [b - a for a, b in itertools.pairwise(dials)]
+        assert min(gaps) >= 0.45  # asyncio.sleep never wakes early: a floor, not a timing race
         await assert_store_matches_rest(live, KEY)
 
 

@@ -93,7 +93,7 @@ class CandleTopic:
         self.last_closed: int | None = None
         self._last_closed_item: KlineItem | None = None
         self.current: KlineItem | None = None
-        self._pending: list[tuple[int, int]] = []
+        self._pending: list[tuple[int, int, int]] = []  # (lo, hi, tries with rows missing)
         self._unfilled: set[int] = set()  # starts REST did not have: a late confirm still fills
         self._next_retry = 0.0
         self.last_message = time.monotonic()
@@ -220,7 +220,7 @@ class CandleTopic:
             await self._repair(lo, start - 1)
             self.last_closed = max(self.last_closed or lo, floor_time(start - 1, self.interval))
 
-    async def _repair(self, lo: int, hi: int) -> bool:
+    async def _repair(self, lo: int, hi: int, tries: int = 0) -> bool:
         """Closed candles with open times in [lo, hi] from REST: upsert, then publish oldest
         first. False (and kept for a retry) when REST failed."""
         try:
@@ -229,9 +229,10 @@ class CandleTopic:
             )
         except Exception as exc:  # REST down or banned: keep the range, retry on a timer
             log.warning("%s: REST repair of [%d, %d] failed: %r; will retry", self.key, lo, hi, exc)
-            self._pending.append((lo, hi))
+            self._pending.append((lo, hi, tries))
             return False
         got = got.between(lo, hi)
+        self._unfilled.difference_update(got.time.tolist())
         if len(got):
             self._store.upsert(self.key, got, synthetic=self._client.synthetic or None)
             self._counters.repaired += len(got)
@@ -243,10 +244,12 @@ class CandleTopic:
                     self._last_closed_item = item
             if self.current is not None and self.current.start <= int(got.time[-1]):
                 self.current = None  # closed by this repair
-        self._record_gaps(lo, hi, got)
+        self._record_gaps(lo, hi, got, tries)
         return True
 
-    def _record_gaps(self, lo: int, hi: int, got: Candles) -> None:
+    def _record_gaps(self, lo: int, hi: int, got: Candles, tries: int) -> None:
+        """Candles REST lacks are asked for once more (REST may not count the newest as
+        closed yet), then recorded as gaps; a late confirm still fills them."""
         expected = _opens(lo, hi, self.interval)
         missing = sorted(set(expected) - set(got.time.tolist()))
         if not missing:
@@ -259,6 +262,9 @@ class CandleTopic:
             else:
                 runs.append([t])
         for run in runs:
+            if tries < 1:
+                self._pending.append((run[0], run[-1], tries + 1))
+                continue
             gap = RecordedGap(category=self.category, symbol=self.symbol, interval=self.interval,
                               start=run[0], end=next_open(run[-1], self.interval) - 1)  # fmt: skip
             self._counters.gaps.append(gap)
@@ -281,8 +287,8 @@ class CandleTopic:
         if self._pending and now >= self._next_retry:
             self._next_retry = now + self._config.repair_retry_s
             pending, self._pending = self._pending, []
-            for lo, hi in pending:
-                await self._repair(lo, hi)
+            for lo, hi, tries in pending:
+                await self._repair(lo, hi, tries)
         if now - self.last_message > self._config.watchdog_s:
             self.last_message = now
             log.warning(

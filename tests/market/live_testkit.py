@@ -109,6 +109,7 @@ async def live_env(
     config: LiveConfig = FAST,
     stream_config: FakeStreamConfig | None = None,
     publish: Callable[[str, str], Any] | None = None,
+    clock_skew_ms: int = 0,
 ) -> AsyncIterator[Live]:
     clock = FakeClock(START, speed=SPEED)
     fake = FakeBybit(FakeBybitConfig(instruments=small_instruments()), clock=clock)
@@ -121,7 +122,7 @@ async def live_env(
             client = BybitClient(http, fast_config(rest.url))
             stream = LiveStream(
                 specs, store=store, client=client, publish=publish or published,
-                url=ws.url, config=config, clock=clock,
+                url=ws.url, config=config, clock=lambda: clock() + clock_skew_ms,
             )  # fmt: skip
             task = asyncio.create_task(stream.run())
             try:

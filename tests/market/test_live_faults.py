@@ -136,6 +136,21 @@ async def test_a_server_that_accepts_then_drops_is_not_redialled_in_a_tight_loop
         await assert_store_matches_rest(live, KEY)
 
 
+async def test_candles_rest_lacks_are_recorded_as_gaps_and_filled_by_a_late_confirm(
+    tmp_path: Path,
+) -> None:
+    # Our clock runs 10 minutes ahead of the exchange: every open candle looks overdue, so
+    # its REST repair comes back empty (REST does not count it closed yet), is asked once
+    # more, then recorded as a gap; its confirm, arriving later, fills it. Nothing invented.
+    config = FAST.model_copy(update={"close_grace_ms": 0, "repair_retry_s": 0.2})
+    async with live_env(tmp_path, config=config, clock_skew_ms=10 * MIN) as live:
+        await wait_for(lambda: closed_after(live, 4), what="4 closed candles")
+        await wait_for(lambda: len(live.stream.status().gaps) >= 2, what="recorded gaps")
+        gaps = live.stream.status().gaps
+        assert all(g.end == g.start + MIN - 1 and g.symbol == "BTCUSDT" for g in gaps)
+        await assert_store_matches_rest(live, KEY)
+
+
 async def test_faults_can_be_injected_over_http(tmp_path: Path) -> None:
     async with live_env(tmp_path) as live:
         await wait_for(lambda: closed_after(live, 2) and live.connected(), what="2 closed candles")

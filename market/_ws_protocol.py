@@ -10,6 +10,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from market._ws_trades import trade_channel
 from ohlcv import INTERVALS, normalize_interval
 
 __all__ = [
@@ -48,6 +49,7 @@ class TopicSpec(BaseModel):
     symbol: str
     intervals: tuple[str, ...] = ("1",)
     tickers: bool = True
+    trades: bool = False  # publicTrade.{symbol}, published on bybit:trade:{category}:{symbol}
 
     @field_validator("symbol")
     @classmethod
@@ -73,8 +75,11 @@ def ticker_channel(category: str, symbol: str) -> str:
     return f"bybit:ticker:{category}:{symbol}"
 
 
-def channel_names(category: str, symbols: Iterable[str], intervals: Iterable[str]) -> list[str]:
-    """Every channel a stream of these symbols and intervals publishes on, `bybit:ticks` first.
+def channel_names(
+    category: str, symbols: Iterable[str], intervals: Iterable[str], *, trades: bool = False
+) -> list[str]:
+    """Every channel a stream of these symbols and intervals publishes on, `bybit:ticks` first
+    (with `trades`, each symbol's `bybit:trade:{category}:{symbol}` too).
 
     Intervals are normalised ("1m" -> "1"); an unknown one raises `ohlcv.UnknownIntervalError`.
     """
@@ -84,6 +89,8 @@ def channel_names(category: str, symbols: Iterable[str], intervals: Iterable[str
         s = sym.strip().upper()
         out += [candle_channel(category, s, iv) for iv in ivs]
         out.append(ticker_channel(category, s))
+        if trades:
+            out.append(trade_channel(category, s))
     return list(dict.fromkeys(out))
 
 

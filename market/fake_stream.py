@@ -61,6 +61,7 @@ class FakeStreamConfig(BaseModel):
     protocol_ping_interval_s: float | None = None  # whether Bybit sends protocol pings: unverified
     bad_topic_msg: str = "error:handler not found,topic:{topic}"
     spot_bad_topic_msg: str = "Invalid symbol :[{topic}]"
+    ack_req_id: bool = True  # False: acks carry "req_id":"" (the docs' linear sample)
 
 
 @dataclass
@@ -70,6 +71,7 @@ class _Session:
     conn_id: str
     kline_last: dict[str, int] = field(default_factory=dict)  # topic -> start last pushed
     ticker_last: dict[str, dict[str, Any]] = field(default_factory=dict)
+    trade_topics: set[str] = field(default_factory=set)
     last_ping: float = field(default_factory=time.monotonic)
     stalled_until: float = 0.0
     ignore_pings_until: float = 0.0
@@ -100,6 +102,7 @@ class FakeStream:
         self.sent: Counter[str] = Counter()  # data frames by kind: kline, confirm, snapshot, delta
         self._sessions: dict[str, _Session] = {}
         self._ids = itertools.count(1)
+        self._trade_ids = itertools.count(1)
         self._handshake_faults: list[WsFault] = []
         self._bad_topics: set[str] = set()
         self._confirm_faults: list[WsFault] = []
@@ -294,6 +297,7 @@ class FakeStream:
             for topic in msg.get("args") or []:
                 s.kline_last.pop(topic, None)
                 s.ticker_last.pop(topic, None)
+                s.trade_topics.discard(topic)
             await self._send(s, self._ack(s, req_id, "unsubscribe", True, ""))
         else:
             await self._send(s, self._ack(s, req_id, str(op), False, "error:invalid op"))
@@ -305,7 +309,8 @@ class FakeStream:
         return pong | {"op": "ping"}
 
     def _ack(self, s: _Session, req_id: str, op: str, ok: bool, msg: str) -> dict[str, Any]:
-        return {"success": ok, "ret_msg": msg, "conn_id": s.conn_id, "req_id": req_id, "op": op}
+        rid = req_id if self.config.ack_req_id else ""
+        return {"success": ok, "ret_msg": msg, "conn_id": s.conn_id, "req_id": rid, "op": op}
 
     def _subscribe(self, s: _Session, req_id: str, args: Any) -> dict[str, Any]:
         if not isinstance(args, list) or not all(isinstance(a, str) for a in args) or not args:
@@ -322,12 +327,14 @@ class FakeStream:
                     else self.config.bad_topic_msg
                 )
                 return self._ack(s, req_id, "subscribe", False, text.format(topic=topic))
-        dup = [t for t in args if t in s.kline_last or t in s.ticker_last]
+        dup = [t for t in args if t in s.kline_last or t in s.ticker_last or t in s.trade_topics]
         for topic in args:
             if topic.startswith("kline.") and topic not in s.kline_last:
                 s.kline_last[topic] = -1
             elif topic.startswith("tickers.") and topic not in s.ticker_last:
                 s.ticker_last[topic] = {}
+            elif topic.startswith("publicTrade."):
+                s.trade_topics.add(topic)
         if dup:
             return self._ack(
                 s, req_id, "subscribe", False, f"error:already subscribed,topic:{dup[0]}"
@@ -338,7 +345,7 @@ class FakeStream:
         parts = topic.split(".")
         if len(parts) == 3 and parts[0] == "kline":
             return parts[1] in INTERVALS and self.fake.lists(category, parts[2])
-        if len(parts) == 2 and parts[0] == "tickers":
+        if len(parts) == 2 and parts[0] in ("tickers", "publicTrade"):
             return self.fake.lists(category, parts[1])
         return False
 
@@ -354,6 +361,8 @@ class FakeStream:
                     await self._push_kline(s, topic)
                 for topic in list(s.ticker_last):
                     await self._push_ticker(s, topic)
+                for topic in list(s.trade_topics):
+                    await self._push_trades(s, topic)
             s.wake.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.config.push_interval_s):
@@ -416,6 +425,19 @@ class FakeStream:
         self.sent[kind] += 1
         msg = {"topic": topic, "type": kind, "data": data, "cs": now, "ts": now}
         await self._send(s, msg)
+
+    async def _push_trades(self, s: _Session, topic: str) -> None:
+        """Two trades at the current minute's close, ids and `seq` counting up (spec §5)."""
+        symbol = topic.split(".", 1)[1]
+        now = self.fake.clock()
+        minutes = self.fake.series(s.category, symbol, "1")
+        i = max(0, int(np.searchsorted(minutes.time, now, side="right")) - 1)
+        price = format_number(float(minutes.close[i]))
+        seq = next(self._trade_ids)
+        data = [{"T": now, "s": symbol, "S": side, "v": "0.001", "p": price, "L": "ZeroPlusTick",
+                 "i": f"{seq}-{n}", "BT": False, "seq": seq} for n, side in enumerate(("Buy", "Sell"))]  # fmt: skip
+        self.sent["trade"] += 1
+        await self._send(s, {"topic": topic, "type": "snapshot", "ts": now, "data": data})
 
     async def _send(self, s: _Session, msg: dict[str, Any]) -> None:
         await self._send_raw(s, [json.dumps(msg, separators=(",", ":"))])

@@ -32,6 +32,7 @@ from market._ws_protocol import (
 )
 from market._ws_status import Counters, LiveConfig, LiveStatus, RejectedTopic
 from market._ws_tickers import TickerBook
+from market._ws_trades import TradeDeduper, trade_channel, trade_event
 from market.bybit import BybitClient
 from market.errors import UnknownSymbolError
 from market.store import CandleStore
@@ -72,6 +73,7 @@ class LiveStream:
         self.counters = Counters()
         self._outlet = Outlet(publish, self.counters)
         self._tickers = TickerBook()
+        self._trades = TradeDeduper()
         self._outbox: asyncio.Queue[tuple[str, str]] = asyncio.Queue(maxsize=10_000)
         self.topics: dict[tuple[str, str, str], CandleTopic] = {}
         self.connections: list[Connection] = []
@@ -134,6 +136,8 @@ class LiveStream:
                 topics.append(kline_topic(spec.symbol, iv))
             if spec.tickers:
                 topics.append(ticker_topic(spec.symbol))
+            if spec.trades:
+                topics.append(f"publicTrade.{spec.symbol}")
         return {c: list(dict.fromkeys(t)) for c, t in by_category.items() if t}
 
     async def _symbol_ok(self, spec: TopicSpec) -> bool:
@@ -203,7 +207,18 @@ class LiveStream:
             if merged is not None:
                 self._post(ticker_channel(category, rest), ticker_event(category, rest, merged, ts))
             return True
-        return kind == "publicTrade"  # not subscribed by us; harmless if it comes
+        if kind == "publicTrade":
+            data = msg.get("data")
+            if not isinstance(data, list):
+                return False
+            try:
+                fresh = self._trades.fresh(category, rest, data)
+            except ValueError:
+                return False
+            if fresh:
+                self._post(trade_channel(category, rest), trade_event(category, rest, fresh, ts))
+            return True
+        return False
 
     def _post(self, channel: str, text: str) -> None:
         # The reader never waits on the publisher: tickers go through a bounded outbox.

@@ -16,6 +16,7 @@ from market._ws_protocol import (
     ws_url,
 )
 from market._ws_tickers import TickerBook
+from market._ws_trades import TradeDeduper
 
 
 def test_ticker_deltas_merge_into_the_snapshot_and_a_snapshot_resets() -> None:
@@ -56,6 +57,17 @@ def test_kline_items_parse_and_inverse_swaps_volume_and_turnover() -> None:
         candle_event("inverse", "BTCUSD", "1", item, source="rest", closed=True, ts=9)
     )
     assert event["source"] == "rest" and event["closed"] is True and event["volume"] == "10"
+
+
+def test_trades_are_deduplicated_by_id() -> None:
+    dedupe = TradeDeduper(keep=3)
+    batch = [{"i": "1", "p": "10"}, {"i": "2", "p": "11"}]
+    assert dedupe.fresh("linear", "BTCUSDT", batch) == batch
+    assert dedupe.fresh("linear", "BTCUSDT", [*batch, {"i": "3"}]) == [{"i": "3"}]
+    assert dedupe.duplicates == 2
+    assert dedupe.fresh("linear", "ETHUSDT", batch) == batch  # ids are per symbol
+    with pytest.raises(ValueError):
+        dedupe.fresh("linear", "BTCUSDT", [{"p": "1"}])
 
 
 def test_intervals_and_urls() -> None:

@@ -12,6 +12,7 @@ from live_testkit import FAST, MIN, Recorder, assert_store_matches_rest, live_en
 from market import (
     TICKS_CHANNEL,
     DatasetKey,
+    FakeStreamConfig,
     LiveStream,
     TopicSpec,
     WsFault,
@@ -108,6 +109,31 @@ async def test_spot_requests_over_ten_args_are_split(tmp_path: Path) -> None:
         assert sizes[0] == 14 and max(sizes[1:]) <= 10 and sum(sizes[1:]) == 14
         assert live.stream.status().rejected_topics == []
         await assert_store_matches_rest(live, spot)
+
+
+async def test_acks_without_our_req_id_still_match_their_requests(tmp_path: Path) -> None:
+    specs = [TopicSpec(category="spot", symbol="BTCUSDT", intervals=tuple(INTERVALS))]
+    config = FAST.model_copy(update={"max_args_per_request": 14})
+    spot = DatasetKey.of("spot", "BTCUSDT", "1")
+    fake = FakeStreamConfig(push_interval_s=0.1, ack_req_id=False)
+    async with live_env(tmp_path, specs, config=config, stream_config=fake) as live:
+        await wait_for(lambda: len(live.store.load(spot)) >= 2, what="spot candles")
+        assert live.stream.status().rejected_topics == []
+        assert live.reconnects("spot") == 0
+
+
+async def test_public_trades_are_published_once_per_trade_id(tmp_path: Path) -> None:
+    specs = [TopicSpec(symbol="BTCUSDT", tickers=False, trades=True)]
+    async with live_env(tmp_path, specs) as live:
+        await wait_for(lambda: len(live.published.on("bybit:trade:linear:BTCUSDT")) >= 3)
+        events = live.published.on("bybit:trade:linear:BTCUSDT")
+        ids = [t["i"] for e in events for t in e["data"]]
+        assert len(ids) == len(set(ids)) and len(ids) >= 6
+        assert all(
+            e["kind"] == "trade" and e["v"] == 1 and e["symbol"] == "BTCUSDT" for e in events
+        )
+    assert "bybit:trade:linear:BTCUSDT" in channel_names("linear", ["BTCUSDT"], ["1"], trades=True)
+    assert "bybit:trade:linear:BTCUSDT" not in channel_names("linear", ["BTCUSDT"], ["1"])
 
 
 async def test_spot_and_inverse_candles_match_rest(tmp_path: Path) -> None:

@@ -6,8 +6,25 @@
 
 from market._fake_data import CandleSource, random_walk_candles
 from market._fake_faults import Fault
+from market._fake_ws_faults import FakeClock, WsFault
 from market._http import MAINNET_URL, SYNTHETIC_HEADER, ClientConfig
 from market._limiter import RateLimiter
+from market._ws_protocol import (
+    MAINNET_WS_URL,
+    TICKS_CHANNEL,
+    TopicSpec,
+    candle_channel,
+    channel_names,
+    ticker_channel,
+)
+from market._ws_status import (
+    ConnectionStatus,
+    LastCandle,
+    LiveConfig,
+    LiveStatus,
+    RecordedGap,
+    RejectedTopic,
+)
 from market.bybit import (
     BybitClient,
     FetchProgress,
@@ -35,13 +52,17 @@ from market.errors import (
     UnknownSymbolError,
 )
 from market.fake_bybit import FakeBybit, FakeBybitConfig, FakeInstrument
+from market.fake_stream import FakeStream, FakeStreamConfig
+from market.live import LiveStream
 from market.serve import ServerThread
 from market.service import BackfillReport, MarketData, Timeframe
 from market.store import CandleStore, DatasetInfo, DatasetKey, default_data_dir
 
 __all__ = [
     "MAINNET_URL",
+    "MAINNET_WS_URL",
     "SYNTHETIC_HEADER",
+    "TICKS_CHANNEL",
     "BackfillReport",
     "BybitClient",
     "Cache",
@@ -49,6 +70,7 @@ __all__ = [
     "CandleSource",
     "CandleStore",
     "ClientConfig",
+    "ConnectionStatus",
     "ContinuityError",
     "DatasetInfo",
     "DatasetKey",
@@ -57,7 +79,10 @@ __all__ = [
     "ExchangeUnavailableError",
     "FakeBybit",
     "FakeBybitConfig",
+    "FakeClock",
     "FakeInstrument",
+    "FakeStream",
+    "FakeStreamConfig",
     "Fault",
     "FetchProgress",
     "FundingRate",
@@ -66,23 +91,34 @@ __all__ = [
     "Instrument",
     "InvalidRangeError",
     "InvalidRequestError",
+    "LastCandle",
+    "LiveConfig",
+    "LiveStatus",
+    "LiveStream",
     "MalformedResponseError",
     "MarketData",
     "MarketError",
     "MemoryCache",
     "RateLimitedError",
     "RateLimiter",
+    "RecordedGap",
     "RedisCache",
+    "RejectedTopic",
     "RetryableExchangeError",
     "ServerThread",
     "StoreError",
     "StoreUnavailableError",
     "Ticker",
     "Timeframe",
+    "TopicSpec",
     "UnknownIntervalError",
     "UnknownSymbolError",
+    "WsFault",
+    "candle_channel",
+    "channel_names",
     "decode_arrays",
     "default_data_dir",
     "encode_arrays",
     "random_walk_candles",
+    "ticker_channel",
 ]

@@ -173,6 +173,14 @@ class FakeBybit:
         """Open time of the instrument's first 1-minute candle."""
         return floor_time(self._created - int(inst.history_days * DAY_MS), "1")
 
+    def lists(self, category: str, symbol: str) -> bool:
+        """Whether the fake lists this instrument (the stream rejects topics of others)."""
+        return any(i.category == category and i.symbol == symbol for i in self.config.instruments)
+
+    def ticker(self, category: str, symbol: str) -> dict[str, Any]:
+        """The ticker fields REST would serve now (the stream's snapshots and deltas)."""
+        return self._ticker_row(self._instrument(category, symbol))
+
     def series(self, category: str, symbol: str, interval: str) -> Candles:
         """The full generated series (including candles not yet open at the clock)."""
         return self._series(self._instrument(category, symbol), interval)

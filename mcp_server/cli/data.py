@@ -40,15 +40,19 @@ def _iso(ms: int | None) -> str:
     return "-" if ms is None else format_minute(ms)
 
 
-def build_fake(history_days: float, *, seed: int = 42, ban_s: float = 600.0) -> M.FakeBybit:
-    """A fake Bybit with the default instruments and `history_days` of history each."""
+def build_fake(
+    history_days: float, *, seed: int = 42, ban_s: float = 600.0, speed: float = 1.0
+) -> M.FakeBybit:
+    """A fake Bybit with the default instruments and `history_days` of history each; its
+    market clock runs `speed` times faster than the wall clock."""
     insts = [
         i.model_copy(update={"history_days": max(i.history_days, history_days)})
         for i in M.FakeBybitConfig().instruments
     ]
     config = M.FakeBybitConfig(instruments=insts, seed=seed, ban_s=ban_s)
     # The engine's sample generator: the same realistic series the sample source serves.
-    return M.FakeBybit(config, candle_source=E.generate_candles)
+    clock = M.FakeClock(speed=speed) if speed != 1.0 else None
+    return M.FakeBybit(config, candle_source=E.generate_candles, clock=clock)
 
 
 class _RateColumn(ProgressColumn):

@@ -106,9 +106,31 @@ def _compact_schemas(server: MCPServer[Any], name: str) -> None:
     if info is None:
         return
     info.parameters = compact_input(info.parameters, primary=name == _CONFIG_HOME)
+    _drop_told(info.parameters, _told(server, name))
     meta = info.fn_metadata
     if meta.output_schema is not None:
         meta.output_schema = compact_output(meta.output_schema)
+
+
+def _told(server: MCPServer[Any], name: str) -> set[tuple[str, str]]:
+    """(argument, description) pairs already in the schemas of tools listed before `name`."""
+    told: set[tuple[str, str]] = set()
+    for other in server._tool_manager.list_tools():
+        if other.name == name:
+            break
+        for arg, spec in other.parameters.get("properties", {}).items():
+            if isinstance(spec, dict) and isinstance(spec.get("description"), str):
+                told.add((arg, spec["description"]))
+    return told
+
+
+def _drop_told(schema: dict[str, Any], told: set[tuple[str, str]]) -> None:
+    """A shared argument (source, bars, objective...) is described once, in the first tool
+    of the list that has it: the model reads the whole list, and the repeats cost a third
+    of its bytes."""
+    for arg, spec in schema.get("properties", {}).items():
+        if isinstance(spec, dict) and (arg, spec.get("description")) in told:
+            del spec["description"]
 
 
 def _instrumented(fn: Callable[..., Awaitable[Any]], name: str) -> Callable[..., Awaitable[Any]]:

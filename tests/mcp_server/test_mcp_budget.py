@@ -42,6 +42,16 @@ async def test_tools_list_and_canonical_session_fit_the_budget(server: MCPServer
     assert sum(r.image_bytes for r in rows) == 0  # charts only when asked for
 
 
+async def test_a_shared_argument_is_described_once(server: MCPServer[Any]) -> None:
+    async with Client(server) as client:
+        tools = (await client.list_tools()).tools
+    described = [t.name for t in tools if "description" in t.input_schema["properties"].get("source", {})]
+    having = [t.name for t in tools if "source" in t.input_schema["properties"]]
+    assert len(having) > 5 and described == having[:1], (described, having)
+    assert all("description" in t.input_schema["properties"]["mode"]  # different meanings stay
+               for t in tools if "mode" in t.input_schema["properties"])  # fmt: skip
+
+
 async def test_results_are_compact_and_rounded(server: MCPServer[Any]) -> None:
     async with Client(server) as client:
         r = await client.call_tool("run_backtest", {**SMALL, "strategy": "sma_cross"})

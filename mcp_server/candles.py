@@ -157,7 +157,8 @@ class CandleSource:
         _check_order(start, end)
         now = now_ms()
         hi = end if end is not None else now
-        lo = start if start is not None else hi - spec.bars * step
+        # the newest closed bar opens up to two bars before `hi` (now): a wider window, then tail
+        lo = start if start is not None else hi - (spec.bars + 2) * step
         key = M.DatasetKey.of(spec.category, spec.symbol, spec.interval)
         stored = self.store.load(key, lo, hi)
         if start is None:

@@ -38,6 +38,9 @@ def test_store_is_read_never_fetched_and_keeps_its_label(tmp_path: Path) -> None
     got = _load(source, source="store", symbol="ETHUSDT", interval="60", bars=100, end=str(end))
     assert len(got.candles) == 100 and got.candles.time[-1] == end  # type: ignore[attr-defined]
     assert got.candles.synthetic and got.candles.symbol == "ETHUSDT"  # type: ignore[attr-defined]
+    mid_bar = str(end + 5_400_000)  # "now" inside the bar after the newest closed one
+    got = _load(source, source="store", symbol="ETHUSDT", interval="60", bars=100, end=mid_bar)
+    assert len(got.candles) == 100 and not got.notes  # type: ignore[attr-defined]
     more = _load(source, source="store", symbol="ETHUSDT", interval="60", bars=500, end=str(end))
     assert len(more.candles) == 300 and "only 300 of the 500" in more.notes[0]  # type: ignore[attr-defined]
     ranged = _load(source, source="store", symbol="ETHUSDT", interval="60",

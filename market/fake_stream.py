@@ -168,19 +168,23 @@ class FakeStream:
             await server.wait_closed()
 
     # ---- faults ---------------------------------------------------------------------------
-    def inject(self, *faults: WsFault) -> None:
+    def inject(self, *faults: WsFault) -> int:
         """Apply faults: connection faults hit the connections open now, the others wait for
-        their event (a handshake, a confirm, a subscribe)."""
+        their event (a handshake, a confirm, a subscribe). Returns the connections open when
+        the faults were applied (a drop closes them right after, so count them first)."""
         assert self._loop is not None, "start() the fake stream first"
         done = threading.Event()
+        open_now = [0]
 
         def apply() -> None:
+            open_now[0] = self.connections()
             for fault in faults:
                 self._apply(fault)
             done.set()
 
         self._loop.call_soon_threadsafe(apply)
         done.wait(10)
+        return open_now[0]
 
     async def _http_faults(self, request: StarletteRequest) -> JSONResponse:
         raw = await request.json()
@@ -190,8 +194,8 @@ class FakeStream:
             )
         except ValidationError as exc:
             return JSONResponse({"error": str(exc)}, status_code=422)
-        await asyncio.to_thread(self.inject, *faults)
-        return JSONResponse({"injected": len(faults), "connections": self.connections()})
+        hit = await asyncio.to_thread(self.inject, *faults)
+        return JSONResponse({"injected": len(faults), "connections": hit})
 
     def clear_faults(self) -> None:
         """Forget waiting faults (handshake rejects, confirm faults, rejected topics)."""

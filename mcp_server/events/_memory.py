@@ -88,6 +88,11 @@ class MemoryEventBus:
         stream = self._global if job_id is None else self._jobs.get(job_id)
         return [] if stream is None else stream.after(start, count)
 
+    def length(self) -> int:
+        """Events kept in the global stream."""
+        with self._cond:
+            return len(self._global.entries)
+
     def close(self) -> None:
         """Wake blocked readers (they return what they have); the events stay readable."""
         with self._cond:

@@ -3,6 +3,7 @@ reaper (XAUTOCLAIM, dead letters) and the stream stats behind /metrics and /heal
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -129,3 +130,24 @@ def test_the_memory_bus_reports_its_length() -> None:
     stats = event_stats(bus)
     assert (stats.backend, stats.length, stats.groups, stats.alarm) == ("memory", 1, [], False)
     assert b"bst_events_stream_length 1.0" in stats_metrics(stats)
+
+
+def test_run_handles_reaps_and_stops(rbus: RedisEventBus) -> None:
+    """The loop a consumer process runs: new events are handled, a dead consumer's pending
+    ones are reclaimed by the periodic reaper, and `stop` ends it within a block."""
+    GroupConsumer(rbus, "history", "x", lambda e: None).ensure_group()
+    orphan = rbus.emit("j", "queued")
+    rbus.client.xreadgroup("history", "dead-one", {rbus.keys.jobs: ">"}, count=10)
+    seen: list[str] = []
+    consumer = GroupConsumer(rbus, "history", "live", lambda e: seen.append(e.id), min_idle_s=0.2)
+    stop = threading.Event()
+    runner = threading.Thread(
+        target=consumer.run, args=(stop,), kwargs={"block_s": 0.2, "reap_every_s": 0.2}
+    )
+    runner.start()
+    fresh = rbus.emit("j", "started")
+    _until(lambda: orphan in seen and fresh in seen)
+    stop.set()
+    runner.join(timeout=20)
+    assert not runner.is_alive()
+    assert event_stats(rbus).groups[0].pending == 0

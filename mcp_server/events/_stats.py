@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any, Literal
 
 import anyio
+import redis
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from pydantic import BaseModel
@@ -69,7 +70,10 @@ def _redis_stats(bus: RedisEventBus) -> EventStats:
         pipe.xlen(stream)
         pipe.xlen(bus.keys.dead)
         length, dead = (int(n) for n in pipe.execute())
-        infos: list[dict[str, Any]] = client.xinfo_groups(stream) if length or dead else []
+        try:
+            infos: list[dict[str, Any]] = client.xinfo_groups(stream)
+        except redis.ResponseError:  # no stream yet, hence no group
+            infos = []
         newest: Any = client.xrevrange(stream, count=1) if infos else []
         last = parse_id(newest[0][0]) if newest else (0, 0)
         groups = [_group(client, stream, info, length, last) for info in infos]

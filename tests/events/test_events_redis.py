@@ -60,6 +60,8 @@ def test_the_group_handles_and_acks(rbus: RedisEventBus) -> None:
     consumer = GroupConsumer(rbus, "metrics", "c1", seen.append)
     consumer.ensure_group()
     consumer.ensure_group()  # a second start finds the group (BUSYGROUP is not an error)
+    empty = event_stats(rbus)  # the group shows before any event (the stream is empty)
+    assert empty.length == 0 and [g.name for g in empty.groups] == ["metrics"]
     ids = [rbus.emit(f"j{i}", "succeeded", n=i) for i in range(3)]
     assert consumer.poll(block_s=5) == 3
     assert [e.id for e in seen] == ids and [e.job_id for e in seen] == ["j0", "j1", "j2"]

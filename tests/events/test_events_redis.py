@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from servers_testkit import free_port
 
+from mcp_server.errors import describe
 from mcp_server.events import (
     EventBusUnavailableError,
     GroupConsumer,
@@ -51,6 +52,7 @@ def test_redis_down_fails_fast_with_a_fix_and_no_password() -> None:
         with pytest.raises(EventBusUnavailableError) as info:
             call()
         assert "did not answer" in str(info.value) and "s3cret" not in str(info.value)
+        assert "BST_EVENTS_URL" in describe(info.value) == str(info.value)  # the fix, once
     assert time.monotonic() - started < 10  # connection refused: no retry loop, no block
     bus.close()
 

@@ -203,13 +203,7 @@ async def test_async_backfill_returns_a_task_id_and_completes_with_events(
 ) -> None:
     r = await admin.post(URL, json={**BODY, "mode": "async", "lookback_minutes": 90}, headers=GOOD)
     assert r.status_code == 202 and r.json()["mode"] == "async"
-    task_id = r.json()["task_id"]
-    deadline = time.monotonic() + 60
-    while True:
-        status = (await admin.get(f"{URL}/{task_id}", headers=GOOD)).json()
-        if status["status"] in ("succeeded", "failed") or time.monotonic() > deadline:
-            break
-        await anyio.sleep(0.05)
+    status = await _wait_done(admin, r.json()["task_id"])
     assert status["status"] == "succeeded", status
     assert status["result"]["mode"] == "async" and status["result"]["upserts"] >= 85
     assert status["error"] is None and status["events"] >= 3  # queued, started, ..., succeeded
@@ -220,3 +214,46 @@ async def test_async_backfill_returns_a_task_id_and_completes_with_events(
 def test_admin_secrets_are_redacted(tmp_path: Path) -> None:
     settings = _settings(tmp_path, "http://127.0.0.1:1")
     assert PASSWORD in settings.secrets() and TOKEN in settings.secrets()
+
+
+async def _wait_done(http: httpx.AsyncClient, task_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while True:
+        status: dict[str, Any] = (await http.get(f"{URL}/{task_id}", headers=GOOD)).json()
+        if status["status"] in ("succeeded", "failed") or time.monotonic() > deadline:
+            return status
+        await anyio.sleep(0.05)
+
+
+async def test_a_failing_backfill_says_why_in_both_modes(tmp_path: Path, fake_bybit: str) -> None:
+    async for http in _client(_settings(tmp_path, fake_bybit, symbols=["*"])):
+        unknown = {**BODY, "symbol": "NOPEUSDT"}
+        r = await http.post(URL, json=unknown, headers=GOOD)
+        assert r.status_code == 400 and "NOPEUSDT" in r.json()["detail"]
+        r = await http.post(URL, json={**unknown, "mode": "async"}, headers=GOOD)
+        status = await _wait_done(http, r.json()["task_id"])
+        assert (
+            status["status"] == "failed"
+            and "NOPEUSDT" in status["error"]
+            and status["result"] is None
+        )
+
+
+async def test_async_status_is_read_from_redis_streams(
+    tmp_path: Path, fake_bybit: str, redis_url: str
+) -> None:
+    """With BST_EVENTS_URL on Redis the status comes from the job's stream, which any
+    process sharing the bus (a worker, another server) can read."""
+    settings = _settings(tmp_path, fake_bybit)
+    settings.server.events_url = redis_url
+    async for http in _client(settings):
+        r = await http.post(URL, json={**BODY, "mode": "async", "symbol": "ETHUSDT"}, headers=GOOD)
+        task_id = r.json()["task_id"]
+        status = await _wait_done(http, task_id)
+    assert status["status"] == "succeeded" and status["result"]["symbol"] == "ETHUSDT"
+    from mcp_server.events import RedisEventBus
+
+    other = RedisEventBus.from_url(redis_url)  # another process's view of the same bus
+    kinds = [e.kind for e in other.read(task_id)]
+    assert kinds[:2] == ["queued", "started"] and kinds[-1] == "succeeded"
+    other.close()

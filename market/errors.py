@@ -11,6 +11,7 @@ policy retries exactly that branch and nothing else::
     │   │   ├── ExchangeUnavailableError  retCode 10000 / 10016 / 170001 / 170007, HTTP 5xx
     │   │   ├── ExchangeTimeoutError  request timed out or the connection failed
     │   │   └── MalformedResponseError  body is not the JSON envelope we expect
+    │   ├── ExchangeUnreachableError  DNS failure or refused connection: one quick retry, then raised
     │   ├── IPBannedError             HTTP 403: stop everything for the cool-down; never retried
     │   └── InvalidRequestError       retCode 10001 / 10017 / other non-retryable codes
     │       ├── UnknownSymbolError    names the symbol and some valid choices
@@ -34,6 +35,7 @@ __all__ = [
     "ExchangeError",
     "ExchangeTimeoutError",
     "ExchangeUnavailableError",
+    "ExchangeUnreachableError",
     "IPBannedError",
     "InvalidRangeError",
     "InvalidRequestError",
@@ -90,6 +92,19 @@ class ExchangeTimeoutError(RetryableExchangeError):
 
 class MalformedResponseError(RetryableExchangeError):
     """The body was not valid JSON or lacked the v5 envelope."""
+
+
+class ExchangeUnreachableError(ExchangeError):
+    """No route to the exchange: its name does not resolve or the connection is refused.
+
+    Not a `RetryableExchangeError`: backing off for seconds cannot bring a network
+    back, so the client tries once more after a short pause and then says so.
+    """
+
+    def __init__(self, url: str, reason: str):
+        super().__init__(f"the exchange is unreachable (no network?): {url}: {reason}")
+        self.url = url
+        self.reason = reason
 
 
 class IPBannedError(ExchangeError):

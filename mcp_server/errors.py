@@ -76,6 +76,10 @@ class Problem:
 
 _BAD = 400
 _SAMPLE = "or use source='sample'"
+_OFFLINE = (
+    "offline, use source='sample', or source='store' for data already stored (list_datasets "
+    "shows it), or set BST_BYBIT_BASE_URL to a `bybit-tester fake-bybit` server"
+)
 
 # Most specific first is not needed: `lookup` follows each exception's MRO.
 PROBLEMS: dict[type[BaseException], Problem] = {
@@ -99,6 +103,7 @@ PROBLEMS: dict[type[BaseException], Problem] = {
     M.InvalidRequestError: Problem("bad_input", _BAD, "fix the arguments named in the message"),
     M.RateLimitedError: Problem("upstream", 429, f"wait a few seconds and retry, {_SAMPLE}"),
     M.IPBannedError: Problem("upstream", 503, f"the exchange banned this IP for a while; {_SAMPLE}"),
+    M.ExchangeUnreachableError: Problem("upstream", 503, _OFFLINE),
     M.ExchangeError: Problem("upstream", 502, f"the exchange could not answer; retry later, {_SAMPLE}"),
     M.StoreUnavailableError: Problem(
         "unavailable", 503, "check BST_DATA_DIR is writable", exit=EXIT_USAGE

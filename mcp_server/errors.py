@@ -24,6 +24,7 @@ import agents as A
 import engine as E
 import market as M
 import ohlcv
+from mcp_server.validation import field_lines
 
 __all__ = [
     "PROBLEMS",
@@ -134,7 +135,7 @@ def lookup(exc: BaseException) -> Problem | None:
 def describe(exc: BaseException) -> str:
     """One line: what went wrong and how to fix it."""
     if isinstance(exc, ValidationError):
-        text = "; ".join(_field_error(e) for e in exc.errors()[:3])
+        text = "; ".join(field_lines(exc.errors()))
     else:
         text = str(exc).strip() or type(exc).__name__
     problem = lookup(exc)
@@ -142,9 +143,3 @@ def describe(exc: BaseException) -> str:
     line = f"{text.rstrip('.')}; {hint}" if hint and hint not in text else text
     return " ".join(line.split())
 
-
-def _field_error(error: object) -> str:
-    """`size: Input should be greater than 0` from a pydantic error entry (no URLs)."""
-    assert isinstance(error, dict)
-    where = ".".join(str(p) for p in error.get("loc", ())) or "input"
-    return f"{where}: {error.get('msg', 'invalid')}"

@@ -91,10 +91,9 @@ async def test_a_cut_fetch_history_reports_stored_and_missing(
     args = {"symbol": "BTCUSDT", "interval": "1", "start": start}
     cut = CutTransport(allow=4)  # instruments, time, then two pages of 1000
     http = httpx.AsyncClient(transport=cut)
-    context = AppContext(settings)
     config = M.ClientConfig(base_url=fake_bybit, concurrency=1)
-    context._market = M.MarketData(context.store, M.BybitClient(http, config))
-    server, _ = build_server(settings, context=context)
+    market = M.MarketData(M.CandleStore(tmp_path / "store"), M.BybitClient(http, config))
+    server, _ = build_server(settings, context=AppContext(settings, market=market))
     try:
         async with Client(server) as client:
             r = await client.call_tool("fetch_history", args)

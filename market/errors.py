@@ -9,7 +9,7 @@ policy retries exactly that branch and nothing else::
     │   ├── RetryableExchangeError    retried with exponential backoff and jitter
     │   │   ├── RateLimitedError      HTTP 429, retCode 10006 / 10018 (optional reset time)
     │   │   ├── ExchangeUnavailableError  retCode 10000 / 10016 / 170001 / 170007, HTTP 5xx
-    │   │   ├── ExchangeTimeoutError  request timed out or the connection failed
+    │   │   ├── ExchangeTimeoutError  request timed out or the connection dropped mid-answer
     │   │   └── MalformedResponseError  body is not the JSON envelope we expect
     │   ├── ExchangeUnreachableError  DNS failure or refused connection: one quick retry, then raised
     │   ├── IPBannedError             HTTP 403: stop everything for the cool-down; never retried
@@ -87,7 +87,8 @@ class ExchangeUnavailableError(RetryableExchangeError):
 
 
 class ExchangeTimeoutError(RetryableExchangeError):
-    """The request timed out or the connection failed."""
+    """The request timed out or the connection dropped (no route at all is
+    `ExchangeUnreachableError`)."""
 
 
 class MalformedResponseError(RetryableExchangeError):

@@ -111,6 +111,20 @@ async def test_a_cut_fetch_history_reports_stored_and_missing(
     assert again["stored"] == s["stored"] + s["missing"] and again["note"].startswith("complete")
 
 
+async def test_a_stored_range_is_served_offline(tmp_path: Path, fake_bybit: str) -> None:
+    start = now_ms() - 2 * 86_400_000
+    async with Client(build_server(make_settings(tmp_path, bybit_base_url=fake_bybit))[0]) as c:
+        h = await c.call_tool("fetch_history", {"interval": "60", "start": format_iso(start)})
+        assert not h.is_error and h.structured_content["complete"], text_of(h)  # type: ignore[index]
+    window = {"interval": "60", "start": format_iso(start + 3_600_000), "limit": 10}
+    offline = make_settings(tmp_path, bybit_base_url=refused_url())
+    async with Client(build_server(offline)[0]) as client:
+        r = await client.call_tool(
+            "get_klines", {**window, "end": format_iso(start + 12 * 3_600_000)}
+        )
+    assert not r.is_error and r.structured_content["count"] == 10, text_of(r)  # type: ignore[index]
+
+
 async def test_argument_errors_are_one_line_per_field(tmp_path: Path) -> None:
     server, _ = build_server(make_settings(tmp_path))
     async with Client(server) as client:

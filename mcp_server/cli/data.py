@@ -101,6 +101,11 @@ async def _fetch(
             )  # fmt: skip
             if report.error is not None and report.added == 0 and not report.complete:
                 raise report.error  # nothing gained: the error and its fix are the answer
+            if report.complete and report.stored == 0:
+                raise M.InvalidRangeError(
+                    f"no candles for {symbol} {interval} ({category}) in the last {days:g} days: "
+                    "the range is before the symbol's first candle"
+                )
             # Final line: the candles the range now holds (stored before or fetched now).
             n = report.stored
             total = n + report.missing

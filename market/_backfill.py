@@ -82,6 +82,8 @@ def _note(report: BackfillReport, start: int, holes: list[Gap]) -> str:
             f"incomplete: {held}, {report.missing:,} missing (first gap from "
             f"{_t(holes[0].start)}); calling again fetches only what is missing"
         )
+    if report.first is None:
+        return "complete: the exchange has no candles in this range (before the first one?)"
     if report.first is not None and report.first > floor_time(start, report.key.interval):
         return f"complete: {held}; the exchange has no candles before {_t(report.first)}"
     return f"complete: {held}"

@@ -122,6 +122,11 @@ async def test_history_starting_after_the_asked_start_is_complete_and_said(loopb
     assert report.complete and report.reached_first_candle
     assert report.first is not None and report.first > NOW - 4 * DAY
     assert "no candles before" in report.note
+    async with httpx.AsyncClient() as http:
+        none = await _service(http, tmp_path, loopback.url).backfill(
+            M.DatasetKey.of("linear", "BTCUSDT", "60"), NOW - 20 * DAY, NOW - 10 * DAY
+        )
+    assert none.complete and none.stored == 0 and "no candles in this range" in none.note
 
 
 async def test_a_wrong_request_still_raises(loopback, tmp_path):

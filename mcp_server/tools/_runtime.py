@@ -23,7 +23,7 @@ from typing import Annotated, Any, TypeVar, cast
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.types import CallToolResult, ContentBlock, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, ValidationError
 
@@ -127,8 +127,8 @@ def _readable_argument_errors(server: MCPServer[Any], name: str) -> None:
         try:
             return await run(*args, **kwargs)
         except ToolError as exc:
-            if not isinstance(exc.__cause__, ValidationError):
-                raise
+            if isinstance(exc, UnexpectedToolError) or not isinstance(exc.__cause__, ValidationError):
+                raise  # a crash (e.g. a result failing its schema) stays one
             lines = argument_errors(exc.__cause__)
             raise ToolError(f"Error executing tool {name}: invalid arguments\n{lines}") from None
 

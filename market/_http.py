@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -18,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
-    retry_if_exception_type,
+    retry_if_exception,
     stop_after_attempt,
     wait_exponential_jitter,
 )
@@ -27,6 +28,7 @@ from market._limiter import RateLimiter
 from market.errors import (
     ExchangeTimeoutError,
     ExchangeUnavailableError,
+    ExchangeUnreachableError,
     InvalidRequestError,
     IPBannedError,
     MalformedResponseError,
@@ -85,6 +87,17 @@ class ClientConfig(BaseModel):
         default=4, ge=1, le=32, description="windows of a range fetched at once"
     )
     page_limit: int = Field(default=1000, ge=1, le=1000)
+    unreachable_retry_s: float = Field(
+        default=0.2,
+        ge=0.0,
+        le=5.0,
+        description="pause before the one retry of a DNS failure or refused connection",
+    )
+    fail_fast_unreachable: bool = Field(
+        default=True,
+        description="False retries an unreachable exchange like a timeout (max_attempts with "
+        "backoff: ~8 s with the defaults); kept to measure the old policy against",
+    )
 
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -125,10 +138,32 @@ class Requester:
             )
 
     async def get(self, path: str, params: Mapping[str, Any]) -> Any:
-        """GET `path` and return the envelope's `result`, retrying transient failures."""
+        """GET `path` and return the envelope's `result`, retrying transient failures.
+
+        An unreachable exchange gets one quick retry (a blip of the resolver or a
+        server restarting) and is then raised: the caller's fix is elsewhere.
+        """
+        try:
+            return await self._get_retrying(path, params)
+        except ExchangeUnreachableError as exc:
+            if not self.config.fail_fast_unreachable:
+                raise
+            self.retries += 1
+            log.warning(
+                "bybit unreachable: %s; one retry in %.2f s", exc, self.config.unreachable_retry_s
+            )
+            await self._sleep(self.config.unreachable_retry_s)
+            return await self._get_retrying(path, params)
+
+    def _retryable(self, exc: BaseException) -> bool:
+        if isinstance(exc, ExchangeUnreachableError):
+            return not self.config.fail_fast_unreachable
+        return isinstance(exc, RetryableExchangeError)
+
+    async def _get_retrying(self, path: str, params: Mapping[str, Any]) -> Any:
         cfg = self.config
         retrying = AsyncRetrying(
-            retry=retry_if_exception_type(RetryableExchangeError),
+            retry=retry_if_exception(self._retryable),
             stop=stop_after_attempt(cfg.max_attempts),
             wait=self._wait,
             sleep=self._sleep,
@@ -183,6 +218,9 @@ class Requester:
             raise ExchangeTimeoutError(
                 f"{path}: timed out after {self.config.timeout_s} s"
             ) from exc
+        except httpx.ConnectError as exc:
+            # DNS failures and refused connections; a connect *timeout* is a timeout above.
+            raise ExchangeUnreachableError(self.config.base_url, _reason(exc)) from exc
         except httpx.TransportError as exc:
             raise ExchangeTimeoutError(f"{path}: connection failed: {exc}") from exc
         return self._classify(path, params, resp)
@@ -229,6 +267,21 @@ class Requester:
         raise InvalidRequestError(
             f"retCode {code} {msg!r} on {path} with {dict(params)}", ret_code=code
         )
+
+
+def _reason(exc: httpx.ConnectError) -> str:
+    """The OS's reason when the chain has one ('Connection refused'); anyio's 'All connection
+    attempts failed' alone does not say that nothing listens there."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        errors = getattr(seen, "exceptions", None) or [seen]
+        for err in errors:
+            if isinstance(err, OSError) and isinstance(err.errno, int) and err.errno > 0:
+                return os.strerror(err.errno)  # errno's text: asyncio's adds the address
+            if isinstance(err, OSError) and err.strerror:
+                return err.strerror  # a resolver error (negative codes)
+        seen = seen.__cause__ or seen.__context__
+    return str(exc).strip() or type(exc).__name__
 
 
 def _reset_header(resp: httpx.Response) -> int | None:

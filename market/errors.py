@@ -9,8 +9,9 @@ policy retries exactly that branch and nothing else::
     │   ├── RetryableExchangeError    retried with exponential backoff and jitter
     │   │   ├── RateLimitedError      HTTP 429, retCode 10006 / 10018 (optional reset time)
     │   │   ├── ExchangeUnavailableError  retCode 10000 / 10016 / 170001 / 170007, HTTP 5xx
-    │   │   ├── ExchangeTimeoutError  request timed out or the connection failed
+    │   │   ├── ExchangeTimeoutError  request timed out or the connection dropped mid-answer
     │   │   └── MalformedResponseError  body is not the JSON envelope we expect
+    │   ├── ExchangeUnreachableError  DNS failure or refused connection: one quick retry, then raised
     │   ├── IPBannedError             HTTP 403: stop everything for the cool-down; never retried
     │   └── InvalidRequestError       retCode 10001 / 10017 / other non-retryable codes
     │       ├── UnknownSymbolError    names the symbol and some valid choices
@@ -34,6 +35,7 @@ __all__ = [
     "ExchangeError",
     "ExchangeTimeoutError",
     "ExchangeUnavailableError",
+    "ExchangeUnreachableError",
     "IPBannedError",
     "InvalidRangeError",
     "InvalidRequestError",
@@ -85,11 +87,25 @@ class ExchangeUnavailableError(RetryableExchangeError):
 
 
 class ExchangeTimeoutError(RetryableExchangeError):
-    """The request timed out or the connection failed."""
+    """The request timed out or the connection dropped (no route at all is
+    `ExchangeUnreachableError`)."""
 
 
 class MalformedResponseError(RetryableExchangeError):
     """The body was not valid JSON or lacked the v5 envelope."""
+
+
+class ExchangeUnreachableError(ExchangeError):
+    """No route to the exchange: its name does not resolve or the connection is refused.
+
+    Not a `RetryableExchangeError`: backing off for seconds cannot bring a network
+    back, so the client tries once more after a short pause and then says so.
+    """
+
+    def __init__(self, url: str, reason: str):
+        super().__init__(f"the exchange is unreachable (no network?): {url}: {reason}")
+        self.url = url
+        self.reason = reason
 
 
 class IPBannedError(ExchangeError):

@@ -13,13 +13,19 @@ import itertools
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from market._backfill import BackfillReport, account
 from market.bybit import BybitClient, FetchProgress, Gap
 from market.cache import Cache, decode_arrays, encode_arrays
-from market.errors import InvalidRangeError
+from market.errors import (
+    ExchangeUnreachableError,
+    InvalidRangeError,
+    IPBannedError,
+    RetryableExchangeError,
+)
 from market.store import CHUNK_CANDLES, CandleStore, DatasetKey
 from ohlcv import (
     Candles,
@@ -38,19 +44,8 @@ __all__ = ["BackfillReport", "MarketData", "Timeframe"]
 log = logging.getLogger("market.service")
 
 ProgressSink = Callable[[FetchProgress], object]
-
-
-@dataclass
-class BackfillReport:
-    """What a fill did: ranges fetched, candles written, requests, exchange gaps."""
-
-    key: DatasetKey
-    ranges: list[Gap] = field(default_factory=list)
-    fetched: int = 0
-    added: int = 0
-    requests: int = 0
-    gaps: list[Gap] = field(default_factory=list)
-    reached_first_candle: bool = False
+# The exchange stopped answering (a backfill reports these); a wrong request still raises.
+_STOPPED = (RetryableExchangeError, ExchangeUnreachableError, IPBannedError)
 
 
 @dataclass(frozen=True)
@@ -161,21 +156,45 @@ class MarketData:
     async def fill(
         self, key: DatasetKey, start: int, end: int, *, on_progress: ProgressSink | None = None
     ) -> BackfillReport:
-        """Fetch and store every missing range inside [start, end]; returns what was done."""
+        """Fetch and store every missing range inside [start, end]; returns what was done.
+        Exchange errors are raised (what was fetched before them is stored)."""
         report = BackfillReport(key)
+        await self._fill_into(report, start, end, on_progress)
+        return report
+
+    async def backfill(
+        self, key: DatasetKey, start: int, end: int, *, on_progress: ProgressSink | None = None
+    ) -> BackfillReport:
+        """`fill`, then an account of the range: candles stored, candles missing, and a note.
+
+        The exchange failing to answer does not raise here: it ends the fill and is kept in
+        `report.error`, with `complete` False while candles are missing, so a caller
+        can say what was stored and that calling again resumes.
+        """
+        report = BackfillReport(key)
+        try:
+            await self._fill_into(report, start, end, on_progress)
+        except _STOPPED as exc:
+            report.error = exc
+        await asyncio.to_thread(account, self.store, report, start, end)
+        return report
+
+    async def _fill_into(
+        self, report: BackfillReport, start: int, end: int, on_progress: ProgressSink | None
+    ) -> None:
+        key = report.key
         missing = await asyncio.to_thread(self.store.missing, key, start, end)
         if not missing:
-            return report
+            return
         if self.client is None:
             log.info(
                 "%s: %d missing range(s), no exchange client; serving what is stored",
                 key,
                 len(missing),
             )
-            return report
+            return
         for gap in missing:
             await self._fill_range(key, gap, report, on_progress)
-        return report
 
     async def _fill_range(
         self, key: DatasetKey, gap: Gap, report: BackfillReport, on_progress: ProgressSink | None

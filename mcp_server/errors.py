@@ -26,6 +26,7 @@ import agents as A
 import engine as E
 import market as M
 import ohlcv
+from mcp_server.validation import field_lines
 
 __all__ = [
     "PROBLEMS",
@@ -88,6 +89,10 @@ class Problem:
 
 _BAD = 400
 _SAMPLE = "or use source='sample'"
+_OFFLINE = (
+    "offline, use source='sample', or source='store' for data already stored (list_datasets "
+    "shows it), or set BST_BYBIT_BASE_URL to a `bybit-tester fake-bybit` server"
+)
 
 # Most specific first is not needed: `lookup` follows each exception's MRO.
 PROBLEMS: dict[type[BaseException], Problem] = {
@@ -115,6 +120,7 @@ PROBLEMS: dict[type[BaseException], Problem] = {
     M.InvalidRequestError: Problem("bad_input", _BAD, "fix the arguments named in the message"),
     M.RateLimitedError: Problem("upstream", 429, f"wait a few seconds and retry, {_SAMPLE}"),
     M.IPBannedError: Problem("upstream", 503, f"the exchange banned this IP for a while; {_SAMPLE}"),
+    M.ExchangeUnreachableError: Problem("upstream", 503, _OFFLINE),
     M.ExchangeError: Problem("upstream", 502, f"the exchange could not answer; retry later, {_SAMPLE}"),
     M.StoreUnavailableError: Problem(
         "unavailable", 503, "check BST_DATA_DIR is writable", exit=EXIT_USAGE
@@ -145,7 +151,7 @@ def lookup(exc: BaseException) -> Problem | None:
 def describe(exc: BaseException) -> str:
     """One line: what went wrong and how to fix it."""
     if isinstance(exc, ValidationError):
-        text = "; ".join(_field_error(e) for e in exc.errors()[:3])
+        text = "; ".join(field_lines(exc.errors()))
     else:
         text = str(exc).strip() or type(exc).__name__
     problem = lookup(exc)
@@ -153,9 +159,3 @@ def describe(exc: BaseException) -> str:
     line = f"{text.rstrip('.')}; {hint}" if hint and hint not in text else text
     return " ".join(line.split())
 
-
-def _field_error(error: object) -> str:
-    """`size: Input should be greater than 0` from a pydantic error entry (no URLs)."""
-    assert isinstance(error, dict)
-    where = ".".join(str(p) for p in error.get("loc", ())) or "input"
-    return f"{where}: {error.get('msg', 'invalid')}"

@@ -10,10 +10,10 @@ from collections.abc import Sequence
 
 import market as M
 from mcp_server.context import AppContext
-from mcp_server.errors import DataUnavailableError
+from mcp_server.errors import DataUnavailableError, lookup
 from ohlcv import Candles, DataLabel, Interval, describe_data, now_ms, parse_time_ms
 
-__all__ = ["candle_rows", "data_label", "klines", "mtf", "working_set"]
+__all__ = ["backfill_note", "candle_rows", "data_label", "klines", "mtf", "working_set"]
 
 CandleRow = dict[str, float | int]
 
@@ -90,3 +90,9 @@ def candle_rows(candles: Candles) -> list[CandleRow]:
         }
         for i in range(len(candles))
     ]
+
+
+def backfill_note(report: M.BackfillReport) -> str:
+    """The report's note, with the error table's fix for the error that stopped it."""
+    problem = lookup(report.error) if report.error is not None else None
+    return f"{report.note}; {problem.hint}" if problem and problem.hint else report.note

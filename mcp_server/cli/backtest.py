@@ -134,7 +134,9 @@ def _config(opts: dict[str, Any]) -> Any:
     size_mode, size = next(iter(sizes.items())) if sizes else ("equity_fraction", 1.0)
     opts["check_entry_bar"] = not opts.pop("no_entry_bar_check")
     opts["initial_capital"] = opts.pop("capital")
-    return engine.make_config(size_mode=size_mode, size=size, **opts)
+    # Built here rather than by engine.make_config, so a bad value reaches the error table as
+    # a ValidationError and prints one line per field saying what to send instead.
+    return engine.BacktestConfig.model_validate({"size_mode": size_mode, "size": size, **opts})
 
 
 @app.command()

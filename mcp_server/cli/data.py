@@ -16,10 +16,11 @@ import engine as E
 import market as M
 from mcp_server.candles import DEFAULT_INTERVAL, write_candles_file
 from mcp_server.cli._app import app
-from mcp_server.cli._errors import cli_errors
-from mcp_server.errors import DataUnavailableError
+from mcp_server.cli._errors import cli_errors, error_line
+from mcp_server.errors import EXIT_FAILURE, DataUnavailableError
+from mcp_server.market_views import backfill_note
 from mcp_server.settings import ServerSettings
-from ohlcv import format_minute, normalize_interval, parse_time_ms
+from ohlcv import Interval, format_minute, normalize_interval, parse_time_ms
 
 data_app = typer.Typer(
     help="Candles: fetch from Bybit (or the offline fake) into the local store.",
@@ -65,7 +66,7 @@ class _RateColumn(ProgressColumn):
 
 async def _fetch(
     symbol: str, interval: str, days: float, category: str, base_url: str, rate: float
-) -> tuple[M.BackfillReport | None, int]:
+) -> tuple[M.BackfillReport, int]:
     import httpx
 
     store = _store()
@@ -92,13 +93,26 @@ async def _fetch(
                     done=done, expected=expected,
                 )  # fmt: skip
 
-            candles = await md.get_candles(
-                symbol, interval, start, now, category, on_progress=on_progress
+            step = Interval.parse(interval)
+            newest = step.floor(step.floor(now) - 1)  # the newest closed bar
+            report = await md.backfill(
+                M.DatasetKey.of(category, symbol, interval), step.floor(start), newest,
+                on_progress=on_progress,
+            )  # fmt: skip
+            if report.error is not None and report.added == 0 and not report.complete:
+                raise report.error  # nothing gained: the error and its fix are the answer
+            if report.complete and report.stored == 0:
+                raise M.InvalidRangeError(
+                    f"no candles for {symbol} {interval} ({category}) in the last {days:g} days: "
+                    "the range is before the symbol's first candle"
+                )
+            # Final line: the candles the range now holds (stored before or fetched now).
+            n = report.stored
+            total = n + report.missing
+            bar.update(
+                task, completed=n, total=total, done=n, expected=total, requests=tally.requests
             )
-            # Final line: the candles the range now holds (stored before or fetched now), complete.
-            n = len(candles)
-            bar.update(task, completed=n, total=n, done=n, expected=n, requests=tally.requests)
-        return None, len(candles)
+        return report, n
 
 
 class _Tally:
@@ -158,10 +172,14 @@ def fetch(
             base_url = ServerSettings().bybit_base_url or M.MAINNET_URL  # type: ignore[call-arg]
         try:
             t0 = time.monotonic()
-            _, n = asyncio.run(_fetch(symbol, interval, days, category, base_url, rate))
+            report, n = asyncio.run(_fetch(symbol, interval, days, category, base_url, rate))
         finally:
             if server is not None:
                 server.stop()
+        if report is not None and not report.complete:
+            # Never a success line for a partial fetch: say what is there and what is not.
+            error_line(f"{symbol} {interval} ({category}): {backfill_note(report)}", console)
+            raise typer.Exit(EXIT_FAILURE)
         out.print(
             f"{symbol} {interval} ({category}): {n:,} candles in the store for the range ({time.monotonic() - t0:.1f} s)"
         )

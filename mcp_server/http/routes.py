@@ -9,6 +9,7 @@ from collections.abc import Awaitable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from market import SYNTHETIC_HEADER
@@ -21,6 +22,7 @@ from mcp_server.events._stats import metrics_text as events_metrics
 from mcp_server.results import BacktestSummary, summary_model
 from mcp_server.tools._args import StrategySpec
 from mcp_server.tools.backtest import backtest_once
+from mcp_server.validation import rest_validation_handler
 from ohlcv import INTERVALS, DataLabel, normalize_interval
 
 __all__ = ["BacktestRequest", "add_routes"]
@@ -122,6 +124,7 @@ def add_routes(app: FastAPI, context: AppContext) -> frozenset[str]:
         return summary_model(await _answer(context, call, "engine"))
 
     app.include_router(router)
+    app.add_exception_handler(RequestValidationError, rest_validation_handler)
     return frozenset(getattr(r, "path", "") for r in router.routes) - {""}
 
 

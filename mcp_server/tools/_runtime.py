@@ -23,9 +23,9 @@ from typing import Annotated, Any, TypeVar, cast
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.types import CallToolResult, ContentBlock, TextContent, ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from mcp_server.candles import DataSpec
 from mcp_server.context import AppContext
@@ -33,6 +33,7 @@ from mcp_server.errors import describe, lookup
 from mcp_server.numbers import round_json
 from mcp_server.tools._args import SearchSpec, StrategySpec
 from mcp_server.tools._schema import compact_input, compact_output
+from mcp_server.validation import argument_errors
 
 __all__ = [
     "READ_ONLY",
@@ -97,6 +98,7 @@ def register(server: MCPServer[Any], module: ModuleType) -> None:
             description=inspect.cleandoc(fn.__doc__ or ""), annotations=mark.annotations,
         )  # fmt: skip
         _compact_schemas(server, mark.name)
+        _readable_argument_errors(server, mark.name)
 
 
 def _compact_schemas(server: MCPServer[Any], name: str) -> None:
@@ -110,6 +112,27 @@ def _compact_schemas(server: MCPServer[Any], name: str) -> None:
     meta = info.fn_metadata
     if meta.output_schema is not None:
         meta.output_schema = compact_output(meta.output_schema)
+
+
+def _readable_argument_errors(server: MCPServer[Any], name: str) -> None:
+    """Arguments the SDK rejects are reported one line per field (see `validation`), not
+    as pydantic's dump with URLs; the SDK checks them before our wrapper runs, and has no
+    hook for the text, so the tool's `run` is wrapped."""
+    info = server._tool_manager.get_tool(name)
+    if info is None:
+        return
+    run = info.run
+
+    async def checked(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await run(*args, **kwargs)
+        except ToolError as exc:
+            if isinstance(exc, UnexpectedToolError) or not isinstance(exc.__cause__, ValidationError):
+                raise  # a crash (e.g. a result failing its schema) stays one
+            lines = argument_errors(exc.__cause__)
+            raise ToolError(f"Error executing tool {name}: invalid arguments\n{lines}") from None
+
+    object.__setattr__(info, "run", checked)  # a pydantic model: no plain attribute setting
 
 
 def _told(server: MCPServer[Any], name: str) -> set[tuple[str, str]]:

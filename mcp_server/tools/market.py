@@ -73,6 +73,12 @@ class HistoryReport(BaseModel):
     exchange_gaps: int
     reached_first_candle: bool
     stored_total: int | None
+    complete: bool = Field(description="False: candles are missing; call again to resume")
+    stored: int = Field(description="Candles stored in start..end")
+    first: str | None
+    last: str | None
+    missing: int = Field(description="Candles in start..end not stored")
+    note: str
 
 
 class Dataset(BaseModel):
@@ -174,7 +180,8 @@ async def fetch_history(
 ) -> HistoryReport:
     """Backfill Bybit candles for start..end (default: now) into the local store, with
     progress notifications. Idempotent: only missing ranges are fetched, and an
-    interrupted backfill resumes where it stopped. Use source='store' afterwards."""
+    interrupted backfill resumes where it stopped; `complete` false says what is missing.
+    Use source='store' afterwards."""
     market = app(ctx).market()
     key = M.DatasetKey.of(category, symbol, interval)
     lo = parse_time_ms(start, name="start")
@@ -195,9 +202,11 @@ async def fetch_history(
         )
 
     try:
-        report = await market.fill(key, lo, hi, on_progress=sink)
+        report = await market.backfill(key, lo, hi, on_progress=sink)
     finally:
         await asyncio.gather(*pending, return_exceptions=True)
+    if report.error is not None and report.added == 0 and not report.complete:
+        raise report.error  # nothing gained: the error and its fix are the answer
     infos = await anyio.to_thread.run_sync(market.store.datasets)
     return HistoryReport(
         symbol=key.symbol,
@@ -212,6 +221,12 @@ async def fetch_history(
         exchange_gaps=len(report.gaps),
         reached_first_candle=report.reached_first_candle,
         stored_total=next((i.candles for i in infos if i.key == key), None),
+        complete=report.complete,
+        stored=report.stored,
+        first=_iso(report.first),
+        last=_iso(report.last),
+        missing=report.missing,
+        note=market_views.backfill_note(report),
     )
 
 

@@ -175,6 +175,19 @@ async def _optimized(
     return result, candles
 
 
+def _check_grid(search: SearchSpec, max_combos: int, *, cap: int) -> None:
+    """Refuse a grid above `max_combos` with fixes a tool caller has (the engine's text
+    names its own keyword argument, which no tool takes)."""
+    try:
+        search.space().expand(max_combos=max_combos)
+    except E.GridTooLargeError as exc:
+        size = str(exc).split(";")[0]
+        more = f", or raise max_combos (at most {cap:,})" if max_combos < cap else ""
+        raise E.GridTooLargeError(
+            f"{size}; sample it with optimize_random or optimize_bayesian{more}"
+        ) from None
+
+
 @tool("Optimize (grid)", READ_ONLY)
 async def optimize_grid(
     ctx: Context,
@@ -186,7 +199,7 @@ async def optimize_grid(
     """Evaluate every combination of the ranges and rank them by the objective: best,
     top 10 and overfitting statistics (deflated Sharpe, PBO, Sharpe CI: read them and
     their notes before trusting the best). Large spaces: optimize_bayesian."""
-    search.space().expand(max_combos=max_combos)  # fail fast, before loading data
+    _check_grid(search, max_combos, cap=1_000_000)  # fail fast, before loading data
     res, candles = await _optimized(ctx, search, data, E.optimize_grid, max_combos=max_combos)
     return _search_result(app(ctx), res, candles, search, include_heatmap)
 
@@ -244,7 +257,7 @@ async def walk_forward(
     """Walk-forward: optimise on each train window, test the choice on the next window,
     stitch the tests. Returns out-of-sample metrics, walk-forward efficiency, parameter
     stability and the splits."""
-    search.space().expand(max_combos=max_combos)
+    _check_grid(search, max_combos, cap=100_000)
     res, candles = await _optimized(
         ctx, search, data, E.walk_forward, n_splits=n_splits, mode=mode, ratio=ratio,
         train_bars=train_bars, test_bars=test_bars, max_combos=max_combos,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
+
+import httpx
 
 from market import (
     ClientConfig,
@@ -60,3 +63,45 @@ class SleepRecorder:
 
     async def __call__(self, seconds: float) -> None:
         self.calls.append(seconds)
+
+
+class CutTransport(httpx.AsyncBaseTransport):
+    """Forwards to the real loopback server, then cuts the connection: after `allow`
+    requests every request fails as `error` (default: the network went away)."""
+
+    def __init__(self, allow: int, error: type[httpx.TransportError] = httpx.ConnectError):
+        self._inner = httpx.AsyncHTTPTransport()
+        self.allow = allow
+        self.error = error
+        self.sent = 0
+        self.cut = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.sent >= self.allow:
+            self.cut += 1
+            raise self.error("connection cut by the test", request=request)
+        self.sent += 1
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class NoNetwork(httpx.AsyncBaseTransport):
+    """A transport for code that must not touch the network: records every request and
+    answers 599, so the caller sees an error and the test sees the request."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(str(request.url))
+        return httpx.Response(599, text="the test forbids the network here")
+
+
+def refused_url() -> str:
+    """A loopback URL nothing listens on (a port just bound and released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"

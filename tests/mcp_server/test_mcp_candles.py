@@ -93,7 +93,7 @@ def test_error_table_says_the_fix_once() -> None:
     with pytest.raises(ValidationError) as info:
         DataSpec(bars=0)
     text = describe(info.value)
-    assert text == "bars: Input should be greater than or equal to 2" and "http" not in text
+    assert text == "bars: must be >= 2" and "http" not in text
 
 
 def test_times_read_the_same_everywhere() -> None:

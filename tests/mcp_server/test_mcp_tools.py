@@ -104,11 +104,11 @@ async def test_run_backtest_with_config_and_progress(server: MCPServer[Any]) -> 
         ({"strategy": "nope"}, "ema_cross"),
         ({"params": {"fast": 1}}, "from 2 to 500"),
         ({"params": {"fast": 60, "slow": 50}}, "fast"),
-        ({"bars": 1}, "greater than or equal"),
+        ({"bars": 1}, "bars: must be >= 2"),
         ({"bars": 5}, "warm up"),
-        ({"interval": "7"}, "Input should be"),
+        ({"interval": "7"}, "interval: must be one of"),
         ({"config": {"size": 3}}, "leverage"),
-        ({"symbol": "btc usdt"}, "pattern"),
+        ({"symbol": "btc usdt"}, "symbol: must match"),
         ({"bars": 100, "params": {"slow": 1500}}, "bars"),
     ],
 )
@@ -168,7 +168,7 @@ async def test_analysis_tools(server: MCPServer[Any]) -> None:
         assert "0000000000000000" in err_text(
             await client.call_tool("analyze_backtest_results", {"backtest_id": "0000000000000000"})
         )
-        assert "Input should be" in err_text(
+        assert "metric: must be one of" in err_text(
             await client.call_tool("explain_metric", {"metric": "nope"})
         )
 

@@ -21,6 +21,7 @@ import market as M
 from agents import MCPRouter
 from mcp_server.cache import AgentsCache, ResultCache, make_cache
 from mcp_server.candles import CandleSource
+from mcp_server.events import EventBus, MemoryEventBus, make_event_bus
 from mcp_server.results import BacktestResults, OptimizationTables
 from mcp_server.settings import Settings
 from mcp_server.telemetry import Telemetry
@@ -41,6 +42,7 @@ class AppContext:
         market: M.MarketData | None = None,
         file_root: Path | None = None,
         local: bool = False,
+        events: EventBus | None = None,
     ) -> None:
         self.settings = settings
         self.telemetry = Telemetry()
@@ -66,6 +68,7 @@ class AppContext:
         self._market = market
         self._http: httpx.AsyncClient | None = None
         self._router: MCPRouter | None = None
+        self._events: EventBus | None = events
         self._users = 0
 
     # -- shared services, created on first use ----------------------------------------
@@ -88,6 +91,13 @@ class AppContext:
             )
         return self._router
 
+    def events(self) -> EventBus:
+        """The job-event bus BST_EVENTS_URL names (in-process when empty). Creating it does
+        no I/O: a Redis that is down shows up on the first emit or read."""
+        if self._events is None:
+            self._events = make_event_bus(self.settings.server.events_url)
+        return self._events
+
     # -- lifecycle --------------------------------------------------------------------
     async def enter(self) -> None:
         self._users += 1
@@ -99,6 +109,10 @@ class AppContext:
 
     async def aclose(self) -> None:
         """Close network clients; they are created again on next use."""
+        # The in-process bus is kept: its events are this process's only record of its jobs.
+        if self._events is not None and not isinstance(self._events, MemoryEventBus):
+            events, self._events = self._events, None
+            await anyio.to_thread.run_sync(events.close)
         if self._router is not None:
             router, self._router = self._router, None
             await router.aclose()

@@ -3,7 +3,9 @@
     ServerError                  a problem this package found
      ├── DataUnavailableError    no usable candles for that source, symbol, range or file
      ├── ResultNotFoundError     an unknown or expired backtest / optimisation id
-     └── StartupError            refuse to start (e.g. no token on a public host)
+     ├── StartupError            refuse to start (e.g. no token on a public host)
+     ├── EventBusUnavailableError the job-event bus (Redis) cannot be reached
+     └── InvalidEventIdError     an event id that is not a stream id (`<ms>-<seq>`)
 
 `PROBLEMS` maps each error type (ours and the domain packages') to a `Problem`:
 the fix hint added to its message, the HTTP status, the CLI exit code and the
@@ -28,6 +30,8 @@ import ohlcv
 __all__ = [
     "PROBLEMS",
     "DataUnavailableError",
+    "EventBusUnavailableError",
+    "InvalidEventIdError",
     "Problem",
     "ResultNotFoundError",
     "ServerError",
@@ -51,6 +55,14 @@ class ResultNotFoundError(ServerError):
 
 class StartupError(ServerError):
     """The server refuses to start with this configuration."""
+
+
+class EventBusUnavailableError(ServerError):
+    """The job-event bus (Redis Streams) did not answer."""
+
+
+class InvalidEventIdError(ServerError):
+    """An event id (e.g. `Last-Event-ID`) that is not a stream id."""
 
 
 Kind = Literal["bad_input", "not_found", "unavailable", "upstream"]
@@ -93,13 +105,21 @@ PROBLEMS: dict[type[BaseException], Problem] = {
     DataUnavailableError: Problem("bad_input", _BAD),
     ResultNotFoundError: Problem("not_found", 404, "run it again to get a fresh id"),
     StartupError: Problem("bad_input", _BAD),
+    EventBusUnavailableError: Problem(
+        "unavailable", 503, "start redis-server, or fix or unset BST_EVENTS_URL (in-process events)"
+    ),
+    InvalidEventIdError: Problem("bad_input", _BAD),
     # the exchange and the store
     M.UnknownSymbolError: Problem("bad_input", _BAD, "check the symbol and category"),
     M.InvalidRangeError: Problem("bad_input", _BAD, "pass start < end, both in the past"),
     M.InvalidRequestError: Problem("bad_input", _BAD, "fix the arguments named in the message"),
     M.RateLimitedError: Problem("upstream", 429, f"wait a few seconds and retry, {_SAMPLE}"),
-    M.IPBannedError: Problem("upstream", 503, f"the exchange banned this IP for a while; {_SAMPLE}"),
-    M.ExchangeError: Problem("upstream", 502, f"the exchange could not answer; retry later, {_SAMPLE}"),
+    M.IPBannedError: Problem(
+        "upstream", 503, f"the exchange banned this IP for a while; {_SAMPLE}"
+    ),
+    M.ExchangeError: Problem(
+        "upstream", 502, f"the exchange could not answer; retry later, {_SAMPLE}"
+    ),
     M.StoreUnavailableError: Problem(
         "unavailable", 503, "check BST_DATA_DIR is writable", exit=EXIT_USAGE
     ),
@@ -107,7 +127,9 @@ PROBLEMS: dict[type[BaseException], Problem] = {
     # the AI router
     A.InvalidTaskError: Problem("bad_input", _BAD, "fix the named field and call again"),
     A.ReplayMissError: Problem(
-        "unavailable", 503, "ROUTER_MODE=replay answers only recorded questions; use live or offline"
+        "unavailable",
+        503,
+        "ROUTER_MODE=replay answers only recorded questions; use live or offline",
     ),
     A.FatalRequestError: Problem(
         "upstream", 502, "the AI provider rejected the request; agent='local' answers offline"

@@ -198,6 +198,11 @@ class ServerSettings(BaseSettings):
         None, description="Bybit REST base URL (None = mainnet); point at a fake for demos"
     )
     sample_seed: int = Field(42, description="Seed of the synthetic sample data")
+    events_url: str = Field(
+        "",
+        description="Job-event bus: empty or memory:// (in-process) or redis://host:6379/2 "
+        "(Redis Streams, shared by the server and workers)",
+    )
 
     @field_validator("toolsets", "allowed_hosts", "allowed_origins", mode="before")
     @classmethod

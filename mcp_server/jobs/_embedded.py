@@ -11,7 +11,14 @@ import threading
 
 from celery import Celery
 
-__all__ = ["EmbeddedWorker"]
+import market as M
+from mcp_server.candles import CandleSource
+from mcp_server.events import EventBus
+from mcp_server.jobs._runtime import JobRuntime, install_runtime
+from mcp_server.jobs._store import MemoryJobStore
+from mcp_server.settings import Settings
+
+__all__ = ["EmbeddedJobs", "EmbeddedWorker"]
 
 log = logging.getLogger("mcp_server.jobs")
 
@@ -57,3 +64,37 @@ class EmbeddedWorker:
             worker.stop(in_sighandler=False)  # type: ignore[attr-defined]
         if thread is not None:
             thread.join(timeout=10)
+
+
+class EmbeddedJobs:
+    """The process's one embedded job runner: app, runtime and worker thread, shared by
+    every `JobService` without a broker in this process (memory:// queues are global to
+    the process, so two runners would take each other's tasks). The first service's
+    settings and event bus configure it; it lives as long as the process."""
+
+    _shared: EmbeddedJobs | None = None
+    _lock = threading.Lock()
+
+    def __init__(self, app: Celery, runtime: JobRuntime, concurrency: int) -> None:
+        self.app = app
+        self.runtime = runtime
+        self.worker = EmbeddedWorker(app, concurrency)
+
+    @classmethod
+    def get(cls, settings: Settings, bus: EventBus) -> EmbeddedJobs:
+        with cls._lock:
+            if cls._shared is None:
+                from mcp_server.jobs._app import make_celery_app
+
+                app = make_celery_app(settings.jobs)
+                store = MemoryJobStore(settings.jobs.job_ttl)
+                source = CandleSource(M.CandleStore(settings.server.data_dir), max_bars=None)
+                runtime = JobRuntime(store, bus, source)
+                install_runtime(app, runtime)
+                cls._shared = cls(app, runtime, settings.jobs.embedded_workers)
+            return cls._shared
+
+    def started(self) -> Celery:
+        with self._lock:
+            self.worker.start()
+        return self.app

@@ -20,10 +20,10 @@ from mcp_server.candles import CandleSource, DataSet
 from mcp_server.errors import BrokerUnavailableError, JobNotFoundError, JobStateError
 from mcp_server.events import EventBus, JobEvent
 from mcp_server.jobs._app import QUEUES, make_celery_app
-from mcp_server.jobs._embedded import EmbeddedWorker
+from mcp_server.jobs._embedded import EmbeddedJobs
 from mcp_server.jobs._requests import BacktestJob, SearchJob
 from mcp_server.jobs._runtime import JobRuntime, install_runtime
-from mcp_server.jobs._store import JobKind, JobRecord, JobStore, MemoryJobStore, RedisJobStore
+from mcp_server.jobs._store import JobKind, JobRecord, JobStore, RedisJobStore
 from mcp_server.jobs._tasks import result_key
 from mcp_server.jobs._urls import is_redis_url, result_url_for
 from mcp_server.settings import Settings
@@ -40,15 +40,16 @@ class JobService:
 
     def __init__(self, settings: Settings, bus: EventBus) -> None:
         self.settings = settings
-        self.bus = bus
         self._lock = threading.Lock()
         self._app: Celery | None = None
         self._store: JobStore | None = None
-        self._worker: EmbeddedWorker | None = None
+        # Without a broker: the process's one embedded runner (its bus is the one to read).
+        self._embedded = EmbeddedJobs.get(settings, bus) if settings.jobs.embedded else None
+        self.bus = self._embedded.runtime.bus if self._embedded is not None else bus
 
     @property
     def embedded(self) -> bool:
-        return self.settings.jobs.embedded
+        return self._embedded is not None
 
     @property
     def mode(self) -> str:
@@ -60,37 +61,33 @@ class JobService:
     # -- wiring -----------------------------------------------------------------------
     def app(self) -> Celery:
         """The Celery app; for the embedded mode its worker thread is running."""
+        if self._embedded is not None:
+            return self._embedded.started()
         with self._lock:
             if self._app is None:
-                jobs = self.settings.jobs
-                app = make_celery_app(jobs)
+                app = make_celery_app(self.settings.jobs)
                 app.conf.update(
                     task_publish_retry_policy=_PUBLISH_RETRY, broker_connection_timeout=3
                 )
                 source = CandleSource(M.CandleStore(self.settings.server.data_dir), max_bars=None)
                 install_runtime(app, JobRuntime(self.store(), self.bus, source))
                 self._app = app
-            if self.embedded:
-                if self._worker is None:
-                    self._worker = EmbeddedWorker(self._app, self.settings.jobs.embedded_workers)
-                self._worker.start()
             return self._app
 
     def store(self) -> JobStore:
+        if self._embedded is not None:
+            return self._embedded.runtime.store
         if self._store is None:
             url = result_url_for(self.settings.jobs)
-            ttl = self.settings.jobs.job_ttl
-            self._store = RedisJobStore.from_url(url, ttl) if url else MemoryJobStore(ttl)
+            self._store = RedisJobStore.from_url(url, self.settings.jobs.job_ttl)
         return self._store
 
     def close(self) -> None:
-        """Stop the embedded worker and drop connections; the in-process store is kept, so
-        job ids stay valid for the life of the process."""
+        """Drop broker and store connections (created again on next use). The embedded
+        runner is left running: it serves every context of this process until it exits."""
         with self._lock:
-            if self._worker is not None:
-                self._worker.stop()
             self._app = None
-            if self._store is not None and not isinstance(self._store, MemoryJobStore):
+            if self._store is not None:
                 self._store.close()
                 self._store = None
 
@@ -216,7 +213,8 @@ class JobService:
         out: dict[str, Any] = {"mode": self.mode, "queues": list(QUEUES)}
         if self.embedded:
             out["broker"] = "in-process"
-            out["workers"] = ["embedded"] if self._worker is not None and self._worker.alive else []
+            alive = self._embedded is not None and self._embedded.worker.alive
+            out["workers"] = ["embedded"] if alive else []
             return out
         app = self.app()
         try:

@@ -139,12 +139,8 @@ PROBLEMS: dict[type[BaseException], Problem] = {
     M.InvalidRangeError: Problem("bad_input", _BAD, "pass start < end, both in the past"),
     M.InvalidRequestError: Problem("bad_input", _BAD, "fix the arguments named in the message"),
     M.RateLimitedError: Problem("upstream", 429, f"wait a few seconds and retry, {_SAMPLE}"),
-    M.IPBannedError: Problem(
-        "upstream", 503, f"the exchange banned this IP for a while; {_SAMPLE}"
-    ),
-    M.ExchangeError: Problem(
-        "upstream", 502, f"the exchange could not answer; retry later, {_SAMPLE}"
-    ),
+    M.IPBannedError: Problem("upstream", 503, f"the exchange banned this IP for a while; {_SAMPLE}"),
+    M.ExchangeError: Problem("upstream", 502, f"the exchange could not answer; retry later, {_SAMPLE}"),
     M.StoreUnavailableError: Problem(
         "unavailable", 503, "check BST_DATA_DIR is writable", exit=EXIT_USAGE
     ),
@@ -152,9 +148,7 @@ PROBLEMS: dict[type[BaseException], Problem] = {
     # the AI router
     A.InvalidTaskError: Problem("bad_input", _BAD, "fix the named field and call again"),
     A.ReplayMissError: Problem(
-        "unavailable",
-        503,
-        "ROUTER_MODE=replay answers only recorded questions; use live or offline",
+        "unavailable", 503, "ROUTER_MODE=replay answers only recorded questions; use live or offline"
     ),
     A.FatalRequestError: Problem(
         "upstream", 502, "the AI provider rejected the request; agent='local' answers offline"

@@ -24,6 +24,7 @@ from agents import ConfigError, DeepSeekConfig, PerplexityConfig, RouterConfig, 
 
 __all__ = [
     "TOOLSETS",
+    "AdminSettings",
     "JobsSettings",
     "RouterSettings",
     "ServerSettings",
@@ -246,22 +247,65 @@ class ServerSettings(BaseSettings):
         return out
 
 
+class AdminSettings(BaseSettings):
+    """The admin backfill API (`BST_ADMIN_*`): its own credentials, never a default password,
+    and allowlists of what it may fetch (`*` allows any)."""
+
+    # The server's reading rules (.env, blanks are defaults), under another prefix.
+    model_config = SettingsConfigDict(**ServerSettings.model_config)
+    model_config["env_prefix"] = "BST_ADMIN_"
+
+    user: str | None = Field(None, description="HTTP Basic user of the admin API")
+    password: SecretStr | None = Field(None, description="HTTP Basic password (with user)")
+    token: SecretStr | None = Field(
+        None, description="Admin token (X-Admin-Token or Authorization: Bearer)"
+    )
+    symbols: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["BTCUSDT", "ETHUSDT"],
+        description="Symbols the admin API may backfill, comma-separated (* = any)",
+    )
+    intervals: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["1", "5", "15", "60", "240", "D", "W"],
+        description="Intervals the admin API may backfill, comma-separated (* = any)",
+    )
+
+    @field_validator("symbols", "intervals", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return _csv(value)
+
+    @field_validator("password", "token", mode="before")
+    @classmethod
+    def _blank_secret(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def configured(self) -> bool:
+        """True when Basic (user and password) or a token is set."""
+        return bool(self.user and self.password) or self.token is not None
+
+    def secrets(self) -> list[str]:
+        return [s.get_secret_value() for s in (self.password, self.token) if s is not None]
+
+
 class Settings:
-    """Server and router settings read together (one .env pass each)."""
+    """Server, router and admin settings read together (one .env pass each)."""
 
     def __init__(
         self,
         server: ServerSettings | None = None,
         router: RouterSettings | None = None,
+        admin: AdminSettings | None = None,
         jobs: JobsSettings | None = None,
     ) -> None:
         self.server = server or ServerSettings()  # type: ignore[call-arg]
         self.router = router or RouterSettings()
+        self.admin = admin or AdminSettings()  # type: ignore[call-arg]
         self.jobs = jobs or JobsSettings()  # type: ignore[call-arg]
 
     def secrets(self) -> list[str]:
         """Every secret value, for log redaction."""
-        out = self.server.secrets() + self.jobs.secrets()
+        out = self.server.secrets() + self.admin.secrets() + self.jobs.secrets()
         for key in (self.router.deepseek_api_key, self.router.perplexity_api_key):
             if key is not None:
                 out.append(key.get_secret_value())

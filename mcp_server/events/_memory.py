@@ -50,7 +50,7 @@ class MemoryEventBus:
         self._global = _Stream(maxlen)
         self._jobs: OrderedDict[str, _Stream] = OrderedDict()
         self._last: StreamId = (0, 0)
-        self._closed = False
+        self._closes = 0  # bumped by close(): wakes the readers blocked at that moment
 
     def emit(self, job_id: str, kind: EventKind, **data: Any) -> str:
         with self._cond:
@@ -77,10 +77,11 @@ class MemoryEventBus:
         with self._cond:
             start = self._last if after == "$" else parse_id(after)
             deadline = time.monotonic() + max(0.0, block_s)
+            closes = self._closes
             while True:
                 found = self._after(job_id, start, max(1, count))
                 remaining = deadline - time.monotonic()
-                if found or remaining <= 0 or self._closed:
+                if found or remaining <= 0 or closes != self._closes:
                     return found
                 self._cond.wait(remaining)
 
@@ -88,8 +89,15 @@ class MemoryEventBus:
         stream = self._global if job_id is None else self._jobs.get(job_id)
         return [] if stream is None else stream.after(start, count)
 
-    def close(self) -> None:
-        """Wake blocked readers (they return what they have); the events stay readable."""
+    def length(self) -> int:
+        """Events kept in the global stream."""
         with self._cond:
-            self._closed = True
+            return len(self._global.entries)
+
+    def close(self) -> None:
+        """Wake the readers blocked now (they return what they have). Nothing else changes:
+        the events stay, and later reads block as usual (a closed flag that made every
+        read return at once would turn a follower's loop into a busy spin)."""
+        with self._cond:
+            self._closes += 1
             self._cond.notify_all()

@@ -21,7 +21,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from mcp_server.errors import EventBusUnavailableError
+from mcp_server.errors import PROBLEMS, EventBusUnavailableError
 from mcp_server.events._contract import EventKind, JobEvent
 from mcp_server.events._ids import parse_id
 
@@ -66,7 +66,8 @@ def unavailable_as_error(client: redis.Redis) -> Iterator[None]:
         yield
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         raise EventBusUnavailableError(
-            f"the job-event bus at redis {where(client)} did not answer ({type(exc).__name__})"
+            f"the job-event bus at redis {where(client)} did not answer ({type(exc).__name__}); "
+            + PROBLEMS[EventBusUnavailableError].hint
         ) from None
 
 

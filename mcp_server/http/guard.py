@@ -4,6 +4,7 @@ middleware (not BaseHTTPMiddleware, so streamed MCP responses pass through untou
 In order:
 1. unknown Host -> 421, unknown Origin -> 403 (every route, not only /mcp);
 2. bearer token (BST_HTTP_TOKEN) on everything but /health when a token is set -> 401;
+   the admin API (`ADMIN_PREFIX`) is left to its own credentials (see `admin`);
 3. a body above BST_MAX_BODY_BYTES -> 413: a declared Content-Length above it is refused at
    once, and every body (declared or chunked, or both) is read up to the limit before the app
    sees it, so no header can talk the guard out of counting;
@@ -21,7 +22,9 @@ from mcp_server.errors import StartupError
 from mcp_server.settings import Settings, is_loopback
 from mcp_server.telemetry import Telemetry
 
-__all__ = ["Guard", "check_bind"]
+__all__ = ["ADMIN_PREFIX", "Guard", "check_bind"]
+
+ADMIN_PREFIX = "/api/v1/admin/"
 
 
 def check_bind(settings: Settings, host: str) -> None:
@@ -97,7 +100,7 @@ class Guard:
         origin = headers.get("origin")
         if origin is not None and not _match(origin, self.origins):
             return 403, "Forbidden: Origin not allowed", []
-        if self.token is not None and path != "/health":
+        if self.token is not None and path != "/health" and not path.startswith(ADMIN_PREFIX):
             auth = headers.get("authorization", "")
             given = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
             if not hmac.compare_digest(given.encode(), self.token.encode()):

@@ -16,6 +16,8 @@ from mcp_server import market_views
 from mcp_server.candles import Category, DataSpec
 from mcp_server.context import AppContext
 from mcp_server.errors import describe, lookup
+from mcp_server.events._stats import health_section as events_health
+from mcp_server.events._stats import metrics_text as events_metrics
 from mcp_server.http.jobs import jobs_health, submit_backtest
 from mcp_server.results import BacktestSummary, summary_model
 from mcp_server.tools._args import StrategySpec
@@ -70,7 +72,8 @@ def add_routes(app: FastAPI, context: AppContext) -> frozenset[str]:
 
     @router.get("/metrics")
     async def metrics() -> Response:
-        return Response(context.telemetry.render(), media_type="text/plain; version=0.0.4")
+        body = context.telemetry.render() + await events_metrics(context.events())
+        return Response(body, media_type="text/plain; version=0.0.4")
 
     @router.get("/api/v1/marketdata/bybit/klines/working")
     async def klines_working(
@@ -147,12 +150,14 @@ async def _health(context: AppContext, started: float) -> dict[str, Any]:
               "perplexity": rc.perplexity.configured, "local": True}  # fmt: skip
     jobs = await jobs_health(context)
     jobs_ok = jobs.get("broker") in ("ok", "in-process")
+    events = await events_health(context.events())
     return {
-        "status": "ok" if cache.get("ok") and store.get("ok") and jobs_ok else "degraded",
+        "status": "ok" if cache.get("ok") and store.get("ok") and events["ok"] and jobs_ok else "degraded",
         "uptime_s": round(time.time() - started, 1),
         "toolsets": context.settings.server.toolsets,
         "store": store,
         "cache": cache,
         "router": router,
+        "events": events,
         "jobs": jobs,
     }

@@ -184,7 +184,7 @@ def register_tasks(app: Celery) -> None:
     def limits(queue: str) -> dict[str, Any]:
         lim = LIMITS[queue]
         return {"soft_time_limit": lim.soft, "time_limit": lim.hard,
-                "max_retries": MAX_WORKER_LOST_RETRIES, "bind": True}  # fmt: skip
+                "max_retries": MAX_WORKER_LOST_RETRIES, "bind": True, "shared": False}  # fmt: skip
 
     @app.task(name="bst.jobs.backtest", **limits("backtest"))
     def backtest(self: Task, job_id: str) -> dict[str, Any] | None:

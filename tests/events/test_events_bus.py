@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from mcp_server.events import EventBus, InvalidEventIdError, JobEvent
+from mcp_server.events import EventBus, InvalidEventIdError, JobEvent, MemoryEventBus
 
 
 def _ids(events: list[JobEvent]) -> list[str]:
@@ -83,3 +83,17 @@ def test_bad_input_is_refused(bus: EventBus) -> None:
         bus.read("a", "yesterday")
     with pytest.raises(ValueError):
         bus.emit("a", "exploded")  # type: ignore[arg-type]
+
+
+def test_closing_the_memory_bus_wakes_blocked_readers_only() -> None:
+    bus = MemoryEventBus()
+    done: list[float] = []
+    reader = threading.Thread(target=lambda: done.append(len(bus.read("a", block_s=30))))
+    reader.start()
+    time.sleep(0.2)
+    bus.close()
+    reader.join(timeout=20)
+    assert not reader.is_alive() and done == [0]
+    started = time.monotonic()
+    assert bus.read("a", block_s=0.3) == []  # a later read still blocks its time
+    assert time.monotonic() - started >= 0.25

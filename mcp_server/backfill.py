@@ -1,0 +1,226 @@
+"""The seeds' admin backfill: fetch a symbol's candles for a window into the local store,
+reporting through the job-event bus (`queued`, `started`, `progress`, `succeeded` or
+`failed`), so its status can be read by id from any process that shares the bus.
+
+`start_backfill` is the one place that decides where async work runs: today a background
+task of this process (the store work inside runs on threads, so the event loop stays
+free); the jobs package can point it at a Celery task without changing the callers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import anyio
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+import market as M
+from mcp_server.candles import Category
+from mcp_server.context import AppContext
+from mcp_server.errors import EventBusUnavailableError, describe
+from mcp_server.events import EventBus, EventKind
+from ohlcv import format_iso, interval_ms, normalize_interval
+
+__all__ = [
+    "BackfillRequest",
+    "BackfillResult",
+    "BackfillStatus",
+    "backfill_status",
+    "run_backfill",
+    "start_backfill",
+]
+
+log = logging.getLogger("mcp_server.backfill")
+_MINUTE_MS = 60_000
+_TASKS: set[asyncio.Task[Any]] = set()  # a running task must stay referenced
+
+
+class BackfillRequest(BaseModel):
+    """The seeds' body: a window by `lookback_minutes` (up to `end_at_iso` or now) or by
+    `start_at_iso`..`end_at_iso`; at most `max_pages` pages of `page_limit` candles (a
+    longer window keeps its newest part and says `truncated`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    symbol: str = Field(pattern=r"^[A-Za-z0-9]{2,24}$")
+    interval: str = "1"
+    lookback_minutes: int | None = Field(None, ge=1, le=20 * 366 * 24 * 60)
+    start_at_iso: datetime | None = None
+    end_at_iso: datetime | None = None
+    page_limit: int = Field(1000, ge=1, le=1000)
+    max_pages: int = Field(500, ge=1, le=100_000)
+    mode: Literal["sync", "async"] = "sync"
+    category: Category = "linear"
+
+    @field_validator("symbol")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+    @field_validator("interval", mode="before")
+    @classmethod
+    def _interval(cls, value: Any) -> str:
+        try:
+            return normalize_interval(str(value).strip())
+        except ValueError:
+            raise ValueError("not a Bybit interval: 1,3,5,15,30,60,120,240,360,720,D,W,M") from None
+
+    @field_validator("start_at_iso", "end_at_iso")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+    @model_validator(mode="after")
+    def _one_window(self) -> BackfillRequest:
+        if (self.lookback_minutes is None) == (self.start_at_iso is None):
+            raise ValueError("give lookback_minutes or start_at_iso (with optional end_at_iso)")
+        if self.start_at_iso and self.end_at_iso and self.start_at_iso >= self.end_at_iso:
+            raise ValueError("start_at_iso must be before end_at_iso")
+        return self
+
+    def window(self, now_ms: int) -> tuple[int, int, bool]:
+        """(start ms, end ms, truncated) with the page cap applied."""
+        end = int(self.end_at_iso.timestamp() * 1000) if self.end_at_iso else now_ms
+        if self.start_at_iso is not None:
+            start = int(self.start_at_iso.timestamp() * 1000)
+        else:
+            start = end - (self.lookback_minutes or 0) * _MINUTE_MS
+        step = interval_ms(self.interval)
+        cap = self.page_limit * self.max_pages * step
+        return (end - cap + step, end, True) if end - start >= cap else (start, end, False)
+
+
+class BackfillResult(BaseModel):
+    """The seeds' sync answer (`upserts`: candles written, `pages`: exchange requests) plus
+    the window actually fetched."""
+
+    mode: Literal["sync", "async"]
+    symbol: str
+    interval: str
+    upserts: int
+    pages: int
+    elapsed_sec: float
+    rows_per_sec: float
+    fetched: int
+    start_iso: str
+    end_iso: str
+    truncated: bool
+
+
+class BackfillStatus(BaseModel):
+    """An async backfill, folded from its events."""
+
+    task_id: str
+    status: EventKind
+    progress: dict[str, Any] = {}
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    events: int
+
+
+async def _emit(
+    bus: EventBus, job_id: str, kind: EventKind, *, required: bool = False, **data: Any
+) -> None:
+    """Emit off the event loop (Redis I/O). Only a `required` event may fail the backfill:
+    the others are reports, and losing one must not lose the candles."""
+    try:
+        await anyio.to_thread.run_sync(lambda: bus.emit(job_id, kind, **data))
+    except EventBusUnavailableError:
+        if required:
+            raise
+        log.warning("backfill %s: %s event not recorded, the event bus is down", job_id, kind)
+
+
+async def run_backfill(
+    context: AppContext, request: BackfillRequest, job_id: str
+) -> BackfillResult:
+    """Fetch the window into the store now; events go to `job_id`'s stream."""
+    bus = context.events()
+    start, end, truncated = request.window(int(time.time() * 1000))
+    key = M.DatasetKey.of(request.category, request.symbol, request.interval)
+    await _emit(bus, job_id, "started", symbol=key.symbol, interval=key.interval,
+                start=format_iso(start), end=format_iso(end), truncated=truncated)  # fmt: skip
+    base = context.settings.server.bybit_base_url
+    limit = request.page_limit
+    config = (
+        M.ClientConfig(base_url=base, page_limit=limit)
+        if base
+        else M.ClientConfig(page_limit=limit)
+    )
+    loop = asyncio.get_running_loop()
+    reports: list[asyncio.Future[None]] = []
+    last_report = [0.0]
+
+    def on_progress(p: M.FetchProgress) -> None:
+        now = time.monotonic()
+        if now - last_report[0] >= 0.25:  # a page can take 1 ms: report at most 4 times a second
+            last_report[0] = now
+            report = _emit(
+                bus, job_id, "progress", candles=p.candles, expected=p.expected, pages=p.requests
+            )
+            reports.append(asyncio.ensure_future(report, loop=loop))
+
+    started = time.perf_counter()
+    try:
+        async with httpx.AsyncClient() as http:
+            market = M.MarketData(context.store, M.BybitClient(http, config))
+            report = await market.fill(key, start, end, on_progress=on_progress)
+    except Exception as exc:
+        await _emit(bus, job_id, "failed", error=describe(exc))
+        raise
+    finally:
+        await asyncio.gather(*reports, return_exceptions=True)
+    elapsed = time.perf_counter() - started
+    result = BackfillResult(
+        mode=request.mode, symbol=key.symbol, interval=key.interval, upserts=report.added,
+        pages=report.requests, elapsed_sec=round(elapsed, 3),
+        rows_per_sec=round(report.added / elapsed, 1) if elapsed > 0 else 0.0,
+        fetched=report.fetched, start_iso=format_iso(start), end_iso=format_iso(end),
+        truncated=truncated,
+    )  # fmt: skip
+    await _emit(bus, job_id, "succeeded", **result.model_dump())
+    return result
+
+
+def new_task_id() -> str:
+    return f"backfill-{uuid.uuid4().hex[:16]}"
+
+
+async def start_backfill(context: AppContext, request: BackfillRequest) -> str:
+    """Queue the backfill and return its task id at once (the `queued` event is written
+    first, so the status is readable as soon as the id is)."""
+    task_id = new_task_id()
+    await _emit(context.events(), task_id, "queued", required=True, symbol=request.symbol,
+                interval=request.interval)  # fmt: skip
+
+    async def run() -> None:
+        try:
+            await run_backfill(context, request, task_id)
+        except Exception:  # already reported as the `failed` event
+            log.warning("backfill %s failed", task_id, exc_info=True)
+
+    task = asyncio.get_running_loop().create_task(run(), name=task_id)
+    _TASKS.add(task)
+    task.add_done_callback(_TASKS.discard)
+    return task_id
+
+
+def backfill_status(bus: EventBus, task_id: str) -> BackfillStatus | None:
+    """The task's state from its events (sync: run it in a thread); None if unknown."""
+    events = bus.read(task_id, "0", count=100_000)
+    if not events:
+        return None
+    status = BackfillStatus(task_id=task_id, status=events[-1].kind, events=len(events))
+    for event in events:
+        if event.kind == "progress":
+            status.progress = event.data
+        elif event.kind == "succeeded":
+            status.result = event.data
+        elif event.kind == "failed":
+            status.error = str(event.data.get("error", "failed"))
+    return status

@@ -99,3 +99,46 @@ def redis_jobs(redis_url: str, tmp_path: Path) -> Iterator[tuple[JobService, Wor
         workers.stop_all()
         service.close()
         redis.Redis.from_url(redis_url).flushall()
+
+
+@pytest.fixture(scope="session")
+def rabbit_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private RabbitMQ node on loopback for the session (skipped when not installed,
+    failed with BST_REQUIRE_RABBITMQ=1)."""
+    from rabbit_testkit import RabbitNode, rabbit_script
+
+    script = rabbit_script()
+    if script is None:
+        if os.environ.get("BST_REQUIRE_RABBITMQ") == "1":
+            pytest.fail("rabbitmq-server not found and BST_REQUIRE_RABBITMQ=1")
+        pytest.skip("rabbitmq-server not installed (apt-get install rabbitmq-server); "
+                    "set BST_REQUIRE_RABBITMQ=1 to fail instead")  # fmt: skip
+    node = RabbitNode(script, tmp_path_factory.mktemp("rabbit"))
+    try:
+        node.start()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    yield node.url
+    node.stop()
+
+
+@pytest.fixture
+def rabbit_jobs(
+    rabbit_url: str, redis_url: str, tmp_path: Path
+) -> Iterator[tuple[JobService, Workers]]:
+    """A JobService on RabbitMQ (job state, results and events on Redis) and its workers."""
+    result = redis_url.rsplit("/", 1)[0] + "/5"
+    jobs = JobsSettings(broker_url=rabbit_url, result_url=result, job_retry_delay=0.2,
+                        _env_file=None)  # type: ignore[call-arg]  # fmt: skip
+    settings = Settings(ServerSettings(data_dir=tmp_path, _env_file=None), jobs=jobs)  # type: ignore[call-arg]
+    service = JobService(settings, make_event_bus(job_events_url(settings)))
+    env = {**os.environ, "BST_BROKER_URL": rabbit_url, "BST_RESULT_URL": result,
+           "BST_JOB_RETRY_DELAY": "0.2", "BST_DATA_DIR": str(tmp_path),
+           "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}  # fmt: skip
+    workers = Workers(env, tmp_path, service)
+    try:
+        yield service, workers
+    finally:
+        workers.stop_all()
+        service.close()
+        redis.Redis.from_url(redis_url).flushall()

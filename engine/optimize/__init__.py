@@ -14,7 +14,8 @@ Everything public is re-exported here (and the commonly used names again from
   search split into chunks run anywhere and merged into exactly the in-process result.
 * `_bayes`: `optimize_bayes`, optuna's TPE in parallel batches.
 * `_window`: `backtest_window`, one window with indicators warmed up before it.
-* `_walkforward`: `walk_forward`, `make_splits`: optimise in-sample, test out of it.
+* `_walkforward`: `walk_forward`, `make_splits`: optimise in-sample, test out of it;
+  `walk_forward_plan`, `run_split`, `assemble_walk_forward`: the same, one split per task.
 * `_overfit`: deflated Sharpe, PBO by CSCV, bootstrap CI (pure numpy).
 * `_report`: `overfit_report`, those statistics for one optimisation's trials.
 * `_heatmap`: a PNG heatmap of a result over two parameters.
@@ -55,9 +56,12 @@ from engine.optimize._walkforward import (
     Split,
     SplitResult,
     WalkForwardResult,
+    assemble_walk_forward,
     make_splits,
+    run_split,
     stitch,
     walk_forward,
+    walk_forward_plan,
 )
 from engine.optimize._window import backtest_window
 
@@ -79,6 +83,7 @@ __all__ = [
     "SplitResult",
     "StopFn",
     "WalkForwardResult",
+    "assemble_walk_forward",
     "backtest_window",
     "bootstrap_sharpe_ci",
     "chunk_bounds",
@@ -101,7 +106,9 @@ __all__ = [
     "render_heatmap_png",
     "result_heatmap_png",
     "run_grid",
+    "run_split",
     "search_combos",
     "stitch",
     "walk_forward",
+    "walk_forward_plan",
 ]

@@ -24,7 +24,14 @@ from mcp_server.jobs import JobKind, JobRecord
 from mcp_server.jobs._telemetry import JobsCollector
 from mcp_server.tools._args import SearchSpec, StrategySpec
 
-__all__ = ["JobView", "SearchRequest", "add_job_routes", "jobs_health", "submit_backtest"]
+__all__ = [
+    "JobView",
+    "SearchRequest",
+    "WalkForwardRequest",
+    "add_job_routes",
+    "jobs_health",
+    "submit_backtest",
+]
 
 T = TypeVar("T")
 _SEARCH_KINDS: tuple[JobKind, ...] = ("grid", "random")
@@ -71,6 +78,23 @@ class SearchRequest(SearchSpec, DataSpec):
         return data, search
 
 
+class WalkForwardRequest(SearchSpec, DataSpec):
+    """The body of POST /api/v1/optimizations/walk-forward: the walk_forward tool's
+    arguments, flat; each split runs as its own task."""
+
+    n_splits: int = Field(5, ge=2, le=50, description="Train/test splits")
+    mode: Literal["rolling", "anchored"] = "rolling"
+    train_bars: int | None = Field(None, ge=10, description="Train length (default from ratio)")
+    test_bars: int | None = Field(None, ge=2, description="Test length (default from ratio)")
+    ratio: float = Field(4.0, gt=0, le=100, description="Train length / test length")
+
+    def parts(self) -> tuple[DataSpec, SearchSpec, dict[str, Any]]:
+        data = DataSpec.model_validate(self.model_dump(include=set(DataSpec.model_fields)))
+        search = SearchSpec.model_validate(self.model_dump(include=set(SearchSpec.model_fields)))
+        split = self.model_dump(include={"n_splits", "mode", "train_bars", "test_bars", "ratio"})
+        return data, search, split
+
+
 async def _job_call(fn: Callable[[], T]) -> T:
     """Run a job-service call in a thread; known errors become HTTP errors with the fix."""
     return await _http_errors(anyio.to_thread.run_sync(fn))
@@ -107,6 +131,15 @@ def add_job_routes(app: FastAPI, context: AppContext) -> frozenset[str]:
     router = APIRouter()
     jobs = context.jobs
     context.telemetry.registry.register(JobsCollector(jobs))
+
+    # before /{method}: a literal path must be matched first
+    @router.post("/api/v1/optimizations/walk-forward", status_code=202)
+    async def walk_forward(request: WalkForwardRequest) -> JSONResponse:
+        """A walk-forward optimisation as a job, one task per split."""
+        data, search, split = request.parts()
+        loaded = await _http_errors(context.candles.load(data))
+        record = await _job_call(lambda: jobs.submit_walk_forward(loaded, search, **split))
+        return _accepted(record)
 
     @router.post("/api/v1/optimizations/{method}", status_code=202)
     async def optimizations(

@@ -10,7 +10,7 @@
 """
 
 from mcp_server.jobs._app import LIMITS, QUEUES, QueueLimits, make_celery_app
-from mcp_server.jobs._requests import BacktestJob, SearchJob
+from mcp_server.jobs._requests import BacktestJob, SearchJob, WalkForwardJob
 from mcp_server.jobs._runtime import JobRuntime
 from mcp_server.jobs._service import JobService
 from mcp_server.jobs._store import JobKind, JobRecord, JobState, MemoryJobStore, RedisJobStore
@@ -29,6 +29,7 @@ __all__ = [
     "QueueLimits",
     "RedisJobStore",
     "SearchJob",
+    "WalkForwardJob",
     "events_url_for",
     "job_events_url",
     "make_celery_app",

@@ -21,7 +21,7 @@ from mcp_server.errors import BrokerUnavailableError, JobNotFoundError, JobState
 from mcp_server.events import EventBus, JobEvent
 from mcp_server.jobs._app import QUEUES, make_celery_app
 from mcp_server.jobs._embedded import EmbeddedJobs
-from mcp_server.jobs._requests import BacktestJob, SearchJob
+from mcp_server.jobs._requests import BacktestJob, SearchJob, WalkForwardJob
 from mcp_server.jobs._runtime import JobRuntime, install_runtime
 from mcp_server.jobs._store import JobKind, JobRecord, JobStore, RedisJobStore
 from mcp_server.jobs._tasks import result_key
@@ -126,6 +126,17 @@ class JobService:
         )
         calls = [("bst.jobs.grid_chunk", (record.id, i, a, b)) for i, (a, b) in enumerate(bounds)]
         self._send(record, calls)
+        return record
+
+    def submit_walk_forward(self, data: DataSet, search: SearchSpec, **split: Any) -> JobRecord:
+        """A walk-forward optimisation, one task per split; `split`: n_splits, mode,
+        train_bars, test_bars, ratio (checked here, with the warm-up, before queueing)."""
+        job = WalkForwardJob(data=WalkForwardJob.spec_of(data.spec), fingerprint=data.fingerprint,
+                             search=search, **split)  # fmt: skip
+        _, splits, _ = job.plan(data.candles)
+        record = self._new("walk_forward", job.model_dump(mode="json"), total=len(splits),
+                           chunks=len(splits))  # fmt: skip
+        self._send(record, [("bst.jobs.walk_fold", (record.id, i)) for i in range(len(splits))])
         return record
 
     def _new(self, kind: JobKind, request: dict[str, Any], *, total: int, chunks: int) -> JobRecord:

@@ -12,6 +12,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -20,10 +21,16 @@ from celery.exceptions import Ignore
 from celery.signals import task_failure
 
 import engine as E
-from engine.optimize import merge_search, search_combos
+from engine.optimize import (
+    SplitResult,
+    assemble_walk_forward,
+    merge_search,
+    run_split,
+    search_combos,
+)
 from mcp_server.errors import describe
 from mcp_server.jobs._app import LIMITS, MAX_WORKER_LOST_RETRIES
-from mcp_server.jobs._requests import BacktestJob, SearchJob
+from mcp_server.jobs._requests import BacktestJob, SearchJob, WalkForwardJob
 from mcp_server.jobs._runtime import JobRuntime, runtime_of
 from mcp_server.jobs._store import JobRecord
 from mcp_server.tools.optimize import clean_json
@@ -178,6 +185,59 @@ def _merge(rt: JobRuntime, record: JobRecord, job: SearchJob, candles: Any, spac
     _finish(rt, record.id, "succeeded", result=result_key(record.id))
 
 
+def fold_key(job_id: str, fold: int) -> str:
+    return f"{job_id}:fold:{fold}"
+
+
+def run_walk_fold(task: Task, job_id: str, fold: int) -> dict[str, Any] | None:
+    def body(rt: JobRuntime, record: JobRecord) -> dict[str, Any]:
+        job = WalkForwardJob.model_validate(record.request)
+        data = rt.load(job.data, job.fingerprint)
+        run, splits, trials = job.plan(data.candles)
+        run = replace(run, should_stop=lambda: rt.store.cancelled(job_id))
+        split = run_split(data.candles, run, splits[fold], trials, len(splits), None, None)
+        if split is None:
+            raise _Cancelled
+        rt.store.put_blob(
+            fold_key(job_id, fold), json.dumps(_split_json(split), default=float).encode()
+        )
+        finished = rt.store.chunk_finished(job_id, fold)
+        done = rt.store.chunk_progress(job_id, fold, 1)
+        rt.bus.emit(job_id, "progress", done=done, total=record.total)
+        rt.bus.emit(job_id, "chunk_done", chunk=fold, finished=finished, chunks=record.chunks)
+        if finished >= record.chunks:
+            _merge_walk(rt, record, job, data.candles, run, splits)
+        return {"fold": fold, "ref": fold_key(job_id, fold)}
+
+    return _guarded(task, job_id, body)
+
+
+def _split_json(split: Any) -> dict[str, Any]:
+    return {"params": split.params, "is_score": split.is_score, "is_metrics": split.is_metrics,
+            "oos_metrics": split.oos_metrics, "note": split.note,
+            "oos_equity": [float(x) for x in split.oos_equity]}  # fmt: skip
+
+
+def _merge_walk(rt: JobRuntime, record: JobRecord, job: WalkForwardJob, candles: Any, run: Any,
+                splits: list[Any]) -> None:  # fmt: skip
+    """Every split is in: assemble them in split order and store the result."""
+    if rt.store.cancelled(record.id):
+        raise _Cancelled
+    results = []
+    for sp in splits:
+        raw = rt.store.get_blob(fold_key(record.id, sp.index))
+        if raw is None:
+            raise RuntimeError(f"split {sp.index} of job {record.id} is missing from the job store")
+        d = json.loads(raw)
+        results.append(SplitResult(sp, d["params"], d["is_score"], d["is_metrics"], d["oos_metrics"],
+                                   None, np.array(d["oos_equity"], dtype=float), d["note"]))  # fmt: skip
+    result = assemble_walk_forward(candles, run, job.mode, results, len(splits))
+    rt.store.put_blob(
+        result_key(record.id), json.dumps({"summary": clean_json(result.summary())}).encode()
+    )
+    _finish(rt, record.id, "succeeded", result=result_key(record.id))
+
+
 def register_tasks(app: Celery) -> None:
     """Define the job tasks on `app` (names are routed to queues by `_app.ROUTES`)."""
 
@@ -189,6 +249,10 @@ def register_tasks(app: Celery) -> None:
     @app.task(name="bst.jobs.backtest", **limits("backtest"))
     def backtest(self: Task, job_id: str) -> dict[str, Any] | None:
         return run_backtest_job(self, job_id)
+
+    @app.task(name="bst.jobs.walk_fold", **limits("optimizations.walk"))
+    def walk_fold(self: Task, job_id: str, fold: int) -> dict[str, Any] | None:
+        return run_walk_fold(self, job_id, fold)
 
     @app.task(name="bst.jobs.grid_chunk", **limits("optimizations.grid"))
     def grid_chunk(

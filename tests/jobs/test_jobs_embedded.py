@@ -117,3 +117,18 @@ def test_embedded_jobs_write_nothing_to_stdout(tmp_path) -> None:  # type: ignor
     )
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     assert proc.stdout == b""
+
+
+def test_walk_forward_folds_as_tasks_equal_the_in_process_walk_forward(
+    embedded: JobService, source
+) -> None:  # type: ignore[no-untyped-def]
+    data = load(source, bars=6000, seed=9)
+    search = SearchSpec(params={"fast": [5, 10, 20], "slow": [40, 80]}, strategy="ema_cross")
+    record = embedded.submit_walk_forward(data, search, n_splits=4, mode="anchored")
+    assert record.kind == "walk_forward" and record.chunks == 4
+    assert wait_terminal(embedded, record.id).state == "succeeded"
+    got = embedded.result(record.id, ("walk_forward",))["summary"]
+    whole = E.walk_forward(data.candles, search.space(), "sharpe", n_splits=4, mode="anchored")
+    want = json.loads(json.dumps(clean_json(whole.summary())))
+    got.pop("elapsed_s"), want.pop("elapsed_s")
+    assert got == want

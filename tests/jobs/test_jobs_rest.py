@@ -133,3 +133,17 @@ async def test_a_broker_that_is_down_is_a_clear_error_and_the_rest_still_works(
         ok = await rest.post("/api/v1/backtests", json={"strategy": "ema_cross", "bars": 500})
         assert ok.status_code == 200
         assert "bst_job_store_up 0.0" in (await rest.get("/metrics")).text
+
+
+async def test_walk_forward_job_over_rest(rest: httpx.AsyncClient) -> None:
+    body = {"strategy": "ema_cross", "params": {"fast": [5, 10], "slow": [40, 80]}, "bars": 5000,
+            "n_splits": 3}  # fmt: skip
+    r = await rest.post("/api/v1/optimizations/walk-forward", json=body)
+    assert r.status_code == 202, r.text
+    job = r.json()
+    assert job["kind"] == "walk_forward" and job["chunks"] == 3
+    assert (await _finished(rest, job["id"]))["state"] == "succeeded"
+    summary = (await rest.get(f"/api/v1/jobs/{job['id']}/result")).json()["summary"]
+    assert summary["n_splits"] == 3 and len(summary["splits"]) == 3
+    too_few = await rest.post("/api/v1/optimizations/walk-forward", json={**body, "bars": 60})
+    assert too_few.status_code == 400

@@ -34,8 +34,8 @@ __all__ = [
     "router_config_from_env",
 ]
 
-Toolset = Literal["market", "backtest", "analysis", "agents", "optimize"]
-TOOLSETS: tuple[Toolset, ...] = ("market", "backtest", "analysis", "agents", "optimize")
+Toolset = Literal["market", "backtest", "analysis", "agents", "optimize", "jobs"]
+TOOLSETS: tuple[Toolset, ...] = ("market", "backtest", "analysis", "agents", "optimize", "jobs")
 
 
 def default_cache_dir() -> Path:

@@ -8,6 +8,7 @@ on one host share numba's cache (the installation's, or NUMBA_CACHE_DIR).
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Annotated, Any
 
@@ -18,6 +19,7 @@ from mcp_server.cli._errors import cli_errors, error_line
 
 __all__ = ["worker"]
 
+log = logging.getLogger("mcp_server.jobs")
 _ALL = "backtest,optimizations.grid,optimizations.walk,optimizations.bayes,backfill"
 
 
@@ -36,7 +38,7 @@ def worker(
     ] = None,
 ) -> None:
     """Run a worker for the queues of BST_BROKER_URL (Redis or RabbitMQ)."""
-    from celery.signals import worker_process_init
+    from celery.signals import worker_process_init, worker_ready
 
     from mcp_server.jobs import QUEUES, make_celery_app
     from mcp_server.settings import Settings
@@ -61,6 +63,18 @@ def worker(
         import numba
 
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
+
+    @worker_ready.connect(weak=False)
+    def _main_process_guard(**_: Any) -> None:
+        # A main process that started numba's parallel layer (GNU OpenMP) kills every
+        # child it forks afterwards: say so loudly instead of looping on lost workers.
+        from numba.np.ufunc import parallel
+
+        if parallel._is_initialized:
+            log.error("numba's parallel layer is running in the worker's main process: "
+                      "pool processes forked from it will die; file a bug")  # fmt: skip
+        else:
+            log.info("numba parallel layer not initialised in the main process (fork-safe)")
 
     argv = ["worker", "-P", "prefork", "-c", str(concurrency), "-Q", ",".join(wanted), "-n", name,
             "-l", loglevel, "--without-gossip", "--without-mingle"]  # fmt: skip

@@ -89,7 +89,7 @@ class EmbeddedJobs:
                 app = make_celery_app(settings.jobs)
                 store = MemoryJobStore(settings.jobs.job_ttl)
                 source = CandleSource(M.CandleStore(settings.server.data_dir), max_bars=None)
-                runtime = JobRuntime(store, bus, source)
+                runtime = JobRuntime(store, bus, source, settings)
                 install_runtime(app, runtime)
                 cls._shared = cls(app, runtime, settings.jobs.embedded_workers)
             return cls._shared

@@ -31,6 +31,7 @@ class JobRuntime:
     store: JobStore
     bus: EventBus
     candles: CandleSource
+    settings: Settings
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JobRuntime:
@@ -43,7 +44,7 @@ class JobRuntime:
         bus = make_event_bus(job_events_url(settings))
         # The submitting surface checked bar limits and file locations already.
         source = CandleSource(M.CandleStore(settings.server.data_dir), max_bars=None)
-        return cls(store, bus, source)
+        return cls(store, bus, source, settings)
 
     def load(self, spec: DataSpec, fingerprint: str) -> DataSet:
         """The job's candles, loaded here by reference; refuses data that changed."""

@@ -16,6 +16,7 @@ from kombu.exceptions import OperationalError
 
 import market as M
 from engine.optimize import chunk_bounds, search_combos
+from mcp_server.backfill import BackfillRequest
 from mcp_server.candles import CandleSource, DataSet
 from mcp_server.errors import BrokerUnavailableError, JobNotFoundError, JobStateError
 from mcp_server.events import EventBus, JobEvent
@@ -70,7 +71,7 @@ class JobService:
                     task_publish_retry_policy=_PUBLISH_RETRY, broker_connection_timeout=3
                 )
                 source = CandleSource(M.CandleStore(self.settings.server.data_dir), max_bars=None)
-                install_runtime(app, JobRuntime(self.store(), self.bus, source))
+                install_runtime(app, JobRuntime(self.store(), self.bus, source, self.settings))
                 self._app = app
             return self._app
 
@@ -137,6 +138,13 @@ class JobService:
         record = self._new("walk_forward", job.model_dump(mode="json"), total=len(splits),
                            chunks=len(splits))  # fmt: skip
         self._send(record, [("bst.jobs.walk_fold", (record.id, i)) for i in range(len(splits))])
+        return record
+
+    def submit_backfill(self, request: BackfillRequest) -> JobRecord:
+        """Fetch a symbol's candles into the workers' store on the `backfill` queue
+        (exchange hiccups are retried with backoff, up to 5 times)."""
+        record = self._new("backfill", request.model_dump(mode="json"), total=0, chunks=1)
+        self._send(record, [("bst.jobs.backfill_fetch", (record.id,))])
         return record
 
     def _new(self, kind: JobKind, request: dict[str, Any], *, total: int, chunks: int) -> JobRecord:

@@ -15,12 +15,15 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+import anyio
+import httpx
 import numpy as np
 from celery import Celery, Task
 from celery.exceptions import Ignore
 from celery.signals import task_failure
 
 import engine as E
+import market as M
 from engine.optimize import (
     SplitResult,
     assemble_walk_forward,
@@ -238,6 +241,45 @@ def _merge_walk(rt: JobRuntime, record: JobRecord, job: WalkForwardJob, candles:
     _finish(rt, record.id, "succeeded", result=result_key(record.id))
 
 
+class _ProgressOnly:
+    """The bus as `run_backfill` sees it inside a job: its progress reaches the job's
+    stream; its own start and end events do not (the job emits those, once)."""
+
+    def __init__(self, bus: Any) -> None:
+        self._bus = bus
+
+    def emit(self, job_id: str, kind: str, **data: Any) -> str:
+        return str(self._bus.emit(job_id, kind, **data)) if kind == "progress" else ""
+
+    def read(self, *args: Any, **kwargs: Any) -> Any:
+        return self._bus.read(*args, **kwargs)
+
+    def close(self) -> None:
+        return None
+
+
+def run_backfill_job(task: Task, job_id: str) -> dict[str, Any] | None:
+    from mcp_server.backfill import BackfillRequest, run_backfill
+    from mcp_server.context import AppContext
+
+    def body(rt: JobRuntime, record: JobRecord) -> dict[str, Any]:
+        request = BackfillRequest.model_validate(record.request)
+        context = AppContext(rt.settings, local=True, events=_ProgressOnly(rt.bus))
+
+        async def fetch() -> dict[str, Any]:
+            try:
+                return (await run_backfill(context, request, job_id)).model_dump(mode="json")
+            finally:
+                await context.aclose()
+
+        result = anyio.run(fetch)
+        rt.store.put_blob(result_key(job_id), json.dumps(result).encode())
+        _finish(rt, job_id, "succeeded", result=result_key(job_id))
+        return {"result": result_key(job_id)}
+
+    return _guarded(task, job_id, body)
+
+
 def register_tasks(app: Celery) -> None:
     """Define the job tasks on `app` (names are routed to queues by `_app.ROUTES`)."""
 
@@ -253,6 +295,14 @@ def register_tasks(app: Celery) -> None:
     @app.task(name="bst.jobs.walk_fold", **limits("optimizations.walk"))
     def walk_fold(self: Task, job_id: str, fold: int) -> dict[str, Any] | None:
         return run_walk_fold(self, job_id, fold)
+
+    # exchange hiccups only (rate limits, outages, timeouts, broken connections): never a
+    # ban or a bad request, which another try cannot fix
+    @app.task(name="bst.jobs.backfill_fetch", **{**limits("backfill"), "max_retries": 5},
+              autoretry_for=(M.RetryableExchangeError, httpx.TransportError), retry_backoff=True,
+              retry_backoff_max=300, retry_jitter=True)  # fmt: skip
+    def backfill_fetch(self: Task, job_id: str) -> dict[str, Any] | None:
+        return run_backfill_job(self, job_id)
 
     @app.task(name="bst.jobs.grid_chunk", **limits("optimizations.grid"))
     def grid_chunk(

@@ -48,3 +48,31 @@ def test_without_a_broker_the_commands_say_what_to_set(monkeypatch) -> None:  # 
     assert r.exit_code == 2 and "BST_BROKER_URL" in r.output
     w = CliRunner().invoke(cli, ["worker"])
     assert w.exit_code == 2 and "BST_BROKER_URL" in w.output
+
+
+def test_data_fetch_async_backfills_on_a_worker(redis_jobs, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import market as M
+    from mcp_server.cli.data import build_fake
+
+    service, workers = redis_jobs
+    _env(redis_jobs, monkeypatch)
+    fake = M.ServerThread(build_fake(5).app).start()
+    try:
+        workers.env["BST_BYBIT_BASE_URL"] = fake.url
+        workers.start("w1")
+        r = CliRunner().invoke(
+            cli, ["data", "fetch", "BTCUSDT", "--interval", "60", "--days", "2", "--async"]
+        )
+        assert r.exit_code == 0, r.output
+        job_id = r.stdout.strip().splitlines()[-1]
+        done = wait_terminal(service, job_id)
+        assert done.state == "succeeded" and done.kind == "backfill", workers.log("w1")[-3000:]
+        result = service.result(job_id, ("backfill",))
+        assert result["symbol"] == "BTCUSDT" and result["upserts"] >= 40
+        kinds = [e.kind for e in service.events(job_id)]
+        assert kinds[:2] == ["queued", "started"] and kinds.count("succeeded") == 1
+        assert kinds.count("started") == 1  # the backfill's own start event stays out
+    finally:
+        fake.stop()
+    fake_only = CliRunner().invoke(cli, ["data", "fetch", "BTCUSDT", "--source", "fake", "--async"])
+    assert fake_only.exit_code == 2 and "--source fake" in fake_only.output

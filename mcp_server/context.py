@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 import httpx
@@ -25,6 +26,9 @@ from mcp_server.events import EventBus, MemoryEventBus, make_event_bus
 from mcp_server.results import BacktestResults, OptimizationTables
 from mcp_server.settings import Settings
 from mcp_server.telemetry import Telemetry
+
+if TYPE_CHECKING:
+    from mcp_server.jobs import JobService
 
 __all__ = ["AppContext", "open_context"]
 
@@ -69,6 +73,7 @@ class AppContext:
         self._http: httpx.AsyncClient | None = None
         self._router: MCPRouter | None = None
         self._events: EventBus | None = events
+        self._jobs: JobService | None = None
         self._users = 0
 
     # -- shared services, created on first use ----------------------------------------
@@ -95,8 +100,22 @@ class AppContext:
         """The job-event bus BST_EVENTS_URL names (in-process when empty). Creating it does
         no I/O: a Redis that is down shows up on the first emit or read."""
         if self._events is None:
-            self._events = make_event_bus(self.settings.server.events_url)
+            from mcp_server.jobs._urls import (
+                job_events_url,  # jobs import the tools, which import us
+            )
+
+            # the jobs' rule: with BST_EVENTS_URL empty, a Redis broker's Redis carries events
+            self._events = make_event_bus(job_events_url(self.settings))
         return self._events
+
+    @property
+    def jobs(self) -> JobService:
+        """Jobs (Celery; an in-process worker thread when no broker is configured)."""
+        if self._jobs is None:
+            from mcp_server.jobs import JobService
+
+            self._jobs = JobService(self.settings, self.events())
+        return self._jobs
 
     # -- lifecycle --------------------------------------------------------------------
     async def enter(self) -> None:
@@ -109,6 +128,8 @@ class AppContext:
 
     async def aclose(self) -> None:
         """Close network clients; they are created again on next use."""
+        if self._jobs is not None:
+            await anyio.to_thread.run_sync(self._jobs.close)
         # The in-process bus is kept: its events are this process's only record of its jobs.
         if self._events is not None and not isinstance(self._events, MemoryEventBus):
             events, self._events = self._events, None

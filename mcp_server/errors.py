@@ -5,7 +5,11 @@
      ├── ResultNotFoundError     an unknown or expired backtest / optimisation id
      ├── StartupError            refuse to start (e.g. no token on a public host)
      ├── EventBusUnavailableError the job-event bus (Redis) cannot be reached
-     └── InvalidEventIdError     an event id that is not a stream id (`<ms>-<seq>`)
+     ├── InvalidEventIdError     an event id that is not a stream id (`<ms>-<seq>`)
+     ├── JobNotFoundError        an unknown or expired job id
+     ├── JobStateError           a job that cannot do that now (result not ready, cancelled,
+     │                           failed, or a job of another kind)
+     └── BrokerUnavailableError  the job broker or its store does not answer
 
 `PROBLEMS` maps each error type (ours and the domain packages') to a `Problem`:
 the fix hint added to its message, the HTTP status, the CLI exit code and the
@@ -30,9 +34,12 @@ from mcp_server.validation import field_lines
 
 __all__ = [
     "PROBLEMS",
+    "BrokerUnavailableError",
     "DataUnavailableError",
     "EventBusUnavailableError",
     "InvalidEventIdError",
+    "JobNotFoundError",
+    "JobStateError",
     "Problem",
     "ResultNotFoundError",
     "ServerError",
@@ -64,6 +71,19 @@ class EventBusUnavailableError(ServerError):
 
 class InvalidEventIdError(ServerError):
     """An event id (e.g. `Last-Event-ID`) that is not a stream id."""
+
+
+class JobNotFoundError(ServerError):
+    """A job id that is unknown here (never submitted, or past BST_JOB_TTL)."""
+
+
+class JobStateError(ServerError):
+    """A job that cannot do what was asked in its state: a result asked before it exists,
+    of a cancelled or failed job, or of a job of another kind."""
+
+
+class BrokerUnavailableError(ServerError):
+    """The job broker (or the store of job state) does not answer."""
 
 
 Kind = Literal["bad_input", "not_found", "unavailable", "upstream"]
@@ -114,6 +134,11 @@ PROBLEMS: dict[type[BaseException], Problem] = {
         "unavailable", 503, "start redis-server, or fix or unset BST_EVENTS_URL (in-process events)"
     ),
     InvalidEventIdError: Problem("bad_input", _BAD),
+    JobNotFoundError: Problem("not_found", 404, "list jobs to see the known ids"),
+    JobStateError: Problem("bad_input", 409),
+    BrokerUnavailableError: Problem(
+        "unavailable", 503, "start the broker or unset BST_BROKER_URL to run jobs in-process"
+    ),
     # the exchange and the store
     M.UnknownSymbolError: Problem("bad_input", _BAD, "check the symbol and category"),
     M.InvalidRangeError: Problem("bad_input", _BAD, "pass start < end, both in the past"),

@@ -25,6 +25,7 @@ from agents import ConfigError, DeepSeekConfig, PerplexityConfig, RouterConfig, 
 __all__ = [
     "TOOLSETS",
     "AdminSettings",
+    "JobsSettings",
     "RouterSettings",
     "ServerSettings",
     "Settings",
@@ -33,8 +34,8 @@ __all__ = [
     "router_config_from_env",
 ]
 
-Toolset = Literal["market", "backtest", "analysis", "agents", "optimize"]
-TOOLSETS: tuple[Toolset, ...] = ("market", "backtest", "analysis", "agents", "optimize")
+Toolset = Literal["market", "backtest", "analysis", "agents", "optimize", "jobs"]
+TOOLSETS: tuple[Toolset, ...] = ("market", "backtest", "analysis", "agents", "optimize", "jobs")
 
 
 def default_cache_dir() -> Path:
@@ -295,15 +296,65 @@ class Settings:
         server: ServerSettings | None = None,
         router: RouterSettings | None = None,
         admin: AdminSettings | None = None,
+        jobs: JobsSettings | None = None,
     ) -> None:
         self.server = server or ServerSettings()  # type: ignore[call-arg]
         self.router = router or RouterSettings()
         self.admin = admin or AdminSettings()  # type: ignore[call-arg]
+        self.jobs = jobs or JobsSettings()  # type: ignore[call-arg]
 
     def secrets(self) -> list[str]:
         """Every secret value, for log redaction."""
-        out = self.server.secrets() + self.admin.secrets()
+        out = self.server.secrets() + self.admin.secrets() + self.jobs.secrets()
         for key in (self.router.deepseek_api_key, self.router.perplexity_api_key):
             if key is not None:
                 out.append(key.get_secret_value())
+        return [s for s in out if s]
+
+
+class JobsSettings(BaseSettings):
+    """The job system (`BST_*`): which broker runs jobs, where their state lives, and the
+    timing knobs of crash recovery. No broker: an in-process worker thread (embedded)."""
+
+    model_config = ServerSettings.model_config  # the same BST_ prefix, .env and blank rules
+
+    broker_url: str = Field(
+        "",
+        description="Celery broker: empty = embedded in-process worker, redis://host:6379/0 or "
+        "amqp://user:pass@host:5672//",
+    )
+    result_url: str = Field(
+        "",
+        description="Job state, results and Celery results: empty = db 1 of a redis:// broker "
+        "(required with amqp://), or in-process when embedded",
+    )
+    job_ttl: float = Field(7 * 86_400.0, gt=0, description="Seconds a job's record and result live")
+    grid_chunks: int = Field(
+        8, ge=1, le=1000, description="Chunks a grid or random search is split into for workers"
+    )
+    visibility_timeout: float = Field(
+        0.0,
+        ge=0,
+        description="Seconds before a Redis-broker job of a lost worker is redelivered "
+        "(0 = twice the longest hard time limit); must exceed every job's run time",
+    )
+    job_retry_delay: float = Field(
+        5.0, gt=0, description="Seconds before a job whose worker process died runs again"
+    )
+    embedded_workers: int = Field(
+        2, ge=1, le=16, description="Worker threads of the embedded (no broker) job runner"
+    )
+
+    @property
+    def embedded(self) -> bool:
+        return not self.broker_url.strip()
+
+    def secrets(self) -> list[str]:
+        """Passwords in the broker and result URLs, for log redaction."""
+        out = []
+        for url in (self.broker_url, self.result_url):
+            rest = url.split("://", 1)[-1]
+            if "@" in rest:
+                creds = rest.rsplit("@", 1)[0]
+                out.append(creds.split(":", 1)[-1])
         return [s for s in out if s]

@@ -10,21 +10,31 @@ Everything public is re-exported here (and the commonly used names again from
 * `_objectives`: `Objective`, what a search maximises.
 * `_run`: `OptimizationResult`; grid and random search (`optimize_grid`,
   `optimize_random`).
+* `_distributed`: `chunk_bounds`, `search_combos`, `merge_search`: a grid or random
+  search split into chunks run anywhere and merged into exactly the in-process result.
 * `_bayes`: `optimize_bayes`, optuna's TPE in parallel batches.
 * `_window`: `backtest_window`, one window with indicators warmed up before it.
-* `_walkforward`: `walk_forward`, `make_splits`: optimise in-sample, test out of it.
+* `_walkforward`: `walk_forward`, `make_splits`: optimise in-sample, test out of it;
+  `walk_forward_plan`, `run_split`, `assemble_walk_forward`: the same, one split per task.
 * `_overfit`: deflated Sharpe, PBO by CSCV, bootstrap CI (pure numpy).
 * `_report`: `overfit_report`, those statistics for one optimisation's trials.
 * `_heatmap`: a PNG heatmap of a result over two parameters.
 """
 
 from engine.optimize._bayes import optimize_bayes
+from engine.optimize._distributed import (
+    SearchMethod,
+    chunk_bounds,
+    merge_search,
+    search_combos,
+)
 from engine.optimize._grid import (
     DEFAULT_MAX_COMBOS,
     RISK_KEYS,
     GridResult,
     StopFn,
     expand_grid,
+    grid_from_stats,
     run_grid,
 )
 from engine.optimize._heatmap import render_heatmap_png, result_heatmap_png
@@ -46,9 +56,12 @@ from engine.optimize._walkforward import (
     Split,
     SplitResult,
     WalkForwardResult,
+    assemble_walk_forward,
     make_splits,
+    run_split,
     stitch,
     walk_forward,
+    walk_forward_plan,
 )
 from engine.optimize._window import backtest_window
 
@@ -63,20 +76,25 @@ __all__ = [
     "PBOResult",
     "ParamRange",
     "ProgressFn",
+    "SearchMethod",
     "SearchSpace",
     "SharpeCI",
     "Split",
     "SplitResult",
     "StopFn",
     "WalkForwardResult",
+    "assemble_walk_forward",
     "backtest_window",
     "bootstrap_sharpe_ci",
+    "chunk_bounds",
     "default_params",
     "deflated_sharpe",
     "expand_grid",
     "expected_max_sharpe",
+    "grid_from_stats",
     "make_space",
     "make_splits",
+    "merge_search",
     "optimize_bayes",
     "optimize_grid",
     "optimize_random",
@@ -88,6 +106,9 @@ __all__ = [
     "render_heatmap_png",
     "result_heatmap_png",
     "run_grid",
+    "run_split",
+    "search_combos",
     "stitch",
     "walk_forward",
+    "walk_forward_plan",
 ]

@@ -177,20 +177,42 @@ def run_grid(
 
     stats = np.empty((len(combo_list), N_STATS))
     done, cancelled = _run_in_chunks(run, stats, progress, should_stop, chunk_seconds)
+    return grid_from_stats(candles, strat, combo_list[:done], stats[:done], cfg,
+                           elapsed_s=time.perf_counter() - started, cancelled=cancelled)
+
+
+def grid_from_stats(
+    candles: Candles,
+    strategy: str | Strategy,
+    combos: Sequence[Mapping[str, ParamValue]],
+    stats: npt.NDArray[np.float64],
+    config: BacktestConfig | Mapping[str, Any] | None = None,
+    *,
+    elapsed_s: float = 0.0,
+    cancelled: bool = False,
+) -> GridResult:
+    """The `GridResult` of kernel statistics (row k belongs to ``combos[k]``): the one place
+    metrics are derived from them, so a grid merged from chunk statistics equals a single run."""
+    strat = strategy if isinstance(strategy, Strategy) else get_strategy(strategy)
+    cfg = make_config(config)
+    if len(stats) != len(combos):
+        raise InvalidParameterError(
+            f"{len(stats)} statistics rows for {len(combos)} combinations; give one row per combination"
+        )
     ppy = candles.periods_per_year
     bh = float(candles.close[-1] / candles.close[0] - 1.0) if candles.close[0] > 0 else None
     metrics = [
         metrics_from_stats(stats[k], initial_capital=cfg.initial_capital,
                            periods_per_year=ppy, buy_and_hold_return=bh)
-        for k in range(done)
+        for k in range(len(combos))
     ]
     return GridResult(
         strategy=strat.name,
-        combos=[dict(c) for c in combo_list[:done]],
+        combos=[dict(c) for c in combos],
         metrics=metrics,
-        stats=stats[:done],
+        stats=stats,
         periods_per_year=ppy,
-        elapsed_s=time.perf_counter() - started,
+        elapsed_s=elapsed_s,
         cancelled=cancelled,
     )
 

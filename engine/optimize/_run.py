@@ -21,7 +21,7 @@ import numpy.typing as npt
 from engine.backtest import make_config
 from engine.config import BacktestConfig
 from engine.errors import InvalidParameterError
-from engine.optimize._grid import DEFAULT_MAX_COMBOS, StopFn, run_grid
+from engine.optimize._grid import DEFAULT_MAX_COMBOS, GridResult, StopFn, run_grid
 from engine.optimize._objectives import Objective, parse_objective
 from engine.optimize._report import OverfitReport, overfit_report
 from engine.optimize._search import SearchSpace
@@ -158,7 +158,7 @@ def evaluate(
     candles: Candles, combos: Sequence[Mapping[str, ParamValue]], run: SearchRun, *, method: str
 ) -> OptimizationResult:
     """Run ``combos`` through the grid kernel, score them, and attach the report."""
-    space, objective, total = run.space, run.objective, len(combos)
+    space, total = run.space, len(combos)
 
     def grid_progress(done: int, tot: int) -> None:
         run.report(done, tot, "search")
@@ -166,11 +166,20 @@ def evaluate(
     g = run_grid(candles, space.strategy, combos, run.config, progress=grid_progress,
                  should_stop=run.should_stop, chunk_seconds=run.chunk_seconds,
                  max_combos=max(total, 1), allow_large=True)
+    return finish_search(candles, g, run, method=method, planned=total)
+
+
+def finish_search(
+    candles: Candles, g: GridResult, run: SearchRun, *, method: str, planned: int
+) -> OptimizationResult:
+    """Score a grid's rows and attach the overfitting report: shared by the in-process
+    search and the merge of a distributed one, so both give the same table."""
+    space, objective = run.space, run.objective
     result = OptimizationResult(
         method=method, strategy=space.strategy.name, space=space.to_dict(), objective=objective,
         combos=g.combos, metrics=g.metrics, scores=objective.scores(g.metrics),
         n_bars=len(candles), periods_per_year=candles.periods_per_year,
-        elapsed_s=0.0, planned=total, cancelled=g.cancelled,
+        elapsed_s=0.0, planned=planned, cancelled=g.cancelled,
     )
     attach_overfit(result, candles, run)
     result.elapsed_s = time.perf_counter() - run.started
@@ -268,9 +277,16 @@ def optimize_random(
                           chunk_seconds, overfit, n_blocks, seed)
     combos = sample_combos(space, n_samples, seed)
     result = evaluate(candles, combos, run, method="random")
-    if len(combos) < n_samples:
+    return label_random(result, len(combos), n_samples, seed)
+
+
+def label_random(
+    result: OptimizationResult, found: int, n_samples: int, seed: int
+) -> OptimizationResult:
+    """A random search's own notes and facts (the seed), on the ranked result."""
+    if found < n_samples:
         result.notes.append(
-            f"only {len(combos)} distinct valid combinations found for {n_samples} samples"
+            f"only {found} distinct valid combinations found for {n_samples} samples"
         )
     result.extra["seed"] = seed
     return result

@@ -101,7 +101,7 @@ class SplitResult:
     is_score: float | None
     is_metrics: dict[str, Any] | None
     oos_metrics: dict[str, Any] | None
-    search: OptimizationResult
+    search: OptimizationResult | None  # None when the split ran elsewhere (a job's task)
     oos_equity: npt.NDArray[np.float64]
     note: str = ""
 
@@ -183,32 +183,74 @@ def walk_forward(
     should_stop: StopFn | None = None,
 ) -> WalkForwardResult:
     """Walk-forward optimisation of ``space`` (its full grid, or ``combos``)."""
-    # the in-sample searches: no overfitting report (the out-of-sample test is the check)
-    run = SearchRun.begin(space, objective, min_trades, config, progress=None,
-                          should_stop=should_stop, chunk_seconds=0.25, overfit=False,
-                          n_blocks=16, seed=0)
-    splits = make_splits(len(candles), n_splits, mode, train_bars=train_bars,
-                         test_bars=test_bars, ratio=ratio)
-    trials = [dict(c) for c in combos] if combos is not None else space.expand(
-        max_combos=max_combos, allow_large=allow_large)
-    _check_warmup(space, trials, candles, splits)
+    run, splits, trials = walk_forward_plan(
+        candles, space, objective, config, n_splits=n_splits, mode=mode, train_bars=train_bars,
+        test_bars=test_bars, ratio=ratio, min_trades=min_trades, combos=combos,
+        max_combos=max_combos, allow_large=allow_large, should_stop=should_stop,
+    )  # fmt: skip
     results: list[SplitResult] = []
     cancelled = False
     for sp in splits:
-        phase = f"split {sp.index + 1}/{len(splits)}"
-
-        def split_progress(done: int, total: int, _: str, phase: str = phase) -> None:
-            if progress is not None:
-                progress(done, total, phase)
-
-        train = candles.slice(sp.train_start, sp.train_end)
-        split_run = replace(run, progress=split_progress, started=time.perf_counter())
-        search = evaluate(train, trials, split_run, method="grid")
-        if search.cancelled:
+        result = run_split(candles, run, sp, trials, len(splits), warmup_bars, progress)
+        if result is None:
             cancelled = True
             break
-        results.append(_test_split(candles, space, sp, search, run.config, warmup_bars))
+        results.append(result)
     return _assemble(candles, run, mode, results, cancelled, len(splits))
+
+
+def run_split(candles: Candles, run: SearchRun, sp: Split, trials: list[dict[str, ParamValue]],
+              n_splits: int, warmup_bars: int | None,
+              progress: ProgressFn | None) -> SplitResult | None:  # fmt: skip
+    """One split on its own: optimise in-sample, test the best out of sample (None when
+    cancelled). Splits share nothing, so they may run anywhere, in any order."""
+    phase = f"split {sp.index + 1}/{n_splits}"
+
+    def split_progress(done: int, total: int, _: str) -> None:
+        if progress is not None:
+            progress(done, total, phase)
+
+    train = candles.slice(sp.train_start, sp.train_end)
+    split_run = replace(run, progress=split_progress, started=time.perf_counter())
+    search = evaluate(train, trials, split_run, method="grid")
+    if search.cancelled:
+        return None
+    return _test_split(candles, run.space, sp, search, run.config, warmup_bars)
+
+
+def walk_forward_plan(
+    candles: Candles,
+    space: SearchSpace,
+    objective: str | Objective | Mapping[str, float] = "sharpe",
+    config: BacktestConfig | Mapping[str, Any] | None = None,
+    *,
+    min_trades: int = 0,
+    combos: Sequence[Mapping[str, ParamValue]] | None = None,
+    max_combos: int = DEFAULT_MAX_COMBOS,
+    allow_large: bool = False,
+    should_stop: StopFn | None = None,
+    **split: Any,
+) -> tuple[SearchRun, list[Split], list[dict[str, ParamValue]]]:
+    """What `walk_forward` checks and prepares before its splits: the shared run settings,
+    the splits and the trials, so each split can run as a separate task (`run_split`) and
+    `assemble_walk_forward` gives the same result as one `walk_forward` call. ``split``:
+    `make_splits`' options (n_splits, mode, train_bars, test_bars, ratio)."""
+    # the in-sample searches: no overfitting report (the out-of-sample test is the check)
+    run = SearchRun.begin(space, objective, min_trades, config, progress=None,
+                          should_stop=should_stop, chunk_seconds=0.25, overfit=False,
+                          n_blocks=16, seed=0)  # fmt: skip
+    splits = make_splits(len(candles), **split)
+    trials = [dict(c) for c in combos] if combos is not None else space.expand(
+        max_combos=max_combos, allow_large=allow_large)  # fmt: skip
+    _check_warmup(space, trials, candles, splits)
+    return run, splits, trials
+
+
+def assemble_walk_forward(candles: Candles, run: SearchRun, mode: Mode,
+                          results: list[SplitResult], planned: int) -> WalkForwardResult:  # fmt: skip
+    """The walk-forward result of split results in split order (`cancelled` when some
+    are missing)."""
+    return _assemble(candles, run, mode, results, len(results) < planned, planned)
 
 
 def _check_warmup(space: SearchSpace, trials: list[dict[str, ParamValue]], candles: Candles,

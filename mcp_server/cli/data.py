@@ -140,6 +140,21 @@ class _Tally:
         return done, expected, self.requests
 
 
+def _submit_backfill(symbol: str, interval: str, days: float, category: str, source: str) -> None:
+    """`data fetch --async`: a backfill job into the workers' store (BST_BYBIT_BASE_URL of
+    the workers picks the exchange)."""
+    from mcp_server.backfill import BackfillRequest
+    from mcp_server.cli.jobs import submit_async
+
+    if source != "bybit":
+        raise typer.BadParameter("--async fetches from the workers' exchange; drop --source fake")
+    request = BackfillRequest.model_validate({
+        "symbol": symbol, "interval": interval, "category": category, "mode": "async",
+        "lookback_minutes": max(1, round(days * 1440)),
+    })  # fmt: skip
+    submit_async(lambda jobs: jobs.submit_backfill(request))
+
+
 @data_app.command("fetch")
 def fetch(
     symbol: str = typer.Argument(..., help="e.g. BTCUSDT"),
@@ -154,6 +169,9 @@ def fetch(
     rate: float = typer.Option(
         20.0, "--rate", min=0.1, max=120.0, help="Requests per second (<= 120 = 600 per 5 s)"
     ),
+    run_async: bool = typer.Option(
+        False, "--async", help="Queue it on the workers' backfill queue (needs BST_BROKER_URL); prints the job id"
+    ),
 ) -> None:
     """Download candles into the local store; only missing ranges are fetched, so re-running resumes."""
     with cli_errors(console):
@@ -163,6 +181,9 @@ def fetch(
             raise typer.BadParameter(f"unknown category {category!r}; use linear, spot or inverse")
         if source not in ("bybit", "fake"):
             raise typer.BadParameter(f"unknown source {source!r}; use bybit or fake")
+        if run_async:
+            _submit_backfill(symbol, interval, days, category, source)
+            return
         server: M.ServerThread | None = None
         if source == "fake":
             console.print("[dim]starting the fake Bybit server on loopback...[/dim]")

@@ -223,12 +223,27 @@ def _run_search(spec: DataSpec, search: Search, report: Report, run: Callable[..
         _finish(res, search, report, describe_data(spec.source, candles.synthetic))
 
 
+_ASYNC_HELP = "Queue it as a job for `bybit-tester worker`s (needs BST_BROKER_URL); prints the job id"
+
+
+def _submit(spec: DataSpec, search: Search, report: Report, method: str, **extra: Any) -> None:
+    """`--async`: the search as a chunked job on the workers."""
+    from mcp_server.cli.jobs import search_spec_of, submit_async
+
+    def submit(jobs: Any) -> Any:
+        return jobs.submit_search(load(spec), search_spec_of(search), method=method,
+                                  overfit=not report.no_overfit, **extra)  # fmt: skip
+
+    submit_async(submit)
+
+
 @optimize_app.command("grid")
 @search_options
 def grid_cmd(
     spec: DataSpec, search: Search, report: Report,
     max_combos: Annotated[int, typer.Option(help="Refuse larger grids unless --allow-large")] = 1_000_000,
     allow_large: Annotated[bool, typer.Option("--allow-large", help="Run grids above --max-combos")] = False,
+    run_async: Annotated[bool, typer.Option("--async", help=_ASYNC_HELP)] = False,
 ) -> None:
     """Evaluate every combination of the --param ranges (constraints applied) and rank them."""
     from engine import GridTooLargeError, optimize_grid
@@ -238,6 +253,9 @@ def grid_cmd(
             search.space.expand(max_combos=max_combos, allow_large=allow_large)
         except GridTooLargeError as exc:  # say the flag, not the keyword argument
             raise typer.BadParameter(str(exc).replace("allow_large=True", "--allow-large")) from None
+    if run_async:
+        _submit(spec, search, report, "grid")
+        return
     _run_search(spec, search, report, optimize_grid, max_combos=max_combos, allow_large=allow_large)
 
 
@@ -247,10 +265,14 @@ def random_cmd(
     spec: DataSpec, search: Search, report: Report,
     samples: Annotated[int, typer.Option(help="Distinct random combinations to evaluate")] = 200,
     search_seed: Annotated[int, typer.Option(help="Seed of the sampler")] = 0,
+    run_async: Annotated[bool, typer.Option("--async", help=_ASYNC_HELP)] = False,
 ) -> None:
     """Evaluate --samples random combinations (float ranges without a step are continuous)."""
     from engine import optimize_random
 
+    if run_async:
+        _submit(spec, search, report, "random", n_samples=samples, seed=search_seed)
+        return
     _run_search(spec, search, report, optimize_random, n_samples=samples, seed=search_seed)
 
 

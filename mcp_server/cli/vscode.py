@@ -48,7 +48,7 @@ def install(
     user_keybindings: bool = typer.Option(
         False,
         "--user-keybindings",
-        help="Also merge the 8 hotkeys into your user keybindings.json (backed up first)",
+        help="Also merge the 9 hotkeys into your user keybindings.json (backed up first)",
     ),
     user_dir: Path | None = typer.Option(
         None,

@@ -13,6 +13,7 @@ from mcp_server import __version__
 from mcp_server.context import AppContext
 from mcp_server.http.admin import add_admin_routes
 from mcp_server.http.guard import Guard, check_bind
+from mcp_server.http.jobs import add_job_routes
 from mcp_server.http.routes import BacktestRequest, add_routes
 from mcp_server.server import build_server
 from mcp_server.settings import Settings
@@ -63,7 +64,7 @@ def build_http_app(
         docs_url=None, redoc_url=None, openapi_url=None,
     )  # fmt: skip
     app.state.context = context
-    routes = add_routes(app, context) | add_admin_routes(app, context)
+    routes = add_routes(app, context) | add_admin_routes(app, context) | add_job_routes(app, context)
     app.mount("/mcp", mcp_app)
     token = settings.server.http_token.get_secret_value() if settings.server.http_token else None
     app.add_middleware(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query
 from fastapi.exceptions import RequestValidationError
@@ -19,6 +19,7 @@ from mcp_server.context import AppContext
 from mcp_server.errors import describe, lookup
 from mcp_server.events._stats import health_section as events_health
 from mcp_server.events._stats import metrics_text as events_metrics
+from mcp_server.http.jobs import jobs_health, submit_backtest
 from mcp_server.results import BacktestSummary, summary_model
 from mcp_server.tools._args import StrategySpec
 from mcp_server.tools.backtest import backtest_once
@@ -117,9 +118,14 @@ def add_routes(app: FastAPI, context: AppContext) -> frozenset[str]:
             "partial": {k: {"first": v.partial_first, "last": v.partial_last} for k, v in views.items()},
         }
 
-    @router.post("/api/v1/backtests")
-    async def backtests(request: BacktestRequest) -> BacktestSummary:
-        """One backtest: the same arguments and result as the MCP tool run_backtest."""
+    @router.post("/api/v1/backtests", response_model=None)
+    async def backtests(
+        request: BacktestRequest, mode: Literal["sync", "async"] = "sync"
+    ) -> BacktestSummary | JSONResponse:
+        """One backtest: the same arguments and result as the MCP tool run_backtest;
+        `mode=async` queues it as a job instead (202 and the job)."""
+        if mode == "async":
+            return await submit_backtest(context, *request.parts())
         call = backtest_once(context, *request.parts(), chart=False)
         return summary_model(await _answer(context, call, "engine"))
 
@@ -145,13 +151,16 @@ async def _health(context: AppContext, started: float) -> dict[str, Any]:
     rc = context.settings.router.to_router_config()
     router = {"mode": rc.mode.value, "deepseek": rc.deepseek.configured,
               "perplexity": rc.perplexity.configured, "local": True}  # fmt: skip
+    jobs = await jobs_health(context)
+    jobs_ok = jobs.get("broker") in ("ok", "in-process")
     events = await events_health(context.events())
     return {
-        "status": "ok" if cache.get("ok") and store.get("ok") and events["ok"] else "degraded",
+        "status": "ok" if cache.get("ok") and store.get("ok") and events["ok"] and jobs_ok else "degraded",
         "uptime_s": round(time.time() - started, 1),
         "toolsets": context.settings.server.toolsets,
         "store": store,
         "cache": cache,
         "router": router,
         "events": events,
+        "jobs": jobs,
     }

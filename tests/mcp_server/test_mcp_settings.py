@@ -9,7 +9,14 @@ import pytest
 
 from mcp_server.http import check_bind
 from mcp_server.logs import redact
-from mcp_server.settings import TOOLSETS, AdminSettings, RouterSettings, ServerSettings, Settings
+from mcp_server.settings import (
+    TOOLSETS,
+    AdminSettings,
+    JobsSettings,
+    RouterSettings,
+    ServerSettings,
+    Settings,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,6 +27,7 @@ def test_env_example_lists_every_variable() -> None:
         k.upper() for k in RouterSettings.model_fields
     }
     wanted |= {"BST_ADMIN_" + k.upper() for k in AdminSettings.model_fields}
+    wanted |= {"BST_" + k.upper() for k in JobsSettings.model_fields}
     assert listed == wanted
 
 

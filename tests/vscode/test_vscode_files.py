@@ -56,9 +56,9 @@ def test_tasks_json_shape(bundle: Bundle) -> None:
     doc = bundle.tasks
     assert doc["version"] == "2.0.0"
     tasks = doc["tasks"]
-    assert len(tasks) == 8
+    assert len(tasks) == 9
     labels = [t["label"] for t in tasks]
-    assert len(set(labels)) == 8, f"duplicate labels: {labels}"
+    assert len(set(labels)) == 9, f"duplicate labels: {labels}"
     for task in tasks:
         where = task["label"]
         assert where.startswith("BST: "), where
@@ -108,7 +108,7 @@ def test_strategy_and_interval_choices_match_the_engine(bundle: Bundle) -> None:
 def test_keybindings_run_existing_tasks_on_safe_unique_chords(bundle: Bundle) -> None:
     labels = set(bundle.labels)
     keys = bundle.keybindings
-    assert len(keys) == 8
+    assert len(keys) == 9
     for binding in keys:
         assert set(binding) == {"key", "command", "args"}, binding
         assert binding["command"] == RUN_TASK
@@ -116,7 +116,7 @@ def test_keybindings_run_existing_tasks_on_safe_unique_chords(bundle: Bundle) ->
     assert {b["args"] for b in keys} == labels, "every task gets one hotkey"
     chords = [chord(b["key"]) for b in keys]
     assert len(set(chords)) == len(chords), f"duplicate chords: {chords}"
-    assert sorted(chords) == [f"alt+ctrl+shift+{n}" for n in range(1, 9)]
+    assert sorted(chords) == [f"alt+ctrl+shift+{n}" for n in range(1, 10)]
     clashes = set(chords) & {chord(c) for c in DEFAULT_CHORDS}
     assert not clashes, f"chords that shadow VS Code/Copilot defaults: {clashes}"
 

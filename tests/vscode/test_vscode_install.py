@@ -241,7 +241,7 @@ def test_user_keybindings_replace_ours_and_respect_user_chords(
     assert mine in merged  # the user's chord wins ...
     assert not any(b.get("args") == "BST: run tests" for b in merged)
     assert any("ctrl+alt+shift+8 is already bound" in n for n in change.notes)  # ... and we say so
-    assert len(merged) == 1 + 7
+    assert len(merged) == 1 + 8
     assert change.backup_wanted
 
 

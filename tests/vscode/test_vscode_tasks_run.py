@@ -38,6 +38,7 @@ PLAN: dict[str, tuple[str, dict[str, str]]] = {
     "BST: optimise grid": (REAL, {"bst-bars": "2000"}),
     "BST: analyse last backtest": (REAL, {}),
     "BST: run tests": (HELP, {}),
+    "BST: start job worker": (HELP, {}),
 }
 # Extra arguments that only shorten a real run.
 EXTRA = {"BST: demo backtest": ["--bars", "2000"]}

@@ -1,0 +1,194 @@
+"""Jobs: the 184-combination grid in-process vs through the job system, and job latency.
+
+    uv run python bench/jobs.py [--bars 1000000] [--tiny 40] [--redis-url redis://...]
+
+Rows: the grid run in-process; as a job on the embedded worker; through a private
+redis-server with 1 worker using every core, 1 single-threaded worker and 2
+single-threaded workers (`bybit-tester worker` subprocesses, prefork, 4 chunks); then
+the per-job overhead of tiny backtest jobs (submit -> started, submit -> succeeded,
+minus the backtest itself) embedded and on Redis. Job rows are for workers that already
+hold the candles (each worker process caches a sample data set after its first load; the
+"first" row shows that load). One table, every row from this run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+# Run as a script, this folder comes first on sys.path and bench/engine.py would shadow
+# the `engine` package: drop that entry before importing the project.
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+
+import anyio  # noqa: E402
+
+import engine as E  # noqa: E402
+import market as M  # noqa: E402
+from mcp_server.candles import CandleSource, DataSet, LocalDataSpec  # noqa: E402
+from mcp_server.events import MemoryEventBus, make_event_bus  # noqa: E402
+from mcp_server.jobs import JobService, job_events_url  # noqa: E402
+from mcp_server.settings import JobsSettings, ServerSettings, Settings  # noqa: E402
+from mcp_server.tools._args import SearchSpec, StrategySpec  # noqa: E402
+
+SEARCH = SearchSpec(params={"fast": [5, 10, 15, 20, 25, 30, 35, 40, 45, 50],
+                            "slow": list(range(20, 220, 10))}, strategy="ema_cross")  # fmt: skip
+
+
+def _start_redis() -> Any:
+    spec = importlib.util.spec_from_file_location("bench_events", HERE / "events.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.start_redis()
+
+
+def wait(service: JobService, job_id: str) -> None:
+    after = "0"
+    while not service.get(job_id).terminal:
+        for event in service.events(job_id, after, block_s=1.0):
+            after = event.id
+    state = service.get(job_id).state
+    if state != "succeeded":
+        raise SystemExit(f"job {job_id} ended {state}: {service.get(job_id).error}")
+
+
+def timed_grid(service: JobService, data: DataSet, chunks: int) -> float:
+    started = time.perf_counter()
+    record = service.submit_search(data, SEARCH, chunks=chunks, overfit=False)
+    wait(service, record.id)
+    return time.perf_counter() - started
+
+
+def overhead(
+    service: JobService, data: DataSet, n: int, direct_s: float
+) -> tuple[float, float, float]:
+    """p50 submit->started, p99 submit->started, p50 (submit->succeeded - direct run), in ms."""
+    starts, totals = [], []
+    for _ in range(n):
+        record = service.submit_backtest(data, StrategySpec(strategy="ema_cross"))
+        wait(service, record.id)
+        at = {e.kind: e.at for e in service.events(record.id)}
+        starts.append(at["started"] - at["queued"])
+        totals.append(at["succeeded"] - at["queued"] - direct_s)
+    starts.sort()
+    p99 = starts[min(len(starts) - 1, round(0.99 * (len(starts) - 1)))]
+    return statistics.median(starts) * 1000, p99 * 1000, statistics.median(totals) * 1000
+
+
+class Workers:
+    def __init__(self, env: dict[str, str], service: JobService, logs: Path) -> None:
+        self.env, self.service, self.logs, self.procs = env, service, logs, []
+
+    def start(self, name: str, threads: int | None) -> None:
+        env = dict(self.env) | ({"NUMBA_NUM_THREADS": str(threads)} if threads else {})
+        log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        proc = subprocess.Popen([sys.executable, "-m", "mcp_server.cli", "worker", "-c", "1",
+                                 "-n", f"{name}@%h", "-l", "WARNING"], env=env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        self.procs.append(proc)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            replies = self.service.app().control.ping(timeout=0.5) or []
+            if any(node.startswith(f"{name}@") for reply in replies for node in reply):
+                return
+        raise SystemExit(f"worker {name} did not start; see {self.logs / f'{name}.log'}")
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        self.procs = []
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--bars", type=int, default=1_000_000)
+    ap.add_argument("--tiny", type=int, default=40, help="Tiny jobs for the overhead rows")
+    ap.add_argument("--redis-url", default=None)
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-jobs-"))
+    source = CandleSource(M.CandleStore(tmp / "store"), max_bars=None)
+    data = anyio.run(source.load, LocalDataSpec(bars=args.bars))
+    tiny = anyio.run(source.load, LocalDataSpec(bars=500))
+    rows: list[tuple[str, str]] = []
+
+    E.optimize_grid(tiny.candles, SEARCH.space(), overfit=False)  # compile / load the cache
+    t0 = time.perf_counter()
+    E.optimize_grid(data.candles, SEARCH.space(), overfit=False)
+    t_in = time.perf_counter() - t0
+    rows.append((f"grid of 184 on {args.bars:,} bars: in-process", f"{t_in:.2f} s"))
+
+    embedded = JobService(Settings(ServerSettings(data_dir=tmp, _env_file=None),  # type: ignore[call-arg]
+                                   jobs=JobsSettings(broker_url="", _env_file=None)),  # type: ignore[call-arg]
+                          MemoryEventBus())  # fmt: skip
+    cold = timed_grid(embedded, data, 1)
+    rows.append(("  ... as a job, embedded, first (worker loads the candles)", f"{cold:.2f} s"))
+    t_emb = timed_grid(embedded, data, 1)
+    rows.append(
+        ("  ... as a job, embedded worker (1 chunk)", f"{t_emb:.2f} s ({t_emb / t_in:.2f}x)")
+    )
+    E.backtest(tiny.candles, "ema_cross")  # compile / load the cache
+    runs = []
+    for _ in range(20):
+        t1 = time.perf_counter()
+        E.backtest(tiny.candles, "ema_cross")
+        runs.append(time.perf_counter() - t1)
+    direct = statistics.median(runs)
+    s50, s99, extra = overhead(embedded, tiny, args.tiny, direct)
+    rows.append((f"embedded job overhead ({args.tiny} tiny backtests)",
+                 f"submit->start p50 {s50:.1f} ms p99 {s99:.1f} ms; total - run p50 {extra:.1f} ms"))  # fmt: skip
+
+    proc, url = (None, args.redis_url) if args.redis_url else _start_redis()
+    if url is None:
+        rows.append(("Redis rows", "skipped: redis-server not found (pass --redis-url)"))
+    else:
+        settings = Settings(
+            ServerSettings(data_dir=tmp, _env_file=None),  # type: ignore[call-arg]
+            jobs=JobsSettings(broker_url=url, _env_file=None),
+        )  # type: ignore[call-arg]
+        service = JobService(settings, make_event_bus(job_events_url(settings)))
+        env = {**os.environ, "BST_BROKER_URL": url, "BST_DATA_DIR": str(tmp)}
+        workers = Workers(env, service, tmp)
+        one_thread: dict[str, float] = {}
+        for label, threads, count in (("1 worker, all cores", None, 1),
+                                      ("1 single-threaded worker", 1, 1),
+                                      ("2 single-threaded workers", 1, 2)):  # fmt: skip
+            for k in range(count):
+                workers.start(f"w{k}", threads)
+            for _ in range(count):  # every pool process loads numba's cache and the candles once
+                timed_grid(service, data, count)
+            t = timed_grid(service, data, 4)
+            one_thread[label] = t
+            rows.append(
+                (f"  ... through Redis, {label} (4 chunks)", f"{t:.2f} s ({t / t_in:.2f}x)")
+            )
+            if label == "1 worker, all cores":
+                s50, s99, extra = overhead(service, tiny, args.tiny, direct)
+                rows.append((f"Redis job overhead ({args.tiny} tiny backtests)",
+                             f"submit->start p50 {s50:.1f} ms p99 {s99:.1f} ms; total - run p50 {extra:.1f} ms"))  # fmt: skip
+            workers.stop()
+        speedup = one_thread["1 single-threaded worker"] / one_thread["2 single-threaded workers"]
+        rows.append(("2 vs 1 single-threaded workers", f"{speedup:.2f}x faster"))
+        service.close()
+        if proc is not None:
+            proc.terminate()
+    width = max(len(r[0]) for r in rows)
+    print(f"{'case'.ljust(width)}  result")
+    for name, value in rows:
+        print(f"{name.ljust(width)}  {value}")
+
+
+if __name__ == "__main__":
+    main()

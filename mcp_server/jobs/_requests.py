@@ -1,0 +1,65 @@
+"""What a job runs, as stored in its record: small and by reference. The candles travel
+as their `DataSpec` plus the fingerprint they had at submit time; workers load them
+through the one candle source and refuse data that changed since."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mcp_server.candles import DataSpec, LocalDataSpec
+from mcp_server.tools._args import SearchSpec, StrategySpec
+
+__all__ = ["BacktestJob", "SearchJob", "WalkForwardJob"]
+
+
+class _ByReference(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # LocalDataSpec: the submitting surface already applied its own bar limit
+    data: LocalDataSpec
+    fingerprint: str = Field(description="The candles' fingerprint when the job was submitted")
+
+    @classmethod
+    def spec_of(cls, data: DataSpec) -> LocalDataSpec:
+        return LocalDataSpec.model_validate(data.model_dump())
+
+
+class BacktestJob(_ByReference):
+    """One backtest."""
+
+    run: StrategySpec
+
+
+class SearchJob(_ByReference):
+    """A grid or random search, split into chunks of its combinations."""
+
+    search: SearchSpec
+    method: Literal["grid", "random"] = "grid"
+    n_samples: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0)
+    overfit: bool = True
+    n_blocks: int = Field(16, ge=2, le=64)
+
+
+class WalkForwardJob(_ByReference):
+    """A walk-forward optimisation, one split per task."""
+
+    search: SearchSpec
+    n_splits: int = Field(5, ge=2, le=50)
+    mode: Literal["rolling", "anchored"] = "rolling"
+    train_bars: int | None = Field(None, ge=10)
+    test_bars: int | None = Field(None, ge=2)
+    ratio: float = Field(4.0, gt=0, le=100)
+
+    def plan(self, candles: Any) -> Any:
+        """`engine.walk_forward_plan` of this job (the same on the coordinator and workers)."""
+        from engine.optimize import walk_forward_plan
+
+        s = self.search
+        return walk_forward_plan(
+            candles, s.space(), s.objective, s.config, n_splits=self.n_splits, mode=self.mode,
+            train_bars=self.train_bars, test_bars=self.test_bars, ratio=self.ratio,
+            min_trades=s.min_trades, allow_large=True,
+        )  # fmt: skip

@@ -1,0 +1,75 @@
+"""What tasks need besides their arguments: the job store, the event bus and the candle
+source. A worker process builds it from the settings on first use (after the pool has
+forked, so no connection is shared across processes); the embedded worker is handed the
+server's own."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import anyio
+from celery import Celery
+
+import market as M
+from mcp_server.candles import CandleSource, DataSet, DataSpec
+from mcp_server.errors import JobStateError
+from mcp_server.events import EventBus, make_event_bus
+from mcp_server.jobs._store import JobStore, MemoryJobStore, RedisJobStore
+from mcp_server.jobs._urls import job_events_url, result_url_for
+from mcp_server.settings import Settings
+
+__all__ = ["JobRuntime", "install_runtime", "runtime_of"]
+
+log = logging.getLogger("mcp_server.jobs")
+
+
+@dataclass
+class JobRuntime:
+    """The shared services every task of one process uses."""
+
+    store: JobStore
+    bus: EventBus
+    candles: CandleSource
+    settings: Settings
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> JobRuntime:
+        url = "" if settings.jobs.embedded else result_url_for(settings.jobs)
+        store: JobStore = (
+            RedisJobStore.from_url(url, settings.jobs.job_ttl)
+            if url
+            else MemoryJobStore(settings.jobs.job_ttl)
+        )
+        bus = make_event_bus(job_events_url(settings))
+        # The submitting surface checked bar limits and file locations already.
+        source = CandleSource(M.CandleStore(settings.server.data_dir), max_bars=None)
+        return cls(store, bus, source, settings)
+
+    def load(self, spec: DataSpec, fingerprint: str) -> DataSet:
+        """The job's candles, loaded here by reference; refuses data that changed."""
+        data = anyio.run(self.candles.load, spec)
+        if data.fingerprint != fingerprint:
+            raise JobStateError(
+                f"the candles of {spec.label()} changed since the job was submitted "
+                f"(fingerprint {data.fingerprint[:12]} != {fingerprint[:12]}); submit it again"
+            )
+        return data
+
+    def close(self) -> None:
+        self.bus.close()
+        self.store.close()
+
+
+def install_runtime(app: Celery, runtime: JobRuntime) -> None:
+    """Give `app`'s tasks this runtime (the embedded worker shares the server's)."""
+    app.bst_runtime = runtime
+
+
+def runtime_of(app: Celery) -> JobRuntime:
+    """`app`'s runtime, built from the environment's settings the first time."""
+    runtime: JobRuntime | None = getattr(app, "bst_runtime", None)
+    if runtime is None:
+        runtime = JobRuntime.from_settings(Settings())
+        install_runtime(app, runtime)
+    return runtime

@@ -53,6 +53,15 @@ from market.errors import (
 )
 from market.fake_bybit import FakeBybit, FakeBybitConfig, FakeInstrument
 from market.fake_stream import FakeStream, FakeStreamConfig
+from market.fanout import (
+    Fanout,
+    FanoutMessage,
+    FanoutUnavailableError,
+    MemoryFanout,
+    RedisFanout,
+    Subscription,
+    make_fanout,
+)
 from market.live import LiveStream
 from market.serve import ServerThread
 from market.service import BackfillReport, MarketData, Timeframe
@@ -83,6 +92,9 @@ __all__ = [
     "FakeInstrument",
     "FakeStream",
     "FakeStreamConfig",
+    "Fanout",
+    "FanoutMessage",
+    "FanoutUnavailableError",
     "Fault",
     "FetchProgress",
     "FundingRate",
@@ -99,15 +111,18 @@ __all__ = [
     "MarketData",
     "MarketError",
     "MemoryCache",
+    "MemoryFanout",
     "RateLimitedError",
     "RateLimiter",
     "RecordedGap",
     "RedisCache",
+    "RedisFanout",
     "RejectedTopic",
     "RetryableExchangeError",
     "ServerThread",
     "StoreError",
     "StoreUnavailableError",
+    "Subscription",
     "Ticker",
     "Timeframe",
     "TopicSpec",
@@ -119,6 +134,7 @@ __all__ = [
     "decode_arrays",
     "default_data_dir",
     "encode_arrays",
+    "make_fanout",
     "random_walk_candles",
     "ticker_channel",
 ]

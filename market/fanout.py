@@ -169,6 +169,12 @@ class MemoryFanout:
             await sub.aclose()
 
 
+def _consume(task: asyncio.Future[Any]) -> None:
+    """Retrieve a shielded command's outcome (the caller may be gone) so asyncio does not warn."""
+    if not task.cancelled():
+        task.exception()
+
+
 def encode_frame(text: str, at: float | None = None) -> str:
     """The Redis wire frame of one event (see the module docstring)."""
     at_ms = round((_now() if at is None else at) * 1000, 3)
@@ -202,6 +208,8 @@ class _RedisSubscription(_Queue):
     async def start(self) -> None:
         pubsub = await self._connect()
         self._task = asyncio.create_task(self._read(pubsub))
+        self._owner._readers.add(self._task)
+        self._task.add_done_callback(self._owner._readers.discard)
 
     async def _connect(self) -> Any:
         pubsub = self._owner._redis.pubsub(ignore_subscribe_messages=True)
@@ -250,12 +258,10 @@ class _RedisSubscription(_Queue):
         self.put(FanoutMessage(channel, decoded[0], decoded[1]))
 
     async def aclose(self) -> None:
+        # The reader sees `closed` within its 1 s poll and closes its connection itself (a
+        # cancel inside redis-py can hang); the fan-out's aclose waits for the stragglers.
         self.close()
         self._owner._subs.discard(self)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(BaseException):
-                await self._task
 
 
 class RedisFanout:
@@ -273,6 +279,7 @@ class RedisFanout:
             url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s
         )
         self._subs: set[_RedisSubscription] = set()
+        self._readers: set[asyncio.Task[None]] = set()
         self._down_until = 0.0
         self.published = 0
         self.publish_errors = 0
@@ -281,8 +288,12 @@ class RedisFanout:
         if time.monotonic() < self._down_until:
             self.publish_errors += 1
             raise FanoutUnavailableError(f"Redis at {self._safe_url()} is unreachable; retrying")
+        inner = asyncio.ensure_future(self._pub.publish(channel, encode_frame(text)))
+        inner.add_done_callback(_consume)
         try:
-            await self._pub.publish(channel, encode_frame(text))
+            # shielded: a cancel landing inside redis-py's publish can leave the task stuck
+            # there for good (seen with redis 8.1); the command itself ends within timeout_s
+            await asyncio.shield(inner)
         except Exception as exc:
             self.publish_errors += 1
             self._down_until = time.monotonic() + self.retry_s
@@ -321,6 +332,10 @@ class RedisFanout:
     async def aclose(self) -> None:
         for sub in list(self._subs):
             await sub.aclose()
+        if self._readers:
+            await asyncio.wait(list(self._readers), timeout=5)
+        for task in list(self._readers):
+            task.cancel()
         for client in (self._pub, self._redis):
             with contextlib.suppress(Exception):
                 await client.aclose()

@@ -3,7 +3,8 @@
     ServerError                  a problem this package found
      ├── DataUnavailableError    no usable candles for that source, symbol, range or file
      ├── ResultNotFoundError     an unknown or expired backtest / optimisation id
-     └── StartupError            refuse to start (e.g. no token on a public host)
+     ├── StartupError            refuse to start (e.g. no token on a public host)
+     └── LiveNotRunningError     live data asked for, but this process runs no live stream
 
 `PROBLEMS` maps each error type (ours and the domain packages') to a `Problem`:
 the fix hint added to its message, the HTTP status, the CLI exit code and the
@@ -28,6 +29,7 @@ import ohlcv
 __all__ = [
     "PROBLEMS",
     "DataUnavailableError",
+    "LiveNotRunningError",
     "Problem",
     "ResultNotFoundError",
     "ServerError",
@@ -51,6 +53,10 @@ class ResultNotFoundError(ServerError):
 
 class StartupError(ServerError):
     """The server refuses to start with this configuration."""
+
+
+class LiveNotRunningError(ServerError):
+    """Live data was asked for, but no live stream runs in this process."""
 
 
 Kind = Literal["bad_input", "not_found", "unavailable", "upstream"]
@@ -93,6 +99,10 @@ PROBLEMS: dict[type[BaseException], Problem] = {
     DataUnavailableError: Problem("bad_input", _BAD),
     ResultNotFoundError: Problem("not_found", 404, "run it again to get a fresh id"),
     StartupError: Problem("bad_input", _BAD),
+    LiveNotRunningError: Problem("unavailable", 503),
+    M.FanoutUnavailableError: Problem(
+        "unavailable", 503, "start Redis, or set BST_LIVE_FANOUT_URL=memory:// for one process"
+    ),
     # the exchange and the store
     M.UnknownSymbolError: Problem("bad_input", _BAD, "check the symbol and category"),
     M.InvalidRangeError: Problem("bad_input", _BAD, "pass start < end, both in the past"),

@@ -146,4 +146,5 @@ async def _health(context: AppContext, started: float) -> dict[str, Any]:
         "store": store,
         "cache": cache,
         "router": router,
+        "live": await context.live.health(),
     }

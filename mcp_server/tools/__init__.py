@@ -12,7 +12,7 @@ from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 
-from mcp_server.tools import agents, analysis, backtest, market, optimize
+from mcp_server.tools import agents, analysis, backtest, live, market, optimize
 from mcp_server.tools._runtime import marked_tools, register
 
 __all__ = ["TOOLSET_MODULES", "TOOLSET_TOOLS", "register_tools"]
@@ -23,6 +23,7 @@ TOOLSET_MODULES: dict[str, ModuleType] = {
     "analysis": analysis,
     "agents": agents,
     "optimize": optimize,
+    "live": live,
 }
 
 

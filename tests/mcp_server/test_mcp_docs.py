@@ -22,4 +22,4 @@ async def test_tool_table_lists_exactly_the_server_tools(server: MCPServer[Any])
         live = {t.name for t in (await client.list_tools()).tools}
     documented = set(re.findall(r"^\| \w+ \| `(\w+)` \|", DOC.read_text(encoding="utf-8"), re.M))
     assert documented == live
-    assert f"{len(live)} tools in 5 toolsets" in DOC.read_text(encoding="utf-8")
+    assert f"{len(live)} tools in 6 toolsets" in DOC.read_text(encoding="utf-8")

@@ -9,7 +9,7 @@ import pytest
 
 from mcp_server.http import check_bind
 from mcp_server.logs import redact
-from mcp_server.settings import TOOLSETS, RouterSettings, ServerSettings, Settings
+from mcp_server.settings import TOOLSETS, LiveSettings, RouterSettings, ServerSettings, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,7 +19,7 @@ def test_env_example_lists_every_variable() -> None:
     wanted = {"BST_" + k.upper() for k in ServerSettings.model_fields} | {
         k.upper() for k in RouterSettings.model_fields
     }
-    assert listed == wanted
+    assert listed == wanted | LiveSettings.env_names()
 
 
 def test_env_example_blanks_are_defaults(tmp_path: Path) -> None:

@@ -70,6 +70,12 @@ class LiveService:
         s = self.settings
         return M.channel_names(s.category, s.symbols, s.intervals)
 
+    def streaming(self) -> list[str]:
+        """The candle channels this process streams now (empty when not running)."""
+        if self.stream is None:
+            return []
+        return [t.channel for t in self.stream.topics.values()]
+
     @property
     def running(self) -> bool:
         return self.stream is not None

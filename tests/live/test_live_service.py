@@ -17,13 +17,13 @@ from pathlib import Path
 
 import httpx
 import uvicorn
-from live_testkit import FAST, wait_for
+from live_testkit import FAST, SPEED, START, wait_for
 from market_testkit import small_instruments
 from mcp import Client
 from relay_testkit import live_settings
 from servers_testkit import free_port
 
-from market import FakeBybit, FakeBybitConfig, FakeClock, FakeStream, FakeStreamConfig, ServerThread
+import market as M
 from mcp_server.context import AppContext
 from mcp_server.http import build_http_app
 from mcp_server.server import build_server
@@ -34,18 +34,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @dataclass
 class Fakes:
-    clock: FakeClock
-    rest: ServerThread
-    ws: FakeStream
+    clock: M.FakeClock
+    rest: M.ServerThread
+    ws: M.FakeStream
 
 
 @contextmanager
-def fakes() -> Iterator[Fakes]:
-    """REST + stream fakes on the wall clock (a process that cannot share our clock)."""
-    clock = FakeClock(speed=1.0)
-    fake = FakeBybit(FakeBybitConfig(instruments=small_instruments()), clock=clock)
-    rest = ServerThread(fake.app).start()
-    ws = FakeStream(fake, FakeStreamConfig(push_interval_s=0.1)).start()
+def fakes(start: int | None = None, speed: float = 1.0) -> Iterator[Fakes]:
+    """REST + stream fakes, by default on the wall clock (for a process that cannot share
+    our clock)."""
+    clock = M.FakeClock(start, speed=speed)
+    fake = M.FakeBybit(M.FakeBybitConfig(instruments=small_instruments()), clock=clock)
+    rest = M.ServerThread(fake.app).start()
+    ws = M.FakeStream(fake, M.FakeStreamConfig(push_interval_s=0.1)).start()
     try:
         yield Fakes(clock, rest, ws)
     finally:
@@ -87,6 +88,56 @@ async def test_watch_market_and_list_datasets_through_the_sdk_client(tmp_path: P
                 assert "bybit:candle:linear:BTCUSDT:5" in listed["live"]
             finally:
                 await context.live.stop()
+
+
+async def test_a_listened_klines_resource_is_notified_on_each_closed_candle(tmp_path: Path) -> None:
+    with fakes(START, speed=SPEED) as f:
+        settings = _settings(tmp_path, f)
+        context = AppContext(settings)
+        server, _ = build_server(settings, context=context)
+        uri = "klines://linear/BTCUSDT/1"
+        async with Client(server) as client:
+            await context.live.start(context.market().client, config=FAST, clock=f.clock)  # type: ignore[arg-type]
+            try:
+                async with client.listen(
+                    resource_subscriptions=[uri, "klines://linear/ETHUSDT/1"]
+                ) as sub:
+                    events = []
+                    async with asyncio.timeout(60):
+                        async for event in sub:
+                            events.append(event)
+                            if len(events) == 2:
+                                break
+                assert {getattr(e, "uri", None) for e in events} == {uri}
+                # what a notified client re-reads: the closed candles are in the store
+                assert len(context.store.load(M.DatasetKey.of("linear", "BTCUSDT", "1"))) >= 2
+            finally:
+                await context.live.stop()
+
+
+async def test_legacy_resources_subscribe_is_notified(tmp_path: Path) -> None:
+    from mcp_server.live_subscriptions import KlineWatchers
+
+    class Session:
+        def __init__(self) -> None:
+            self.updated: list[str] = []
+
+        async def send_resource_updated(self, uri: str) -> None:
+            self.updated.append(uri)
+
+    watchers, one, gone = KlineWatchers(), Session(), Session()
+    assert watchers.watch("klines://linear/BTCUSDT/1?limit=5", one)
+    assert not watchers.watch("backtest://x/trades", one)
+    gone.send_resource_updated = None  # type: ignore[assignment,method-assign]  # a closed session
+    watchers.watch("klines://linear/BTCUSDT/1", gone)
+    watchers("bybit:candle:linear:BTCUSDT:1", {})
+    watchers("bybit:candle:linear:ETHUSDT:1", {})
+    await asyncio.sleep(0.05)
+    assert one.updated == ["klines://linear/BTCUSDT/1?limit=5"]
+    watchers.unwatch("klines://linear/BTCUSDT/1?limit=5", one)
+    watchers("bybit:candle:linear:BTCUSDT:1", {})
+    await asyncio.sleep(0.05)
+    assert one.updated == ["klines://linear/BTCUSDT/1?limit=5"]
 
 
 def _metric(text: str, name: str) -> float:

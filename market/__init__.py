@@ -54,6 +54,15 @@ from market.errors import (
 )
 from market.fake_bybit import FakeBybit, FakeBybitConfig, FakeInstrument
 from market.fake_stream import FakeStream, FakeStreamConfig
+from market.fanout import (
+    Fanout,
+    FanoutMessage,
+    FanoutUnavailableError,
+    MemoryFanout,
+    RedisFanout,
+    Subscription,
+    make_fanout,
+)
 from market.live import LiveStream
 from market.serve import ServerThread
 from market.service import BackfillReport, MarketData, Timeframe
@@ -85,6 +94,9 @@ __all__ = [
     "FakeInstrument",
     "FakeStream",
     "FakeStreamConfig",
+    "Fanout",
+    "FanoutMessage",
+    "FanoutUnavailableError",
     "Fault",
     "FetchProgress",
     "FundingRate",
@@ -101,15 +113,18 @@ __all__ = [
     "MarketData",
     "MarketError",
     "MemoryCache",
+    "MemoryFanout",
     "RateLimitedError",
     "RateLimiter",
     "RecordedGap",
     "RedisCache",
+    "RedisFanout",
     "RejectedTopic",
     "RetryableExchangeError",
     "ServerThread",
     "StoreError",
     "StoreUnavailableError",
+    "Subscription",
     "Ticker",
     "Timeframe",
     "TopicSpec",
@@ -121,6 +136,7 @@ __all__ = [
     "decode_arrays",
     "default_data_dir",
     "encode_arrays",
+    "make_fanout",
     "random_walk_candles",
     "ticker_channel",
 ]

@@ -23,6 +23,7 @@ from agents import MCPRouter
 from mcp_server.cache import AgentsCache, ResultCache, make_cache
 from mcp_server.candles import CandleSource
 from mcp_server.events import EventBus, MemoryEventBus, make_event_bus
+from mcp_server.live import LiveService
 from mcp_server.results import BacktestResults, OptimizationTables
 from mcp_server.settings import Settings
 from mcp_server.telemetry import Telemetry
@@ -75,6 +76,9 @@ class AppContext:
         self._events: EventBus | None = events
         self._jobs: JobService | None = None
         self._users = 0
+        self.live = LiveService(
+            settings.live, self.store, self.telemetry, settings.server.cache_url
+        )
 
     # -- shared services, created on first use ----------------------------------------
     def market(self) -> M.MarketData:

@@ -9,7 +9,8 @@
      ├── JobNotFoundError        an unknown or expired job id
      ├── JobStateError           a job that cannot do that now (result not ready, cancelled,
      │                           failed, or a job of another kind)
-     └── BrokerUnavailableError  the job broker or its store does not answer
+     ├── BrokerUnavailableError  the job broker or its store does not answer
+     └── LiveNotRunningError     live data asked for, but this process runs no live stream
 
 `PROBLEMS` maps each error type (ours and the domain packages') to a `Problem`:
 the fix hint added to its message, the HTTP status, the CLI exit code and the
@@ -40,6 +41,7 @@ __all__ = [
     "InvalidEventIdError",
     "JobNotFoundError",
     "JobStateError",
+    "LiveNotRunningError",
     "Problem",
     "ResultNotFoundError",
     "ServerError",
@@ -84,6 +86,10 @@ class JobStateError(ServerError):
 
 class BrokerUnavailableError(ServerError):
     """The job broker (or the store of job state) does not answer."""
+
+
+class LiveNotRunningError(ServerError):
+    """Live data was asked for, but no live stream runs in this process."""
 
 
 Kind = Literal["bad_input", "not_found", "unavailable", "upstream"]
@@ -139,14 +145,22 @@ PROBLEMS: dict[type[BaseException], Problem] = {
     BrokerUnavailableError: Problem(
         "unavailable", 503, "start the broker or unset BST_BROKER_URL to run jobs in-process"
     ),
+    LiveNotRunningError: Problem("unavailable", 503),
+    M.FanoutUnavailableError: Problem(
+        "unavailable", 503, "start Redis, or set BST_LIVE_FANOUT_URL=memory:// for one process"
+    ),
     # the exchange and the store
     M.UnknownSymbolError: Problem("bad_input", _BAD, "check the symbol and category"),
     M.InvalidRangeError: Problem("bad_input", _BAD, "pass start < end, both in the past"),
     M.InvalidRequestError: Problem("bad_input", _BAD, "fix the arguments named in the message"),
     M.RateLimitedError: Problem("upstream", 429, f"wait a few seconds and retry, {_SAMPLE}"),
-    M.IPBannedError: Problem("upstream", 503, f"the exchange banned this IP for a while; {_SAMPLE}"),
+    M.IPBannedError: Problem(
+        "upstream", 503, f"the exchange banned this IP for a while; {_SAMPLE}"
+    ),
     M.ExchangeUnreachableError: Problem("upstream", 503, _OFFLINE),
-    M.ExchangeError: Problem("upstream", 502, f"the exchange could not answer; retry later, {_SAMPLE}"),
+    M.ExchangeError: Problem(
+        "upstream", 502, f"the exchange could not answer; retry later, {_SAMPLE}"
+    ),
     M.StoreUnavailableError: Problem(
         "unavailable", 503, "check BST_DATA_DIR is writable", exit=EXIT_USAGE
     ),
@@ -154,7 +168,9 @@ PROBLEMS: dict[type[BaseException], Problem] = {
     # the AI router
     A.InvalidTaskError: Problem("bad_input", _BAD, "fix the named field and call again"),
     A.ReplayMissError: Problem(
-        "unavailable", 503, "ROUTER_MODE=replay answers only recorded questions; use live or offline"
+        "unavailable",
+        503,
+        "ROUTER_MODE=replay answers only recorded questions; use live or offline",
     ),
     A.FatalRequestError: Problem(
         "upstream", 502, "the AI provider rejected the request; agent='local' answers offline"
@@ -183,4 +199,3 @@ def describe(exc: BaseException) -> str:
     hint = problem.hint if problem is not None else ""
     line = f"{text.rstrip('.')}; {hint}" if hint and hint not in text else text
     return " ".join(line.split())
-

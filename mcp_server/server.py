@@ -12,9 +12,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.subscriptions import InMemorySubscriptionBus
 
 from mcp_server import __version__
 from mcp_server.context import AppContext
+from mcp_server.live_subscriptions import enable_kline_subscriptions
 from mcp_server.prompts import register_prompts
 from mcp_server.resources import register_resources
 from mcp_server.settings import Settings
@@ -50,6 +52,7 @@ def build_server(
         finally:
             await app.exit()
 
+    bus = InMemorySubscriptionBus()  # subscriptions/listen: live klines:// updates go here
     server: MCPServer[AppContext] = MCPServer(
         "bybit-strategy-tester",
         title="Bybit strategy tester",
@@ -57,8 +60,10 @@ def build_server(
         version=__version__,
         lifespan=lifespan,
         log_level=settings.server.log_level,
+        subscriptions=bus,
     )
     register_tools(server, settings.server.toolsets)
     register_resources(server)
+    enable_kline_subscriptions(server, context, bus)
     register_prompts(server)
     return server, context

@@ -26,6 +26,7 @@ __all__ = [
     "TOOLSETS",
     "AdminSettings",
     "JobsSettings",
+    "LiveSettings",
     "RouterSettings",
     "ServerSettings",
     "Settings",
@@ -34,8 +35,16 @@ __all__ = [
     "router_config_from_env",
 ]
 
-Toolset = Literal["market", "backtest", "analysis", "agents", "optimize", "jobs"]
-TOOLSETS: tuple[Toolset, ...] = ("market", "backtest", "analysis", "agents", "optimize", "jobs")
+Toolset = Literal["market", "backtest", "analysis", "agents", "optimize", "jobs", "live"]
+TOOLSETS: tuple[Toolset, ...] = (
+    "market",
+    "backtest",
+    "analysis",
+    "agents",
+    "optimize",
+    "jobs",
+    "live",
+)
 
 
 def default_cache_dir() -> Path:
@@ -288,8 +297,52 @@ class AdminSettings(BaseSettings):
         return [s.get_secret_value() for s in (self.password, self.token) if s is not None]
 
 
+class LiveSettings(BaseSettings):
+    """The live Bybit stream and the WebSocket relay. The stream's variables keep the seeds'
+    names (`BYBIT_WS_*`, `WS_RECONNECT_*`); the relay's are `BST_LIVE_*`."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", case_sensitive=False, env_ignore_empty=True,
+        populate_by_name=True,
+    )  # fmt: skip
+
+    enabled: bool = Field(False, validation_alias="BYBIT_WS_ENABLED")
+    symbols: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["BTCUSDT"], validation_alias="BYBIT_WS_SYMBOLS"
+    )
+    intervals: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["1"], validation_alias="BYBIT_WS_INTERVALS"
+    )
+    category: Literal["linear", "spot", "inverse"] = Field(
+        "linear", validation_alias="BYBIT_WS_CATEGORY"
+    )
+    url: str = Field("wss://stream.bybit.com", validation_alias="BYBIT_WS_URL")
+    reconnect_delay_s: float = Field(1.0, ge=0, validation_alias="WS_RECONNECT_DELAY_SEC")
+    reconnect_delay_max_s: float = Field(60.0, ge=0, validation_alias="WS_RECONNECT_DELAY_MAX_SEC")
+    fanout_url: str | None = Field(None, validation_alias="BST_LIVE_FANOUT_URL")
+    queue_size: int = Field(1000, ge=1, le=1_000_000, validation_alias="BST_LIVE_QUEUE_SIZE")
+    ping_s: float = Field(20.0, gt=0, validation_alias="BST_LIVE_PING_SEC")
+
+    @field_validator("symbols", "intervals", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return _csv(value)
+
+    @field_validator("symbols")
+    @classmethod
+    def _upper(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("BYBIT_WS_SYMBOLS: at least one symbol, e.g. BTCUSDT,ETHUSDT")
+        return list(dict.fromkeys(v.upper() for v in value))
+
+    @classmethod
+    def env_names(cls) -> set[str]:
+        """The environment variables read here."""
+        return {str(f.validation_alias) for f in cls.model_fields.values()}
+
+
 class Settings:
-    """Server, router and admin settings read together (one .env pass each)."""
+    """Server, router, admin, jobs and live-stream settings read together (one .env pass each)."""
 
     def __init__(
         self,
@@ -297,11 +350,13 @@ class Settings:
         router: RouterSettings | None = None,
         admin: AdminSettings | None = None,
         jobs: JobsSettings | None = None,
+        live: LiveSettings | None = None,
     ) -> None:
         self.server = server or ServerSettings()  # type: ignore[call-arg]
         self.router = router or RouterSettings()
         self.admin = admin or AdminSettings()  # type: ignore[call-arg]
         self.jobs = jobs or JobsSettings()  # type: ignore[call-arg]
+        self.live = live or LiveSettings()  # type: ignore[call-arg]
 
     def secrets(self) -> list[str]:
         """Every secret value, for log redaction."""

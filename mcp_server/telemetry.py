@@ -41,6 +41,27 @@ class Telemetry:
         self.results_in_memory = Gauge(
             "bst_results_in_memory", "Backtest results held for resources", registry=r
         )
+        self._add_live(r)
+
+    def _add_live(self, r: CollectorRegistry) -> None:
+        """The live stream and the WebSocket relay."""
+        self.live_messages = Counter(
+            "bst_live_messages", "Messages from the Bybit stream", registry=r
+        )
+        self.live_reconnects = Counter("bst_live_reconnects", "Bybit stream reconnects", registry=r)
+        self.live_repaired = Counter(
+            "bst_live_repaired_candles", "Closed candles repaired from REST", registry=r
+        )
+        self.live_relay_dropped = Counter(
+            "bst_live_relay_dropped", "Relay messages dropped for slow clients", registry=r
+        )
+        self.live_relay_clients = Gauge(
+            "bst_live_relay_clients", "Relay clients connected", registry=r
+        )
+        self.live_delay = Histogram(
+            "bst_live_delay_seconds", "Delay from the stream's publish to the relay's send",
+            buckets=_LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
 
     def render(self) -> bytes:
         """The text exposition format."""

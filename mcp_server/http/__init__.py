@@ -14,6 +14,7 @@ from mcp_server.context import AppContext
 from mcp_server.http.admin import add_admin_routes
 from mcp_server.http.guard import Guard, check_bind
 from mcp_server.http.jobs import add_job_routes
+from mcp_server.http.live import add_live_routes
 from mcp_server.http.routes import BacktestRequest, add_routes
 from mcp_server.server import build_server
 from mcp_server.settings import Settings
@@ -55,8 +56,11 @@ def build_http_app(
         async with server.session_manager.run():  # mounted sub-app lifespans do not run
             await shared.enter()
             try:
+                if settings.live.enabled:
+                    await shared.live.start_for(shared.market())
                 yield
             finally:
+                await shared.live.stop()
                 await shared.exit()
 
     app = FastAPI(
@@ -67,6 +71,7 @@ def build_http_app(
     routes = add_routes(app, context) | add_admin_routes(app, context) | add_job_routes(app, context)
     app.mount("/mcp", mcp_app)
     token = settings.server.http_token.get_secret_value() if settings.server.http_token else None
+    routes |= add_live_routes(app, context, token)
     app.add_middleware(
         Guard, telemetry=context.telemetry, hosts=hosts, origins=origins, token=token,
         max_body=settings.server.max_body_bytes, routes=routes,

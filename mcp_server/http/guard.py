@@ -63,6 +63,9 @@ class Guard:
         self.max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -86,6 +89,20 @@ class Guard:
                 return
             receive = _replay(buffered, receive)
         await self.app(scope, receive, self._counting(send, route))
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Host and Origin as for HTTP (a refused handshake gets 403); the route checks the
+        token itself, since a browser can send it only in the URL or a first message."""
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        route = self._route(scope.get("path", ""))
+        origin = headers.get("origin")
+        if not _match(headers.get("host", ""), self.hosts) or (
+            origin is not None and not _match(origin, self.origins)
+        ):
+            self.telemetry.http_requests.labels(route, "403").inc()
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        await self.app(scope, receive, send)
 
     def _route(self, path: str) -> str:
         """The telemetry label: a known route or `other` (raw paths would let any client

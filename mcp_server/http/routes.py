@@ -163,4 +163,5 @@ async def _health(context: AppContext, started: float) -> dict[str, Any]:
         "router": router,
         "events": events,
         "jobs": jobs,
+        "live": await context.live.health(),
     }

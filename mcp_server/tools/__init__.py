@@ -12,7 +12,7 @@ from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 
-from mcp_server.tools import agents, analysis, backtest, jobs, market, optimize
+from mcp_server.tools import agents, analysis, backtest, jobs, live, market, optimize
 from mcp_server.tools._runtime import marked_tools, register
 
 __all__ = ["TOOLSET_MODULES", "TOOLSET_TOOLS", "register_tools"]
@@ -24,6 +24,7 @@ TOOLSET_MODULES: dict[str, ModuleType] = {
     "agents": agents,
     "optimize": optimize,
     "jobs": jobs,
+    "live": live,
 }
 
 

@@ -98,6 +98,7 @@ class Dataset(BaseModel):
 class DatasetList(BaseModel):
     datasets: list[Dataset]
     data_dir: str
+    live: list[str] | None = Field(None, description="Candle channels streaming now (watch_market)")
 
 
 class TimeframeView(BaseModel):
@@ -251,6 +252,7 @@ async def list_datasets(ctx: Context) -> DatasetList:
             for i in infos[:200]
         ],
         data_dir=str(context.settings.server.data_dir),
+        live=context.live.streaming() or None,
     )
 
 

@@ -13,6 +13,7 @@ from mcp_server.settings import (
     TOOLSETS,
     AdminSettings,
     JobsSettings,
+    LiveSettings,
     RouterSettings,
     ServerSettings,
     Settings,
@@ -28,7 +29,7 @@ def test_env_example_lists_every_variable() -> None:
     }
     wanted |= {"BST_ADMIN_" + k.upper() for k in AdminSettings.model_fields}
     wanted |= {"BST_" + k.upper() for k in JobsSettings.model_fields}
-    assert listed == wanted
+    assert listed == wanted | LiveSettings.env_names()
 
 
 def test_env_example_blanks_are_defaults(tmp_path: Path) -> None:

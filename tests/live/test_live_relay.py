@@ -11,6 +11,7 @@ import pytest
 from live_testkit import assert_store_matches_rest, live_env, wait_for
 from redis_testkit import RestartableRedis, own_redis
 from relay_testkit import events, raw_handshake, relay_server, stuck_client, subscribe
+from servers_testkit import free_port
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -172,6 +173,16 @@ async def test_the_stream_worker_survives_redis_restarting(
         finally:
             await conn.close()
             await fanout.aclose()
+
+
+async def test_a_relay_without_its_redis_closes_with_a_reason(tmp_path: Path) -> None:
+    with relay_server(tmp_path, f"redis://127.0.0.1:{free_port()}/0") as relay:
+        conn = await connect(f"{relay.ws}?channel=bybit:ticks", open_timeout=30)
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(conn.recv(), 30)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1011
+        assert "Redis" in closed.value.rcvd.reason
+        assert relay.get("/health").json()["live"]["fanout"]["ok"] is False
 
 
 __all__ = ["own_redis"]  # the fixture, imported for pytest

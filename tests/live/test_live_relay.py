@@ -113,6 +113,19 @@ async def test_token_in_query_header_or_first_message(tmp_path: Path) -> None:
             assert "token" in closed.value.rcvd.reason and token not in closed.value.rcvd.reason
 
 
+async def test_a_client_that_never_sends_its_token_is_closed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mcp_server.http.live as relay_module
+
+    monkeypatch.setattr(relay_module, "AUTH_TIMEOUT_S", 0.5)
+    with relay_server(tmp_path, "memory://", token="t0ken-never-sent") as relay:
+        conn = await connect(f"{relay.ws}?channel=bybit:ticks", open_timeout=30)
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(conn.recv(), 30)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+
 async def test_host_and_origin_are_checked_on_the_websocket_route(tmp_path: Path) -> None:
     with relay_server(tmp_path, "memory://") as relay:
         port = relay.server.port

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 import market as M
+from mcp_server._live_mirror import FanoutMirror
 from mcp_server.errors import LiveNotRunningError
 from mcp_server.settings import LiveSettings
 from mcp_server.telemetry import Telemetry
@@ -57,6 +58,7 @@ class LiveService:
         self.relay_clients = 0
         self.relay_dropped = 0
         self._seen: dict[str, float] = {}  # channel -> when its last event was published
+        self._mirror: FanoutMirror | None = None  # events of a stream in another process
 
     # ---- parts -----------------------------------------------------------------------------
     @property
@@ -139,6 +141,9 @@ class LiveService:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         self._sync_once(stream)
+        if self._mirror is not None:
+            mirror, self._mirror = self._mirror, None
+            await mirror.aclose()
         if self._fanout is not None:
             fanout, self._fanout = self._fanout, None
             await fanout.aclose()
@@ -209,27 +214,43 @@ class LiveService:
             out["rejected_topics"] = [r.model_dump() for r in st.rejected_topics]
         return out
 
-    def snapshot(self, symbol: str, intervals: list[str], category: str) -> dict[str, Any]:
-        """The latest candles (per interval) and ticker of a symbol, with their ages."""
-        if self.stream is None:
+    async def snapshot(self, symbol: str, intervals: list[str], category: str) -> dict[str, Any]:
+        """The latest candles (per interval) and ticker of a symbol, with their ages: from this
+        process's stream, or else from the events another process publishes on Redis."""
+        symbol = symbol.upper()
+        if self.stream is not None:
+            stream = self.stream
+            candles = {iv: e for iv in intervals
+                       if (e := stream.latest_candle(category, symbol, iv)) is not None}  # fmt: skip
+            return {
+                "candles": candles,
+                "ages": {iv: self._age(M.candle_channel(category, symbol, iv)) for iv in candles},
+                "ticker": stream.ticker(category, symbol),
+                "ticker_age_s": self._age(M.ticker_channel(category, symbol)),
+                "connections": [c.model_dump() for c in stream.status().connections],
+            }
+        how = ("set BYBIT_WS_ENABLED=1 (and BYBIT_WS_SYMBOLS / BYBIT_WS_INTERVALS) and start "
+               "`bybit-tester serve --transport http`, or run `bybit-tester live` with the same "
+               "REDIS_URL")  # fmt: skip
+        if isinstance(self.fanout, M.MemoryFanout):
+            raise LiveNotRunningError(f"the live stream is not running in this server; {how}")
+        if self._mirror is None:
+            self._mirror = FanoutMirror(self.fanout)
+            await self._mirror.start()
+        seen = {iv: hit for iv in intervals
+                if (hit := self._mirror.get(M.candle_channel(category, symbol, iv))) is not None}  # fmt: skip
+        ticker = self._mirror.get(M.ticker_channel(category, symbol))
+        if not seen and ticker is None:
             raise LiveNotRunningError(
-                "the live stream is not running in this server; set BYBIT_WS_ENABLED=1 "
-                "(and BYBIT_WS_SYMBOLS / BYBIT_WS_INTERVALS) and start `bybit-tester serve "
-                "--transport http`, or run `bybit-tester live` next to it"
+                f"no live data for {category} {symbol} on the fan-out yet (it is read from now "
+                f"on; retry in a few seconds); if none comes, {how}"
             )
-        candles = {}
-        for iv in intervals:
-            event = self.stream.latest_candle(category, symbol, iv)
-            if event is not None:
-                candles[iv] = event
         return {
-            "candles": candles,
-            "ages": {
-                iv: self._age(M.candle_channel(category, symbol.upper(), iv)) for iv in candles
-            },
-            "ticker": self.stream.ticker(category, symbol),
-            "ticker_age_s": self._age(M.ticker_channel(category, symbol.upper())),
-            "connections": [c.model_dump() for c in self.stream.status().connections],
+            "candles": {iv: hit[0] for iv, hit in seen.items()},
+            "ages": {iv: hit[1] for iv, hit in seen.items()},
+            "ticker": None if ticker is None else ticker[0].get("data"),
+            "ticker_age_s": None if ticker is None else ticker[1],
+            "connections": [],
         }
 
     def _age(self, channel: str) -> float | None:

@@ -47,8 +47,8 @@ async def watch_market(
     category: CategoryArg = "linear",
 ) -> LiveMarket:
     """Latest live candles (open or just closed) and ticker of a streamed symbol, with ages.
-    Needs the live stream (BYBIT_WS_ENABLED=1)."""
-    snap = app(ctx).live.snapshot(symbol, [str(i) for i in intervals], category)
+    Needs the live stream (BYBIT_WS_ENABLED=1, or `bybit-tester live` with Redis)."""
+    snap = await app(ctx).live.snapshot(symbol, [str(i) for i in intervals], category)
     candles = [
         LiveCandle(
             interval=iv,

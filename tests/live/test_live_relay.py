@@ -11,6 +11,7 @@ import pytest
 from live_testkit import assert_store_matches_rest, live_env, wait_for
 from redis_testkit import RestartableRedis, own_redis
 from relay_testkit import events, raw_handshake, relay_server, stuck_client, subscribe
+from servers_testkit import free_port
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -71,7 +72,7 @@ async def test_a_client_that_never_reads_does_not_hold_up_the_others(
                 await fanout.publish(
                     "bybit:ticks", json.dumps({"v": 1, "kind": "test", "i": i, "pad": payload})
                 )
-                if i % 20 == 0:
+                if i % 5 == 0:  # ~8 MB/s: a reader keeps up even on a loaded machine
                     await asyncio.sleep(0.01)
             # pub/sub is fire-and-forget: repeat the end marker until the reader has it
             while not reader.done():
@@ -110,6 +111,19 @@ async def test_token_in_query_header_or_first_message(tmp_path: Path) -> None:
                 await asyncio.wait_for(conn.recv(), 30)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
             assert "token" in closed.value.rcvd.reason and token not in closed.value.rcvd.reason
+
+
+async def test_a_client_that_never_sends_its_token_is_closed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mcp_server.http.live as relay_module
+
+    monkeypatch.setattr(relay_module, "AUTH_TIMEOUT_S", 0.5)
+    with relay_server(tmp_path, "memory://", token="t0ken-never-sent") as relay:
+        conn = await connect(f"{relay.ws}?channel=bybit:ticks", open_timeout=30)
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(conn.recv(), 30)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
 
 
 async def test_host_and_origin_are_checked_on_the_websocket_route(tmp_path: Path) -> None:
@@ -172,6 +186,16 @@ async def test_the_stream_worker_survives_redis_restarting(
         finally:
             await conn.close()
             await fanout.aclose()
+
+
+async def test_a_relay_without_its_redis_closes_with_a_reason(tmp_path: Path) -> None:
+    with relay_server(tmp_path, f"redis://127.0.0.1:{free_port()}/0") as relay:
+        conn = await connect(f"{relay.ws}?channel=bybit:ticks", open_timeout=30)
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(conn.recv(), 30)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1011
+        assert "Redis" in closed.value.rcvd.reason
+        assert relay.get("/health").json()["live"]["fanout"]["ok"] is False
 
 
 __all__ = ["own_redis"]  # the fixture, imported for pytest

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import uvicorn
-from live_testkit import FAST, SPEED, START, wait_for
+from live_testkit import FAST, SPEED, START, live_env, wait_for
 from market_testkit import small_instruments
 from mcp import Client
 from relay_testkit import live_settings
@@ -88,6 +88,33 @@ async def test_watch_market_and_list_datasets_through_the_sdk_client(tmp_path: P
                 assert "bybit:candle:linear:BTCUSDT:5" in listed["live"]
             finally:
                 await context.live.stop()
+
+
+async def test_watch_market_reads_a_stream_running_in_another_process(
+    tmp_path: Path, redis_url: str
+) -> None:
+    fanout = M.RedisFanout(redis_url)
+    async with live_env(tmp_path, publish=fanout.publish):  # the worker, as `bybit-tester live`
+        settings = Settings(
+            ServerSettings(_env_file=None, data_dir=tmp_path / "srv", cache_url="memory://"),  # type: ignore[call-arg]
+            RouterSettings(_env_file=None),  # type: ignore[call-arg]
+            live_settings(fanout_url=redis_url),
+        )
+        server, context = build_server(settings)
+        async with Client(server) as client:
+            args = {"symbol": "BTCUSDT", "intervals": ["1"]}
+            r = await client.call_tool("watch_market", args)
+            deadline = time.monotonic() + 60
+            while r.is_error:  # the first call starts reading the fan-out
+                assert "bybit-tester live" in r.content[0].text  # type: ignore[union-attr]
+                assert time.monotonic() < deadline, r.content
+                await asyncio.sleep(0.2)
+                r = await client.call_tool("watch_market", args)
+            body = r.structured_content
+            assert body is not None and body["candles"][0]["interval"] == "1"
+            assert body["candles"][0]["age_s"] < 60
+        await context.live.stop()
+    await fanout.aclose()
 
 
 async def test_a_listened_klines_resource_is_notified_on_each_closed_candle(tmp_path: Path) -> None:

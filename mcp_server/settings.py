@@ -348,6 +348,7 @@ class Settings:
         self,
         server: ServerSettings | None = None,
         router: RouterSettings | None = None,
+        *,
         admin: AdminSettings | None = None,
         jobs: JobsSettings | None = None,
         live: LiveSettings | None = None,

@@ -51,7 +51,7 @@ def live(
         live_settings = LiveSettings.model_validate(base.live.model_dump() | update)
     except ValueError as exc:
         raise typer.BadParameter(str(exc).splitlines()[-1].strip()) from None
-    settings = Settings(base.server, base.router, base.admin, base.jobs, live=live_settings)
+    settings = Settings(base.server, base.router, admin=base.admin, jobs=base.jobs, live=live_settings)
     configure_logging(settings.server.log_level, settings.secrets())
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_run(settings, seconds))

@@ -55,7 +55,7 @@ def relay_server(
     server = ServerSettings(_env_file=None, data_dir=tmp / "relay-store", cache_url="memory://",  # type: ignore[call-arg]
                             http_token=SecretStr(token) if token else None)  # fmt: skip
     settings = Settings(server, RouterSettings(_env_file=None),  # type: ignore[call-arg]
-                        live_settings(fanout_url=fanout_url, **live))  # fmt: skip
+                        live=live_settings(fanout_url=fanout_url, **live))  # fmt: skip
     app = build_http_app(settings, host="127.0.0.1", port=0)
     with ServerThread(app) as thread:
         yield Relay(thread, app.state.context)

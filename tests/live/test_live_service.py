@@ -58,7 +58,7 @@ def _settings(tmp: Path, f: Fakes, **live: object) -> Settings:
     server = ServerSettings(_env_file=None, data_dir=tmp / "store", cache_url="memory://",  # type: ignore[call-arg]
                             bybit_base_url=f.rest.url)  # fmt: skip
     return Settings(server, RouterSettings(_env_file=None),  # type: ignore[call-arg]
-                    live_settings(url=f.ws.url, fanout_url="memory://", **live))  # fmt: skip
+                    live=live_settings(url=f.ws.url, fanout_url="memory://", **live))  # fmt: skip
 
 
 async def test_watch_market_and_list_datasets_through_the_sdk_client(tmp_path: Path) -> None:
@@ -98,7 +98,7 @@ async def test_watch_market_reads_a_stream_running_in_another_process(
         settings = Settings(
             ServerSettings(_env_file=None, data_dir=tmp_path / "srv", cache_url="memory://"),  # type: ignore[call-arg]
             RouterSettings(_env_file=None),  # type: ignore[call-arg]
-            live_settings(fanout_url=redis_url),
+            live=live_settings(fanout_url=redis_url),
         )
         server, context = build_server(settings)
         async with Client(server) as client:

@@ -41,7 +41,7 @@ GOOD = _basic("ops", PASSWORD)
 def _settings(tmp: Path, fake: str, **admin: Any) -> Settings:
     base = make_settings(tmp, bybit_base_url=fake)
     fields = {"user": "ops", "password": PASSWORD, "token": TOKEN} | admin
-    return Settings(base.server, base.router, AdminSettings(_env_file=None, **fields))  # type: ignore[call-arg]
+    return Settings(base.server, base.router, admin=AdminSettings(_env_file=None, **fields))  # type: ignore[call-arg]
 
 
 async def _client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:

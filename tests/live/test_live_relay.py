@@ -24,10 +24,14 @@ KEY = DatasetKey.of("linear", "BTCUSDT", "1")
 
 
 async def _closed_candle(conn: object, *, after: int = 0) -> dict[str, object]:
-    while True:
-        msg = await events(conn)  # type: ignore[arg-type]
-        if msg.get("kind") == "candle" and msg["closed"] and int(msg["start"]) > after:  # type: ignore[arg-type]
-            return msg
+    async def first() -> dict[str, object]:
+        while True:
+            msg = await events(conn)  # type: ignore[arg-type]
+            if msg.get("kind") == "candle" and msg["closed"] and int(msg["start"]) > after:  # type: ignore[arg-type]
+                return msg
+
+    # tickers keep arriving when no candle does: bound the whole wait, not each message
+    return await asyncio.wait_for(first(), 120)
 
 
 async def test_candles_arrive_at_the_client_through_redis(tmp_path: Path, redis_url: str) -> None:

@@ -4,8 +4,9 @@
 
 Rows: the grid run in-process; as a job on the embedded worker; through a private
 redis-server with 1 worker using every core, 1 single-threaded worker and 2
-single-threaded workers (`bybit-tester worker` subprocesses, prefork, 4 chunks); then
-the per-job overhead of tiny backtest jobs (submit -> started, submit -> succeeded,
+single-threaded workers (`bybit-tester worker` subprocesses, prefork, 4 chunks); 20
+concurrent HTTP clients running backtests (each on its own sample seed) in-process and as
+jobs on the 2 workers; then the per-job overhead of tiny backtest jobs (submit -> started, submit -> succeeded,
 minus the backtest itself) embedded and on Redis. Job rows are for workers that already
 hold the candles (each worker process caches a sample data set after its first load; the
 "first" row shows that load). One table, every row from this run.
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import itertools
+import logging
 import os
 import signal
 import statistics
@@ -110,6 +113,62 @@ class Workers:
         self.procs = []
 
 
+BODY = {"strategy": "sma_cross", "params": {"fast": 10, "slow": 30}, "bars": 35_040}
+_SEEDS = itertools.count(1000)  # a new data set per request: no result-cache hits
+
+
+async def _one(http: Any, mode: str) -> float:
+    """One backtest over HTTP, start to result: sync, or async (202, SSE until done, result)."""
+    body = {**BODY, "seed": next(_SEEDS)}
+    t0 = time.perf_counter()
+    if mode == "sync":
+        r = await http.post("/api/v1/backtests", json=body)
+        r.raise_for_status()
+    else:
+        r = await http.post("/api/v1/backtests?mode=async", json=body)
+        r.raise_for_status()
+        job = r.json()["id"]
+        (await http.get(f"/api/v1/jobs/{job}/events")).raise_for_status()  # ends with the job
+        (await http.get(f"/api/v1/jobs/{job}/result")).raise_for_status()
+    return time.perf_counter() - t0
+
+
+def http_clients(
+    settings: Settings, mode: str, clients: int, each: int
+) -> tuple[float, float, int]:
+    """`clients` concurrent HTTP clients, `each` backtests each: p50, p99 (ms), errors."""
+    import httpx
+
+    from mcp_server.http import build_http_app
+
+    server = M.ServerThread(build_http_app(settings, host="127.0.0.1", port=0)).start()
+    times: list[float] = []
+    errors = [0]
+
+    async def client() -> None:
+        async with httpx.AsyncClient(base_url=server.url, timeout=120) as http:
+            for _ in range(each):
+                try:
+                    times.append(await _one(http, mode))
+                except Exception:  # counted: the figure is the error count
+                    errors[0] += 1
+
+    async def run() -> None:
+        async with httpx.AsyncClient(base_url=server.url, timeout=120) as http:
+            await _one(http, mode)  # warm: compile, load the sample once
+        async with anyio.create_task_group() as tg:
+            for _ in range(clients):
+                tg.start_soon(client)
+
+    try:
+        anyio.run(run)
+    finally:
+        server.stop()
+    times.sort()
+    p99 = times[min(len(times) - 1, round(0.99 * (len(times) - 1)))] if times else float("nan")
+    return statistics.median(times) * 1000 if times else float("nan"), p99 * 1000, errors[0]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -117,7 +176,10 @@ def main() -> None:
     ap.add_argument("--bars", type=int, default=1_000_000)
     ap.add_argument("--tiny", type=int, default=40, help="Tiny jobs for the overhead rows")
     ap.add_argument("--redis-url", default=None)
+    ap.add_argument("--clients", type=int, default=20, help="Concurrent HTTP clients")
+    ap.add_argument("--each", type=int, default=5, help="Backtests per HTTP client")
     args = ap.parse_args()
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     tmp = Path(tempfile.mkdtemp(prefix="bench-jobs-"))
     source = CandleSource(M.CandleStore(tmp / "store"), max_bars=None)
     data = anyio.run(source.load, LocalDataSpec(bars=args.bars))
@@ -150,6 +212,10 @@ def main() -> None:
     rows.append((f"embedded job overhead ({args.tiny} tiny backtests)",
                  f"submit->start p50 {s50:.1f} ms p99 {s99:.1f} ms; total - run p50 {extra:.1f} ms"))  # fmt: skip
 
+    p50, p99, errs = http_clients(embedded.settings, "sync", args.clients, args.each)
+    rows.append((f"{args.clients} HTTP clients x {args.each} backtests, in-process (sync)",
+                 f"p50 {p50:.0f} ms, p99 {p99:.0f} ms, {errs} errors"))  # fmt: skip
+
     proc, url = (None, args.redis_url) if args.redis_url else _start_redis()
     if url is None:
         rows.append(("Redis rows", "skipped: redis-server not found (pass --redis-url)"))
@@ -174,6 +240,10 @@ def main() -> None:
             rows.append(
                 (f"  ... through Redis, {label} (4 chunks)", f"{t:.2f} s ({t / t_in:.2f}x)")
             )
+            if label == "2 single-threaded workers":
+                p50, p99, errs = http_clients(settings, "async", args.clients, args.each)
+                rows.append((f"{args.clients} HTTP clients x {args.each} backtests, async on 2 workers",
+                             f"p50 {p50:.0f} ms, p99 {p99:.0f} ms, {errs} errors"))  # fmt: skip
             if label == "1 worker, all cores":
                 s50, s99, extra = overhead(service, tiny, args.tiny, direct)
                 rows.append((f"Redis job overhead ({args.tiny} tiny backtests)",

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +170,87 @@ def http_clients(
     return statistics.median(times) * 1000 if times else float("nan"), p99 * 1000, errors[0]
 
 
+@dataclass
+class Bench:
+    """What every section of the run shares."""
+
+    args: argparse.Namespace
+    tmp: Path
+    data: DataSet
+    tiny: DataSet
+    t_in: float = 0.0
+    direct: float = 0.0
+    rows: list[tuple[str, str]] = field(default_factory=list)
+
+    def overhead_row(self, service: JobService, where: str) -> None:
+        s50, s99, extra = overhead(service, self.tiny, self.args.tiny, self.direct)
+        self.rows.append((f"{where} job overhead ({self.args.tiny} tiny backtests)",
+                          f"submit->start p50 {s50:.1f} ms p99 {s99:.1f} ms; total - run p50 {extra:.1f} ms"))  # fmt: skip
+
+    def http_row(self, settings: Settings, mode: str, where: str) -> None:
+        p50, p99, errs = http_clients(settings, mode, self.args.clients, self.args.each)
+        self.rows.append((f"{self.args.clients} HTTP clients x {self.args.each} backtests, {where}",
+                          f"p50 {p50:.0f} ms, p99 {p99:.0f} ms, {errs} errors"))  # fmt: skip
+
+
+def in_process_rows(b: Bench) -> None:
+    E.optimize_grid(b.tiny.candles, SEARCH.space(), overfit=False)  # compile / load the cache
+    t0 = time.perf_counter()
+    E.optimize_grid(b.data.candles, SEARCH.space(), overfit=False)
+    b.t_in = time.perf_counter() - t0
+    b.rows.append((f"grid of 184 on {b.args.bars:,} bars: in-process", f"{b.t_in:.2f} s"))
+    E.backtest(b.tiny.candles, "ema_cross")  # compile / load the cache
+    runs = []
+    for _ in range(20):
+        t1 = time.perf_counter()
+        E.backtest(b.tiny.candles, "ema_cross")
+        runs.append(time.perf_counter() - t1)
+    b.direct = statistics.median(runs)
+
+
+def embedded_rows(b: Bench) -> None:
+    settings = Settings(ServerSettings(data_dir=b.tmp, _env_file=None),  # type: ignore[call-arg]
+                        jobs=JobsSettings(broker_url="", _env_file=None))  # type: ignore[call-arg]  # fmt: skip
+    embedded = JobService(settings, MemoryEventBus())
+    cold = timed_grid(embedded, b.data, 1)
+    b.rows.append(("  ... as a job, embedded, first (worker loads the candles)", f"{cold:.2f} s"))
+    t_emb = timed_grid(embedded, b.data, 1)
+    b.rows.append(
+        ("  ... as a job, embedded worker (1 chunk)", f"{t_emb:.2f} s ({t_emb / b.t_in:.2f}x)")
+    )
+    b.overhead_row(embedded, "embedded")
+    b.http_row(settings, "sync", "in-process (sync)")
+
+
+def redis_rows(b: Bench, url: str) -> None:
+    settings = Settings(ServerSettings(data_dir=b.tmp, _env_file=None),  # type: ignore[call-arg]
+                        jobs=JobsSettings(broker_url=url, _env_file=None))  # type: ignore[call-arg]  # fmt: skip
+    service = JobService(settings, make_event_bus(job_events_url(settings)))
+    workers = Workers(
+        {**os.environ, "BST_BROKER_URL": url, "BST_DATA_DIR": str(b.tmp)}, service, b.tmp
+    )
+    took: dict[str, float] = {}
+    for label, threads, count in (("1 worker, all cores", None, 1),
+                                  ("1 single-threaded worker", 1, 1),
+                                  ("2 single-threaded workers", 1, 2)):  # fmt: skip
+        for k in range(count):
+            workers.start(f"w{k}", threads)
+        for _ in range(count):  # every pool process loads numba's cache and the candles once
+            timed_grid(service, b.data, count)
+        took[label] = t = timed_grid(service, b.data, 4)
+        b.rows.append(
+            (f"  ... through Redis, {label} (4 chunks)", f"{t:.2f} s ({t / b.t_in:.2f}x)")
+        )
+        if label == "1 worker, all cores":
+            b.overhead_row(service, "Redis")
+        if label == "2 single-threaded workers":
+            b.http_row(settings, "async", "async on 2 workers")
+        workers.stop()
+    speedup = took["1 single-threaded worker"] / took["2 single-threaded workers"]
+    b.rows.append(("2 vs 1 single-threaded workers", f"{speedup:.2f}x faster"))
+    service.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -182,81 +264,20 @@ def main() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     tmp = Path(tempfile.mkdtemp(prefix="bench-jobs-"))
     source = CandleSource(M.CandleStore(tmp / "store"), max_bars=None)
-    data = anyio.run(source.load, LocalDataSpec(bars=args.bars))
-    tiny = anyio.run(source.load, LocalDataSpec(bars=500))
-    rows: list[tuple[str, str]] = []
-
-    E.optimize_grid(tiny.candles, SEARCH.space(), overfit=False)  # compile / load the cache
-    t0 = time.perf_counter()
-    E.optimize_grid(data.candles, SEARCH.space(), overfit=False)
-    t_in = time.perf_counter() - t0
-    rows.append((f"grid of 184 on {args.bars:,} bars: in-process", f"{t_in:.2f} s"))
-
-    embedded = JobService(Settings(ServerSettings(data_dir=tmp, _env_file=None),  # type: ignore[call-arg]
-                                   jobs=JobsSettings(broker_url="", _env_file=None)),  # type: ignore[call-arg]
-                          MemoryEventBus())  # fmt: skip
-    cold = timed_grid(embedded, data, 1)
-    rows.append(("  ... as a job, embedded, first (worker loads the candles)", f"{cold:.2f} s"))
-    t_emb = timed_grid(embedded, data, 1)
-    rows.append(
-        ("  ... as a job, embedded worker (1 chunk)", f"{t_emb:.2f} s ({t_emb / t_in:.2f}x)")
-    )
-    E.backtest(tiny.candles, "ema_cross")  # compile / load the cache
-    runs = []
-    for _ in range(20):
-        t1 = time.perf_counter()
-        E.backtest(tiny.candles, "ema_cross")
-        runs.append(time.perf_counter() - t1)
-    direct = statistics.median(runs)
-    s50, s99, extra = overhead(embedded, tiny, args.tiny, direct)
-    rows.append((f"embedded job overhead ({args.tiny} tiny backtests)",
-                 f"submit->start p50 {s50:.1f} ms p99 {s99:.1f} ms; total - run p50 {extra:.1f} ms"))  # fmt: skip
-
-    p50, p99, errs = http_clients(embedded.settings, "sync", args.clients, args.each)
-    rows.append((f"{args.clients} HTTP clients x {args.each} backtests, in-process (sync)",
-                 f"p50 {p50:.0f} ms, p99 {p99:.0f} ms, {errs} errors"))  # fmt: skip
-
+    b = Bench(args, tmp, anyio.run(source.load, LocalDataSpec(bars=args.bars)),
+              anyio.run(source.load, LocalDataSpec(bars=500)))  # fmt: skip
+    in_process_rows(b)
+    embedded_rows(b)
     proc, url = (None, args.redis_url) if args.redis_url else _start_redis()
     if url is None:
-        rows.append(("Redis rows", "skipped: redis-server not found (pass --redis-url)"))
+        b.rows.append(("Redis rows", "skipped: redis-server not found (pass --redis-url)"))
     else:
-        settings = Settings(
-            ServerSettings(data_dir=tmp, _env_file=None),  # type: ignore[call-arg]
-            jobs=JobsSettings(broker_url=url, _env_file=None),
-        )  # type: ignore[call-arg]
-        service = JobService(settings, make_event_bus(job_events_url(settings)))
-        env = {**os.environ, "BST_BROKER_URL": url, "BST_DATA_DIR": str(tmp)}
-        workers = Workers(env, service, tmp)
-        one_thread: dict[str, float] = {}
-        for label, threads, count in (("1 worker, all cores", None, 1),
-                                      ("1 single-threaded worker", 1, 1),
-                                      ("2 single-threaded workers", 1, 2)):  # fmt: skip
-            for k in range(count):
-                workers.start(f"w{k}", threads)
-            for _ in range(count):  # every pool process loads numba's cache and the candles once
-                timed_grid(service, data, count)
-            t = timed_grid(service, data, 4)
-            one_thread[label] = t
-            rows.append(
-                (f"  ... through Redis, {label} (4 chunks)", f"{t:.2f} s ({t / t_in:.2f}x)")
-            )
-            if label == "2 single-threaded workers":
-                p50, p99, errs = http_clients(settings, "async", args.clients, args.each)
-                rows.append((f"{args.clients} HTTP clients x {args.each} backtests, async on 2 workers",
-                             f"p50 {p50:.0f} ms, p99 {p99:.0f} ms, {errs} errors"))  # fmt: skip
-            if label == "1 worker, all cores":
-                s50, s99, extra = overhead(service, tiny, args.tiny, direct)
-                rows.append((f"Redis job overhead ({args.tiny} tiny backtests)",
-                             f"submit->start p50 {s50:.1f} ms p99 {s99:.1f} ms; total - run p50 {extra:.1f} ms"))  # fmt: skip
-            workers.stop()
-        speedup = one_thread["1 single-threaded worker"] / one_thread["2 single-threaded workers"]
-        rows.append(("2 vs 1 single-threaded workers", f"{speedup:.2f}x faster"))
-        service.close()
-        if proc is not None:
-            proc.terminate()
-    width = max(len(r[0]) for r in rows)
+        redis_rows(b, url)
+    if proc is not None:
+        proc.terminate()
+    width = max(len(r[0]) for r in b.rows)
     print(f"{'case'.ljust(width)}  result")
-    for name, value in rows:
+    for name, value in b.rows:
         print(f"{name.ljust(width)}  {value}")
 
 

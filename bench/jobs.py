@@ -4,8 +4,9 @@
 
 Rows: the grid run in-process; as a job on the embedded worker; through a private
 redis-server with 1 worker using every core, 1 single-threaded worker and 2
-single-threaded workers (`bybit-tester worker` subprocesses, prefork, 4 chunks); then
-the per-job overhead of tiny backtest jobs (submit -> started, submit -> succeeded,
+single-threaded workers (`bybit-tester worker` subprocesses, prefork, 4 chunks); 20
+concurrent HTTP clients running backtests (each on its own sample seed) in-process and as
+jobs on the 2 workers; then the per-job overhead of tiny backtest jobs (submit -> started, submit -> succeeded,
 minus the backtest itself) embedded and on Redis. Job rows are for workers that already
 hold the candles (each worker process caches a sample data set after its first load; the
 "first" row shows that load). One table, every row from this run.
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import itertools
+import logging
 import os
 import signal
 import statistics
@@ -22,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +114,143 @@ class Workers:
         self.procs = []
 
 
+BODY = {"strategy": "sma_cross", "params": {"fast": 10, "slow": 30}, "bars": 35_040}
+_SEEDS = itertools.count(1000)  # a new data set per request: no result-cache hits
+
+
+async def _one(http: Any, mode: str) -> float:
+    """One backtest over HTTP, start to result: sync, or async (202, SSE until done, result)."""
+    body = {**BODY, "seed": next(_SEEDS)}
+    t0 = time.perf_counter()
+    if mode == "sync":
+        r = await http.post("/api/v1/backtests", json=body)
+        r.raise_for_status()
+    else:
+        r = await http.post("/api/v1/backtests?mode=async", json=body)
+        r.raise_for_status()
+        job = r.json()["id"]
+        (await http.get(f"/api/v1/jobs/{job}/events")).raise_for_status()  # ends with the job
+        (await http.get(f"/api/v1/jobs/{job}/result")).raise_for_status()
+    return time.perf_counter() - t0
+
+
+def http_clients(
+    settings: Settings, mode: str, clients: int, each: int
+) -> tuple[float, float, int]:
+    """`clients` concurrent HTTP clients, `each` backtests each: p50, p99 (ms), errors."""
+    import httpx
+
+    from mcp_server.http import build_http_app
+
+    server = M.ServerThread(build_http_app(settings, host="127.0.0.1", port=0)).start()
+    times: list[float] = []
+    errors = [0]
+
+    async def client() -> None:
+        async with httpx.AsyncClient(base_url=server.url, timeout=120) as http:
+            for _ in range(each):
+                try:
+                    times.append(await _one(http, mode))
+                except Exception:  # counted: the figure is the error count
+                    errors[0] += 1
+
+    async def run() -> None:
+        async with httpx.AsyncClient(base_url=server.url, timeout=120) as http:
+            await _one(http, mode)  # warm: compile, load the sample once
+        async with anyio.create_task_group() as tg:
+            for _ in range(clients):
+                tg.start_soon(client)
+
+    try:
+        anyio.run(run)
+    finally:
+        server.stop()
+    times.sort()
+    p99 = times[min(len(times) - 1, round(0.99 * (len(times) - 1)))] if times else float("nan")
+    return statistics.median(times) * 1000 if times else float("nan"), p99 * 1000, errors[0]
+
+
+@dataclass
+class Bench:
+    """What every section of the run shares."""
+
+    args: argparse.Namespace
+    tmp: Path
+    data: DataSet
+    tiny: DataSet
+    t_in: float = 0.0
+    direct: float = 0.0
+    rows: list[tuple[str, str]] = field(default_factory=list)
+
+    def overhead_row(self, service: JobService, where: str) -> None:
+        s50, s99, extra = overhead(service, self.tiny, self.args.tiny, self.direct)
+        self.rows.append((f"{where} job overhead ({self.args.tiny} tiny backtests)",
+                          f"submit->start p50 {s50:.1f} ms p99 {s99:.1f} ms; total - run p50 {extra:.1f} ms"))  # fmt: skip
+
+    def http_row(self, settings: Settings, mode: str, where: str) -> None:
+        p50, p99, errs = http_clients(settings, mode, self.args.clients, self.args.each)
+        self.rows.append((f"{self.args.clients} HTTP clients x {self.args.each} backtests, {where}",
+                          f"p50 {p50:.0f} ms, p99 {p99:.0f} ms, {errs} errors"))  # fmt: skip
+
+
+def in_process_rows(b: Bench) -> None:
+    E.optimize_grid(b.tiny.candles, SEARCH.space(), overfit=False)  # compile / load the cache
+    t0 = time.perf_counter()
+    E.optimize_grid(b.data.candles, SEARCH.space(), overfit=False)
+    b.t_in = time.perf_counter() - t0
+    b.rows.append((f"grid of 184 on {b.args.bars:,} bars: in-process", f"{b.t_in:.2f} s"))
+    E.backtest(b.tiny.candles, "ema_cross")  # compile / load the cache
+    runs = []
+    for _ in range(20):
+        t1 = time.perf_counter()
+        E.backtest(b.tiny.candles, "ema_cross")
+        runs.append(time.perf_counter() - t1)
+    b.direct = statistics.median(runs)
+
+
+def embedded_rows(b: Bench) -> None:
+    settings = Settings(ServerSettings(data_dir=b.tmp, _env_file=None),  # type: ignore[call-arg]
+                        jobs=JobsSettings(broker_url="", _env_file=None))  # type: ignore[call-arg]  # fmt: skip
+    embedded = JobService(settings, MemoryEventBus())
+    cold = timed_grid(embedded, b.data, 1)
+    b.rows.append(("  ... as a job, embedded, first (worker loads the candles)", f"{cold:.2f} s"))
+    t_emb = timed_grid(embedded, b.data, 1)
+    b.rows.append(
+        ("  ... as a job, embedded worker (1 chunk)", f"{t_emb:.2f} s ({t_emb / b.t_in:.2f}x)")
+    )
+    b.overhead_row(embedded, "embedded")
+    b.http_row(settings, "sync", "in-process (sync)")
+
+
+def redis_rows(b: Bench, url: str) -> None:
+    settings = Settings(ServerSettings(data_dir=b.tmp, _env_file=None),  # type: ignore[call-arg]
+                        jobs=JobsSettings(broker_url=url, _env_file=None))  # type: ignore[call-arg]  # fmt: skip
+    service = JobService(settings, make_event_bus(job_events_url(settings)))
+    workers = Workers(
+        {**os.environ, "BST_BROKER_URL": url, "BST_DATA_DIR": str(b.tmp)}, service, b.tmp
+    )
+    took: dict[str, float] = {}
+    for label, threads, count in (("1 worker, all cores", None, 1),
+                                  ("1 single-threaded worker", 1, 1),
+                                  ("2 single-threaded workers", 1, 2)):  # fmt: skip
+        for k in range(count):
+            workers.start(f"w{k}", threads)
+        for _ in range(count):  # every pool process loads numba's cache and the candles once
+            timed_grid(service, b.data, count)
+        took[label] = t = timed_grid(service, b.data, 4)
+        b.rows.append(
+            (f"  ... through Redis, {label} (4 chunks)", f"{t:.2f} s ({t / b.t_in:.2f}x)")
+        )
+        if label == "1 worker, all cores":
+            b.overhead_row(service, "Redis")
+        if label == "2 single-threaded workers":
+            b.http_row(settings, "async", "async on 2 workers")
+        workers.stop()
+    speedup = took["1 single-threaded worker"] / took["2 single-threaded workers"]
+    b.rows.append(("2 vs 1 single-threaded workers", f"{speedup:.2f}x faster"))
+    service.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -117,76 +258,26 @@ def main() -> None:
     ap.add_argument("--bars", type=int, default=1_000_000)
     ap.add_argument("--tiny", type=int, default=40, help="Tiny jobs for the overhead rows")
     ap.add_argument("--redis-url", default=None)
+    ap.add_argument("--clients", type=int, default=20, help="Concurrent HTTP clients")
+    ap.add_argument("--each", type=int, default=5, help="Backtests per HTTP client")
     args = ap.parse_args()
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     tmp = Path(tempfile.mkdtemp(prefix="bench-jobs-"))
     source = CandleSource(M.CandleStore(tmp / "store"), max_bars=None)
-    data = anyio.run(source.load, LocalDataSpec(bars=args.bars))
-    tiny = anyio.run(source.load, LocalDataSpec(bars=500))
-    rows: list[tuple[str, str]] = []
-
-    E.optimize_grid(tiny.candles, SEARCH.space(), overfit=False)  # compile / load the cache
-    t0 = time.perf_counter()
-    E.optimize_grid(data.candles, SEARCH.space(), overfit=False)
-    t_in = time.perf_counter() - t0
-    rows.append((f"grid of 184 on {args.bars:,} bars: in-process", f"{t_in:.2f} s"))
-
-    embedded = JobService(Settings(ServerSettings(data_dir=tmp, _env_file=None),  # type: ignore[call-arg]
-                                   jobs=JobsSettings(broker_url="", _env_file=None)),  # type: ignore[call-arg]
-                          MemoryEventBus())  # fmt: skip
-    cold = timed_grid(embedded, data, 1)
-    rows.append(("  ... as a job, embedded, first (worker loads the candles)", f"{cold:.2f} s"))
-    t_emb = timed_grid(embedded, data, 1)
-    rows.append(
-        ("  ... as a job, embedded worker (1 chunk)", f"{t_emb:.2f} s ({t_emb / t_in:.2f}x)")
-    )
-    E.backtest(tiny.candles, "ema_cross")  # compile / load the cache
-    runs = []
-    for _ in range(20):
-        t1 = time.perf_counter()
-        E.backtest(tiny.candles, "ema_cross")
-        runs.append(time.perf_counter() - t1)
-    direct = statistics.median(runs)
-    s50, s99, extra = overhead(embedded, tiny, args.tiny, direct)
-    rows.append((f"embedded job overhead ({args.tiny} tiny backtests)",
-                 f"submit->start p50 {s50:.1f} ms p99 {s99:.1f} ms; total - run p50 {extra:.1f} ms"))  # fmt: skip
-
+    b = Bench(args, tmp, anyio.run(source.load, LocalDataSpec(bars=args.bars)),
+              anyio.run(source.load, LocalDataSpec(bars=500)))  # fmt: skip
+    in_process_rows(b)
+    embedded_rows(b)
     proc, url = (None, args.redis_url) if args.redis_url else _start_redis()
     if url is None:
-        rows.append(("Redis rows", "skipped: redis-server not found (pass --redis-url)"))
+        b.rows.append(("Redis rows", "skipped: redis-server not found (pass --redis-url)"))
     else:
-        settings = Settings(
-            ServerSettings(data_dir=tmp, _env_file=None),  # type: ignore[call-arg]
-            jobs=JobsSettings(broker_url=url, _env_file=None),
-        )  # type: ignore[call-arg]
-        service = JobService(settings, make_event_bus(job_events_url(settings)))
-        env = {**os.environ, "BST_BROKER_URL": url, "BST_DATA_DIR": str(tmp)}
-        workers = Workers(env, service, tmp)
-        one_thread: dict[str, float] = {}
-        for label, threads, count in (("1 worker, all cores", None, 1),
-                                      ("1 single-threaded worker", 1, 1),
-                                      ("2 single-threaded workers", 1, 2)):  # fmt: skip
-            for k in range(count):
-                workers.start(f"w{k}", threads)
-            for _ in range(count):  # every pool process loads numba's cache and the candles once
-                timed_grid(service, data, count)
-            t = timed_grid(service, data, 4)
-            one_thread[label] = t
-            rows.append(
-                (f"  ... through Redis, {label} (4 chunks)", f"{t:.2f} s ({t / t_in:.2f}x)")
-            )
-            if label == "1 worker, all cores":
-                s50, s99, extra = overhead(service, tiny, args.tiny, direct)
-                rows.append((f"Redis job overhead ({args.tiny} tiny backtests)",
-                             f"submit->start p50 {s50:.1f} ms p99 {s99:.1f} ms; total - run p50 {extra:.1f} ms"))  # fmt: skip
-            workers.stop()
-        speedup = one_thread["1 single-threaded worker"] / one_thread["2 single-threaded workers"]
-        rows.append(("2 vs 1 single-threaded workers", f"{speedup:.2f}x faster"))
-        service.close()
-        if proc is not None:
-            proc.terminate()
-    width = max(len(r[0]) for r in rows)
+        redis_rows(b, url)
+    if proc is not None:
+        proc.terminate()
+    width = max(len(r[0]) for r in b.rows)
     print(f"{'case'.ljust(width)}  result")
-    for name, value in rows:
+    for name, value in b.rows:
         print(f"{name.ljust(width)}  {value}")
 
 

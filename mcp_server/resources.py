@@ -9,6 +9,7 @@ optimization://{id}/table{?cursor}  every evaluated combination (or walk-forward
 optimization://{id}/heatmap         heatmap of the first two parameters (PNG)
 klines://{category}/{symbol}/{interval}{?start,end,limit}   exchange candles (JSON rows)
 strategies://catalog         strategies and their parameter specs (JSON)
+job://{id}                   a job's record, progress and recent events; its result once done (JSON)
 """
 
 from __future__ import annotations
@@ -174,6 +175,23 @@ async def klines(
     return _dump({**meta, "candles": market_views.candle_rows(c)})
 
 
+@_resource_errors
+async def job(jid: str, ctx: Context) -> str:
+    """A job (see the jobs tools): state, progress, its last 20 events, and its result
+    once it succeeded."""
+    jobs = app(ctx).jobs
+
+    def read() -> dict[str, Any]:
+        record = jobs.get(jid)
+        body: dict[str, Any] = record.model_dump(mode="json", exclude={"request"})
+        body["events"] = [e.model_dump(mode="json") for e in jobs.events(jid)[-20:]]
+        if record.state == "succeeded":
+            body["result"] = jobs.result(jid)
+        return body
+
+    return _dump(round_json(clean_json(await anyio.to_thread.run_sync(read))))
+
+
 _JSON, _PNG = "application/json", "image/png"
 _RESOURCES: list[tuple[str, str, str, Callable[..., Awaitable[Any]]]] = [
     ("backtest://{bid}/trades{?cursor}", "backtest-trades", _JSON, backtest_trades),
@@ -184,6 +202,7 @@ _RESOURCES: list[tuple[str, str, str, Callable[..., Awaitable[Any]]]] = [
     ("optimization://{oid}/heatmap", "optimization-heatmap", _PNG, optimization_heatmap),
     ("strategies://catalog", "strategies-catalog", _JSON, strategies_catalog),
     ("klines://{category}/{symbol}/{interval}{?start,end,limit}", "klines", _JSON, klines),
+    ("job://{jid}", "job", _JSON, job),
 ]
 
 

@@ -21,7 +21,7 @@ Everything public is re-exported here (and the commonly used names again from
 * `_heatmap`: a PNG heatmap of a result over two parameters.
 """
 
-from engine.optimize._bayes import optimize_bayes
+from engine.optimize._bayes import BatchFn, optimize_bayes
 from engine.optimize._distributed import (
     SearchMethod,
     chunk_bounds,
@@ -69,6 +69,7 @@ __all__ = [
     "DEFAULT_MAX_COMBOS",
     "OBJECTIVE_METRICS",
     "RISK_KEYS",
+    "BatchFn",
     "GridResult",
     "Objective",
     "OptimizationResult",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,12 +70,17 @@ def optimize_bayes(
     should_stop: StopFn | None = None,
     overfit: bool = True,
     n_blocks: int = 16,
+    run_batch: BatchFn | None = None,
 ) -> OptimizationResult:
     """Maximise the objective over ``space`` with ``n_trials`` TPE trials.
 
     ``batch_size`` trials (default 4 per core, at least 8) are evaluated at a
     time; repeated proposals reuse their earlier result instead of running
-    again. Trials that break a constraint are told as failed and not counted."""
+    again. Trials that break a constraint are told as failed and not counted.
+
+    ``run_batch(combos, half)`` evaluates a batch elsewhere (e.g. on job workers) and
+    returns its grid (``half``: on the first half of the data, for pruning); the sampler
+    stays here, so the asks and tells, and the result, are those of a local run."""
     if n_trials < 1:
         raise InvalidParameterError(f"n_trials must be >= 1, got {n_trials}")
     run = SearchRun.begin(space, objective, min_trades, config, progress=progress,
@@ -83,7 +88,7 @@ def optimize_bayes(
                           n_blocks=n_blocks, seed=seed)
     sample_combos(space, 1, seed)  # a clear error now if no combination is feasible
     batch = batch_size or max(8, 4 * numba.get_num_threads())
-    seen = _search(candles, run, n_trials, batch, prune)
+    seen = _search(candles, run, n_trials, batch, prune, run_batch or _local(candles, run))
     counts = seen.counts
     counts["repeated"] = max(0, seen.asks - counts["infeasible"] - counts["pruned"] - len(seen.combos))
     result = OptimizationResult(
@@ -152,12 +157,27 @@ def _study(seed: int, n_trials: int, batch: int, prune: bool) -> Any:
     return optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
 
 
-def _search(candles: Candles, run: SearchRun, n_trials: int, batch: int, prune: bool) -> _Seen:
+#: run_batch(combos, half) -> the grid of ``combos`` (on the first half of the data if half)
+BatchFn = Callable[[list[dict[str, ParamValue]], bool], GridResult]
+
+
+def _local(candles: Candles, run: SearchRun) -> BatchFn:
+    """Batches run here, through the grid kernel."""
+    half = candles.slice(0, len(candles) // 2)
+
+    def run_batch(combos: list[dict[str, ParamValue]], on_half: bool) -> GridResult:
+        return run_grid(half if on_half else candles, run.space.strategy, combos, run.config,
+                        should_stop=run.should_stop, max_combos=len(combos), allow_large=True)
+
+    return run_batch
+
+
+def _search(candles: Candles, run: SearchRun, n_trials: int, batch: int, prune: bool,
+            run_batch: BatchFn) -> _Seen:
     """Ask, run and tell batches until ``n_trials`` distinct combinations have run, the
     space runs dry, the asks run out or the run is cancelled."""
     study = _study(run.seed, n_trials, batch, prune)
     dists = _distributions(run.space)
-    half = candles.slice(0, len(candles) // 2) if prune else None
     seen = _Seen()
     stale = 0
     while len(seen.combos) < n_trials and seen.asks < 50 * n_trials:
@@ -167,8 +187,8 @@ def _search(candles: Candles, run: SearchRun, n_trials: int, batch: int, prune: 
         trials, params = _ask(study, dists, run.space, min(batch, n_trials - len(seen.combos)), seen)
         if not trials:
             continue
-        if half is not None:
-            trials, params = _prune(study, half, run, trials, params, seen)
+        if prune:
+            trials, params = _prune(study, run_batch, run, trials, params, seen)
         todo = seen.unknown(params)
         # a small discrete space runs dry: stop once batches keep proposing known trials
         stale = 0 if todo else stale + 1
@@ -176,8 +196,7 @@ def _search(candles: Candles, run: SearchRun, n_trials: int, batch: int, prune: 
             _tell(study, trials, params, seen, run.objective)
             break
         if todo:
-            seen.add(run_grid(candles, run.space.strategy, todo, run.config,
-                              should_stop=run.should_stop, max_combos=len(todo), allow_large=True))
+            seen.add(run_batch(todo, False))
         _tell(study, trials, params, seen, run.objective)
         run.report(min(len(seen.combos), n_trials), n_trials, "search")
         if seen.cancelled:
@@ -221,7 +240,7 @@ def _tell(study: Any, trials: list[Any], params: list[dict[str, ParamValue]], se
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
 
 
-def _prune(study: Any, half: Candles, run: SearchRun, trials: list[Any],
+def _prune(study: Any, run_batch: BatchFn, run: SearchRun, trials: list[Any],
            params: list[dict[str, ParamValue]],
            seen: _Seen) -> tuple[list[Any], list[dict[str, ParamValue]]]:
     """Score new trials on the first half of the data; tell the pruner's losers PRUNED."""
@@ -230,8 +249,7 @@ def _prune(study: Any, half: Candles, run: SearchRun, trials: list[Any],
     fresh = [k for k, p in enumerate(params) if seen.find(p) is None]
     if not fresh:
         return trials, params
-    g = run_grid(half, run.space.strategy, [params[k] for k in fresh], run.config,
-                 should_stop=run.should_stop, max_combos=len(fresh), allow_large=True)
+    g = run_batch([params[k] for k in fresh], True)
     drop = set()
     for k, m in zip(fresh, g.metrics, strict=False):
         score = run.objective.score(m)

@@ -25,6 +25,7 @@ from mcp_server.jobs._telemetry import JobsCollector
 from mcp_server.tools._args import SearchSpec, StrategySpec
 
 __all__ = [
+    "BayesRequest",
     "JobView",
     "SearchRequest",
     "WalkForwardRequest",
@@ -95,6 +96,23 @@ class WalkForwardRequest(SearchSpec, DataSpec):
         return data, search, split
 
 
+class BayesRequest(SearchSpec, DataSpec):
+    """The body of POST /api/v1/optimizations/bayes: the sampler runs in the server, each
+    batch of trials on a worker."""
+
+    n_trials: int = Field(100, ge=1, le=10_000, description="Distinct trials to evaluate")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="Sampler seed")
+    prune: bool = Field(False, description="Drop trials trailing on the first half of the data")
+    batch_size: int = Field(16, ge=1, le=1000, description="Trials per batch (one task each)")
+    overfit: bool = Field(True, description="Compute the overfitting report")
+
+    def parts(self) -> tuple[DataSpec, SearchSpec, dict[str, Any]]:
+        data = DataSpec.model_validate(self.model_dump(include=set(DataSpec.model_fields)))
+        search = SearchSpec.model_validate(self.model_dump(include=set(SearchSpec.model_fields)))
+        options = self.model_dump(include={"n_trials", "seed", "prune", "batch_size", "overfit"})
+        return data, search, options
+
+
 async def _job_call(fn: Callable[[], T]) -> T:
     """Run a job-service call in a thread; known errors become HTTP errors with the fix."""
     return await _http_errors(anyio.to_thread.run_sync(fn))
@@ -132,14 +150,23 @@ def add_job_routes(app: FastAPI, context: AppContext) -> frozenset[str]:
     jobs = context.jobs
     context.telemetry.registry.register(JobsCollector(jobs))
 
+    async def submit(
+        request: BayesRequest | WalkForwardRequest, how: Callable[..., JobRecord]
+    ) -> JSONResponse:
+        data, search, options = request.parts()
+        loaded = await _http_errors(context.candles.load(data))
+        return _accepted(await _job_call(lambda: how(loaded, search, **options)))
+
     # before /{method}: a literal path must be matched first
+    @router.post("/api/v1/optimizations/bayes", status_code=202)
+    async def bayes(request: BayesRequest) -> JSONResponse:
+        """A Bayesian search as a job: sampler here, trial batches on the workers."""
+        return await submit(request, jobs.submit_bayes)
+
     @router.post("/api/v1/optimizations/walk-forward", status_code=202)
     async def walk_forward(request: WalkForwardRequest) -> JSONResponse:
         """A walk-forward optimisation as a job, one task per split."""
-        data, search, split = request.parts()
-        loaded = await _http_errors(context.candles.load(data))
-        record = await _job_call(lambda: jobs.submit_walk_forward(loaded, search, **split))
-        return _accepted(record)
+        return await submit(request, jobs.submit_walk_forward)
 
     @router.post("/api/v1/optimizations/{method}", status_code=202)
     async def optimizations(

@@ -4,13 +4,14 @@
 * `_tasks`: the tasks (a backtest; a chunk of a grid or random search, the last one merges).
 * `_store`: job records, cancel flags and results under deterministic keys (Redis or memory).
 * `_runtime`: what tasks need (store, event bus, candle source), per process.
+* `_bayes`: the coordinator of a Bayesian search (sampler here, batches on workers).
 * `_embedded`: the in-process worker thread used when no broker is configured.
 * `_service`: `JobService`, the one API of every surface (submit, get, cancel, result, events).
 * `_urls`: which Redis db each part uses; `events_url_for` (events on the broker's Redis).
 """
 
 from mcp_server.jobs._app import LIMITS, QUEUES, QueueLimits, make_celery_app
-from mcp_server.jobs._requests import BacktestJob, SearchJob, WalkForwardJob
+from mcp_server.jobs._requests import BacktestJob, BayesJob, SearchJob, WalkForwardJob
 from mcp_server.jobs._runtime import JobRuntime
 from mcp_server.jobs._service import JobService
 from mcp_server.jobs._store import JobKind, JobRecord, JobState, MemoryJobStore, RedisJobStore
@@ -20,6 +21,7 @@ __all__ = [
     "LIMITS",
     "QUEUES",
     "BacktestJob",
+    "BayesJob",
     "JobKind",
     "JobRecord",
     "JobRuntime",

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from mcp_server.candles import DataSpec, LocalDataSpec
 from mcp_server.tools._args import SearchSpec, StrategySpec
 
-__all__ = ["BacktestJob", "SearchJob", "WalkForwardJob"]
+__all__ = ["BacktestJob", "BayesJob", "SearchJob", "WalkForwardJob"]
 
 
 class _ByReference(BaseModel):
@@ -63,3 +63,17 @@ class WalkForwardJob(_ByReference):
             train_bars=self.train_bars, test_bars=self.test_bars, ratio=self.ratio,
             min_trades=s.min_trades, allow_large=True,
         )  # fmt: skip
+
+
+class BayesJob(_ByReference):
+    """A Bayesian search: the sampler runs on the coordinator (the submitting server), its
+    trial batches on the workers."""
+
+    search: SearchSpec
+    n_trials: int = Field(100, ge=1, le=10_000)
+    seed: int = Field(0, ge=0)
+    prune: bool = False
+    # fixed here (not "4 per core"): the batches, hence the result, must not depend on
+    # the machine that coordinates
+    batch_size: int = Field(16, ge=1, le=1000)
+    overfit: bool = True

@@ -22,8 +22,8 @@ from mcp_server.errors import BrokerUnavailableError, JobNotFoundError, JobState
 from mcp_server.events import EventBus, JobEvent
 from mcp_server.jobs._app import QUEUES, make_celery_app
 from mcp_server.jobs._embedded import EmbeddedJobs
-from mcp_server.jobs._requests import BacktestJob, SearchJob, WalkForwardJob
-from mcp_server.jobs._runtime import JobRuntime, install_runtime
+from mcp_server.jobs._requests import BacktestJob, BayesJob, SearchJob, WalkForwardJob
+from mcp_server.jobs._runtime import JobRuntime, install_runtime, runtime_of
 from mcp_server.jobs._store import JobKind, JobRecord, JobStore, RedisJobStore
 from mcp_server.jobs._tasks import result_key
 from mcp_server.jobs._urls import is_redis_url, result_url_for
@@ -138,6 +138,24 @@ class JobService:
         record = self._new("walk_forward", job.model_dump(mode="json"), total=len(splits),
                            chunks=len(splits))  # fmt: skip
         self._send(record, [("bst.jobs.walk_fold", (record.id, i)) for i in range(len(splits))])
+        return record
+
+    def submit_bayes(self, data: DataSet, search: SearchSpec, **options: Any) -> JobRecord:
+        """A Bayesian search: the sampler runs in a thread of this process, its trial
+        batches on the workers (`options`: n_trials, seed, prune, batch_size, overfit)."""
+        from mcp_server.jobs._bayes import start_coordinator
+
+        job = BayesJob(data=BayesJob.spec_of(data.spec), fingerprint=data.fingerprint,
+                       search=search, **options)  # fmt: skip
+        search_combos(search.space(), "random", n_samples=1, seed=job.seed)  # infeasible: now
+        record = self._new("bayes", job.model_dump(mode="json"), total=job.n_trials, chunks=0)
+        self._send(record, [])
+        app = self.app()
+
+        def send(name: str, args: tuple[Any, ...], task_id: str) -> None:
+            app.send_task(name, args=args, task_id=task_id, retry=True, retry_policy=_PUBLISH_RETRY)
+
+        start_coordinator(runtime_of(app), send, record.id, data, job)
         return record
 
     def submit_backfill(self, request: BackfillRequest) -> JobRecord:

@@ -33,12 +33,12 @@ from engine.optimize import (
 )
 from mcp_server.errors import describe
 from mcp_server.jobs._app import LIMITS, MAX_WORKER_LOST_RETRIES
-from mcp_server.jobs._requests import BacktestJob, SearchJob, WalkForwardJob
+from mcp_server.jobs._requests import BacktestJob, BayesJob, SearchJob, WalkForwardJob
 from mcp_server.jobs._runtime import JobRuntime, runtime_of
 from mcp_server.jobs._store import JobRecord
 from mcp_server.tools.optimize import clean_json
 
-__all__ = ["chunk_key", "register_tasks", "result_key"]
+__all__ = ["batch_key", "batch_stats_key", "chunk_key", "register_tasks", "result_key"]
 
 log = logging.getLogger("mcp_server.jobs")
 _PROGRESS_EVERY_S = 0.25
@@ -188,6 +188,37 @@ def _merge(rt: JobRuntime, record: JobRecord, job: SearchJob, candles: Any, spac
     _finish(rt, record.id, "succeeded", result=result_key(record.id))
 
 
+def batch_key(job_id: str, batch: int) -> str:
+    return f"{job_id}:batch:{batch}"
+
+
+def batch_stats_key(job_id: str, batch: int) -> str:
+    return f"{job_id}:batch:{batch}:stats"
+
+
+def run_bayes_batch(task: Task, job_id: str, batch: int, half: bool) -> dict[str, Any] | None:
+    """One batch of a Bayesian search's trials (the coordinator asked for them)."""
+
+    def body(rt: JobRuntime, record: JobRecord) -> dict[str, Any]:
+        job = BayesJob.model_validate(record.request)
+        data = rt.load(job.data, job.fingerprint)
+        raw = rt.store.get_blob(batch_key(job_id, batch))
+        if raw is None:
+            raise RuntimeError(f"batch {batch} of job {job_id} is missing from the job store")
+        candles = data.candles.slice(0, len(data.candles) // 2) if half else data.candles
+        grid = E.run_grid(candles, job.search.space().strategy, json.loads(raw), job.search.config,
+                          should_stop=lambda: rt.store.cancelled(job_id), allow_large=True)  # fmt: skip
+        if grid.cancelled:
+            raise _Cancelled
+        buf = io.BytesIO()
+        np.save(buf, grid.stats, allow_pickle=False)
+        rt.store.put_blob(batch_stats_key(job_id, batch), buf.getvalue())
+        rt.bus.emit(job_id, "chunk_done", chunk=batch, rows=len(grid), half=half)
+        return {"batch": batch, "ref": batch_stats_key(job_id, batch)}
+
+    return _guarded(task, job_id, body)
+
+
 def fold_key(job_id: str, fold: int) -> str:
     return f"{job_id}:fold:{fold}"
 
@@ -291,6 +322,10 @@ def register_tasks(app: Celery) -> None:
     @app.task(name="bst.jobs.backtest", **limits("backtest"))
     def backtest(self: Task, job_id: str) -> dict[str, Any] | None:
         return run_backtest_job(self, job_id)
+
+    @app.task(name="bst.jobs.bayes_batch", **limits("optimizations.bayes"))
+    def bayes_batch(self: Task, job_id: str, batch: int, half: bool) -> dict[str, Any] | None:
+        return run_bayes_batch(self, job_id, batch, half)
 
     @app.task(name="bst.jobs.walk_fold", **limits("optimizations.walk"))
     def walk_fold(self: Task, job_id: str, fold: int) -> dict[str, Any] | None:

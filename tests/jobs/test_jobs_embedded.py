@@ -132,3 +132,24 @@ def test_walk_forward_folds_as_tasks_equal_the_in_process_walk_forward(
     want = json.loads(json.dumps(clean_json(whole.summary())))
     got.pop("elapsed_s"), want.pop("elapsed_s")
     assert got == want
+
+
+@pytest.mark.parametrize("prune", [False, True])
+def test_bayes_batches_on_workers_equal_the_in_process_search(
+    embedded: JobService, source, prune: bool
+) -> None:  # type: ignore[no-untyped-def]
+    data = load(source, bars=5000, seed=12)
+    search = SearchSpec(params={"fast": "3:40", "slow": "41:150"}, strategy="sma_cross")
+    record = embedded.submit_bayes(
+        data, search, n_trials=24, seed=5, batch_size=8, prune=prune, overfit=False
+    )
+    assert record.kind == "bayes"
+    done = wait_terminal(embedded, record.id)
+    assert done.state == "succeeded", done.error
+    got = embedded.result(record.id, ("bayes",))
+    whole = E.optimize_bayes(
+        data.candles, search.space(), 24, seed=5, batch_size=8, prune=prune, overfit=False
+    )
+    assert got["table"] == json.loads(json.dumps(clean_json(whole.table())))
+    kinds = [e.kind for e in embedded.events(record.id)]
+    assert kinds[:2] == ["queued", "started"] and kinds[-1] == "succeeded" and "chunk_done" in kinds

@@ -3,6 +3,7 @@ cancel one; bad ids say what to do."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import anyio
@@ -38,5 +39,8 @@ async def test_start_follow_list_cancel(tmp_path: Path) -> None:
         assert listed is not None and job_id in [j["id"] for j in listed["jobs"]]
         done = (await client.call_tool("cancel_job", {"job_id": job_id})).structured_content
         assert done is not None and done["state"] == "succeeded"  # over already: unchanged
+        res = json.loads((await client.read_resource(f"job://{job_id}")).contents[0].text)  # type: ignore[union-attr]
+        assert res["state"] == "succeeded" and res["events"][-1]["kind"] == "succeeded"
+        assert len(res["result"]["table"]) == 4
         missing = await client.call_tool("get_job", {"job_id": "0" * 32})
         assert missing.is_error and "list jobs" in missing.content[0].text  # type: ignore[union-attr]

@@ -111,3 +111,15 @@ def test_events_cross_processes_in_order_and_a_late_reader_resumes(redis_jobs, s
     assert service.health()["workers"] == [
         n for n in service.health()["workers"] if n.startswith("w1@")
     ]
+
+
+def test_bayes_batches_run_on_real_workers_and_match_in_process(redis_jobs, source) -> None:  # type: ignore[no-untyped-def]
+    service, workers = redis_jobs
+    workers.start("w1")
+    data = load(source, bars=8000, seed=25)
+    search = SearchSpec(params={"fast": "3:40", "slow": "41:150"}, strategy="sma_cross")
+    record = service.submit_bayes(data, search, n_trials=24, seed=4, batch_size=8, overfit=False)
+    done = wait_terminal(service, record.id, timeout=120)
+    assert done.state == "succeeded", done.error or workers.log("w1")[-3000:]
+    whole = E.optimize_bayes(data.candles, search.space(), 24, seed=4, batch_size=8, overfit=False)
+    assert service.result(record.id)["table"] == json.loads(json.dumps(clean_json(whole.table())))

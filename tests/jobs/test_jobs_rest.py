@@ -147,3 +147,17 @@ async def test_walk_forward_job_over_rest(rest: httpx.AsyncClient) -> None:
     assert summary["n_splits"] == 3 and len(summary["splits"]) == 3
     too_few = await rest.post("/api/v1/optimizations/walk-forward", json={**body, "bars": 60})
     assert too_few.status_code == 400
+
+
+async def test_bayes_job_over_rest(rest: httpx.AsyncClient) -> None:
+    body = {"strategy": "sma_cross", "params": {"fast": "3:40", "slow": "41:150"}, "bars": 4000,
+            "n_trials": 16, "batch_size": 8, "seed": 2, "overfit": False}  # fmt: skip
+    r = await rest.post("/api/v1/optimizations/bayes", json=body)
+    assert r.status_code == 202, r.text
+    job = r.json()
+    assert job["kind"] == "bayes"
+    assert (await _finished(rest, job["id"]))["state"] == "succeeded"
+    result = (await rest.get(f"/api/v1/jobs/{job['id']}/result")).json()
+    assert result["summary"]["method"] == "bayes" and len(result["table"]) == 16
+    wrong = await rest.post("/api/v1/optimizations/bayes", json={**body, "n_trials": 0})
+    assert wrong.status_code == 422

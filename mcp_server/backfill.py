@@ -2,9 +2,10 @@
 reporting through the job-event bus (`queued`, `started`, `progress`, `succeeded` or
 `failed`), so its status can be read by id from any process that shares the bus.
 
-`start_backfill` is the one place that decides where async work runs: today a background
-task of this process (the store work inside runs on threads, so the event loop stays
-free); the jobs package can point it at a Celery task without changing the callers."""
+`start_backfill` queues async work as a job on the `backfill` queue (`context.jobs`): on
+the workers when a broker is configured, so it survives this process, else on the
+embedded worker thread. Its task id is the job id; `backfill_status` folds the job's
+record and events. The sync mode runs here, in the request."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import asyncio
 import logging
 import time
 import uuid
+from contextlib import suppress
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import anyio
 import httpx
@@ -22,9 +24,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 import market as M
 from mcp_server.candles import Category
 from mcp_server.context import AppContext
-from mcp_server.errors import EventBusUnavailableError, describe
+from mcp_server.errors import EventBusUnavailableError, JobNotFoundError, JobStateError, describe
 from mcp_server.events import EventBus, EventKind
 from ohlcv import format_iso, interval_ms, normalize_interval
+
+if TYPE_CHECKING:
+    from mcp_server.jobs import JobService
 
 __all__ = [
     "BackfillRequest",
@@ -37,7 +42,6 @@ __all__ = [
 
 log = logging.getLogger("mcp_server.backfill")
 _MINUTE_MS = 60_000
-_TASKS: set[asyncio.Task[Any]] = set()  # a running task must stay referenced
 
 
 class BackfillRequest(BaseModel):
@@ -137,15 +141,16 @@ async def _emit(
 
 
 async def run_backfill(
-    context: AppContext, request: BackfillRequest, job_id: str
+    context: AppContext, request: BackfillRequest, job_id: str, *, base_url: str | None = None
 ) -> BackfillResult:
-    """Fetch the window into the store now; events go to `job_id`'s stream."""
+    """Fetch the window into the store now; events go to `job_id`'s stream. `base_url`:
+    the exchange the submitting server is configured for (default: this context's)."""
     bus = context.events()
     start, end, truncated = request.window(int(time.time() * 1000))
     key = M.DatasetKey.of(request.category, request.symbol, request.interval)
     await _emit(bus, job_id, "started", symbol=key.symbol, interval=key.interval,
                 start=format_iso(start), end=format_iso(end), truncated=truncated)  # fmt: skip
-    base = context.settings.server.bybit_base_url
+    base = base_url or context.settings.server.bybit_base_url
     limit = request.page_limit
     config = (
         M.ClientConfig(base_url=base, page_limit=limit)
@@ -192,35 +197,35 @@ def new_task_id() -> str:
 
 
 async def start_backfill(context: AppContext, request: BackfillRequest) -> str:
-    """Queue the backfill and return its task id at once (the `queued` event is written
-    first, so the status is readable as soon as the id is)."""
-    task_id = new_task_id()
-    await _emit(context.events(), task_id, "queued", required=True, symbol=request.symbol,
-                interval=request.interval)  # fmt: skip
-
-    async def run() -> None:
-        try:
-            await run_backfill(context, request, task_id)
-        except Exception:  # already reported as the `failed` event
-            log.warning("backfill %s failed", task_id, exc_info=True)
-
-    task = asyncio.get_running_loop().create_task(run(), name=task_id)
-    _TASKS.add(task)
-    task.add_done_callback(_TASKS.discard)
-    return task_id
+    """Queue the backfill as a job and return its id at once (the job's `queued` event
+    is written first, so the status is readable as soon as the id is)."""
+    jobs = context.jobs
+    base = context.settings.server.bybit_base_url
+    record = await anyio.to_thread.run_sync(lambda: jobs.submit_backfill(request, base_url=base))
+    return record.id
 
 
-def backfill_status(bus: EventBus, task_id: str) -> BackfillStatus | None:
-    """The task's state from its events (sync: run it in a thread); None if unknown."""
-    events = bus.read(task_id, "0", count=100_000)
-    if not events:
+def backfill_status(jobs: JobService, task_id: str) -> BackfillStatus | None:
+    """The backfill job's state from its record and events (sync: run it in a thread);
+    None if there is no such backfill."""
+    try:
+        record = jobs.get(task_id)
+    except JobNotFoundError:
         return None
-    status = BackfillStatus(task_id=task_id, status=events[-1].kind, events=len(events))
+    if record.kind != "backfill":
+        return None
+    events = jobs.bus.read(task_id, "0", count=100_000)
+    kind: EventKind = events[-1].kind if events else "queued"
+    status = BackfillStatus(
+        task_id=task_id,
+        status=cast(EventKind, record.state) if record.terminal else kind,
+        error=record.error,
+        events=len(events),
+    )
     for event in events:
         if event.kind == "progress":
             status.progress = event.data
-        elif event.kind == "succeeded":
-            status.result = event.data
-        elif event.kind == "failed":
-            status.error = str(event.data.get("error", "failed"))
+    if record.state == "succeeded":
+        with suppress(JobNotFoundError, JobStateError):  # expired: the status still says so
+            status.result = jobs.result(task_id, ("backfill",))
     return status

@@ -139,7 +139,7 @@ def add_admin_routes(app: FastAPI, context: AppContext) -> frozenset[str]:
         if refusal is not None:
             return refusal
         if body.mode == "async":
-            task_id = await _answer(context, start_backfill(context, body), "events")
+            task_id = await _answer(context, start_backfill(context, body), "jobs")
             return JSONResponse({"mode": "async", "task_id": task_id}, status_code=202)
         result = await _answer(context, run_backfill(context, body, new_task_id()), "market")
         return JSONResponse(result.model_dump())
@@ -149,8 +149,8 @@ def add_admin_routes(app: FastAPI, context: AppContext) -> frozenset[str]:
         refusal = authenticate(admin, request)
         if refusal is not None:
             return refusal
-        read = anyio.to_thread.run_sync(backfill_status, context.events(), task_id)
-        status = await _answer(context, read, "events")
+        read = anyio.to_thread.run_sync(backfill_status, context.jobs, task_id)
+        status = await _answer(context, read, "jobs")
         if status is None:
             return _fail(
                 404,

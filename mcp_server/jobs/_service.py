@@ -158,10 +158,14 @@ class JobService:
         start_coordinator(runtime_of(app), send, record.id, data, job)
         return record
 
-    def submit_backfill(self, request: BackfillRequest) -> JobRecord:
+    def submit_backfill(
+        self, request: BackfillRequest, *, base_url: str | None = None
+    ) -> JobRecord:
         """Fetch a symbol's candles into the workers' store on the `backfill` queue
-        (exchange hiccups are retried with backoff, up to 5 times)."""
-        record = self._new("backfill", request.model_dump(mode="json"), total=0, chunks=1)
+        (exchange hiccups are retried with backoff, up to 5 times). `base_url`: the
+        exchange to fetch from (default: the worker's BST_BYBIT_BASE_URL)."""
+        job = request.model_dump(mode="json") | ({"base_url": base_url} if base_url else {})
+        record = self._new("backfill", job, total=0, chunks=1)
         self._send(record, [("bst.jobs.backfill_fetch", (record.id,))])
         return record
 

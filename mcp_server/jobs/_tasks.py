@@ -294,12 +294,15 @@ def run_backfill_job(task: Task, job_id: str) -> dict[str, Any] | None:
     from mcp_server.context import AppContext
 
     def body(rt: JobRuntime, record: JobRecord) -> dict[str, Any]:
-        request = BackfillRequest.model_validate(record.request)
+        raw = dict(record.request)
+        base_url = raw.pop("base_url", None)  # the submitting server's exchange, if it set one
+        request = BackfillRequest.model_validate(raw)
         context = AppContext(rt.settings, local=True, events=_ProgressOnly(rt.bus))
 
         async def fetch() -> dict[str, Any]:
             try:
-                return (await run_backfill(context, request, job_id)).model_dump(mode="json")
+                done = await run_backfill(context, request, job_id, base_url=base_url)
+                return done.model_dump(mode="json")
             finally:
                 await context.aclose()
 

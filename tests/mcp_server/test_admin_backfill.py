@@ -207,6 +207,8 @@ async def test_async_backfill_returns_a_task_id_and_completes_with_events(
     assert status["status"] == "succeeded", status
     assert status["result"]["mode"] == "async" and status["result"]["upserts"] >= 85
     assert status["error"] is None and status["events"] >= 3  # queued, started, ..., succeeded
+    job = (await admin.get(f"/api/v1/jobs/{status['task_id']}")).json()  # the task is a job
+    assert (job["kind"], job["state"]) == ("backfill", "succeeded"), job
     missing = await admin.get(f"{URL}/backfill-nope", headers=GOOD)
     assert missing.status_code == 404 and "mode=async" in missing.text
 
@@ -237,23 +239,3 @@ async def test_a_failing_backfill_says_why_in_both_modes(tmp_path: Path, fake_by
             and "NOPEUSDT" in status["error"]
             and status["result"] is None
         )
-
-
-async def test_async_status_is_read_from_redis_streams(
-    tmp_path: Path, fake_bybit: str, redis_url: str
-) -> None:
-    """With BST_EVENTS_URL on Redis the status comes from the job's stream, which any
-    process sharing the bus (a worker, another server) can read."""
-    settings = _settings(tmp_path, fake_bybit)
-    settings.server.events_url = redis_url
-    async for http in _client(settings):
-        r = await http.post(URL, json={**BODY, "mode": "async", "symbol": "ETHUSDT"}, headers=GOOD)
-        task_id = r.json()["task_id"]
-        status = await _wait_done(http, task_id)
-    assert status["status"] == "succeeded" and status["result"]["symbol"] == "ETHUSDT"
-    from mcp_server.events import RedisEventBus
-
-    other = RedisEventBus.from_url(redis_url)  # another process's view of the same bus
-    kinds = [e.kind for e in other.read(task_id)]
-    assert kinds[:2] == ["queued", "started"] and kinds[-1] == "succeeded"
-    other.close()

@@ -42,6 +42,10 @@ class Telemetry:
             "bst_results_in_memory", "Backtest results held for resources", registry=r
         )
         self._add_live(r)
+        self.job_events = Counter(
+            "bst_job_events", "Job events handled by the metrics consumer group (Redis events "
+            "only), by kind", ["kind"], registry=r,
+        )  # fmt: skip
 
     def _add_live(self, r: CollectorRegistry) -> None:
         """The live stream and the WebSocket relay."""

@@ -11,6 +11,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 
 from mcp_server import __version__
 from mcp_server.context import AppContext
+from mcp_server.http._events_consumer import running_event_consumer
 from mcp_server.http.admin import add_admin_routes
 from mcp_server.http.guard import Guard, check_bind
 from mcp_server.http.jobs import add_job_routes
@@ -58,7 +59,8 @@ def build_http_app(
             try:
                 if settings.live.enabled:
                     await shared.live.start_for(shared.market())
-                yield
+                async with running_event_consumer(shared):
+                    yield
             finally:
                 await shared.live.stop()
                 await shared.exit()

@@ -239,3 +239,22 @@ async def test_a_failing_backfill_says_why_in_both_modes(tmp_path: Path, fake_by
             and "NOPEUSDT" in status["error"]
             and status["result"] is None
         )
+
+
+async def test_async_backfill_with_the_broker_down_is_a_clear_503(
+    tmp_path: Path, fake_bybit: str
+) -> None:
+    from servers_testkit import free_port
+
+    from mcp_server.settings import JobsSettings
+
+    base = _settings(tmp_path, fake_bybit)
+    dead = JobsSettings(broker_url=f"redis://127.0.0.1:{free_port()}/0", _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(base.server, base.router, admin=base.admin, jobs=dead)
+    async for http in _client(settings):
+        started = time.monotonic()
+        r = await http.post(URL, json={**BODY, "mode": "async"}, headers=GOOD)
+        assert r.status_code == 503 and "BST_BROKER_URL" in r.text, r.text
+        assert time.monotonic() - started < 30  # seconds, not a hang
+        sync = await http.post(URL, json=BODY, headers=GOOD)  # in-process work still runs
+        assert sync.status_code == 200 and sync.json()["mode"] == "sync"

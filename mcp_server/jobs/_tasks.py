@@ -10,7 +10,9 @@ import io
 import json
 import logging
 import os
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -95,15 +97,30 @@ def _finish(rt: JobRuntime, job_id: str, state: str, **data: Any) -> None:
     rt.bus.emit(job_id, kind, **data)  # type: ignore[arg-type]
 
 
+# Chunks of one job run on several threads of a process: the total is read and emitted under
+# one lock, and never below what this process already emitted, so progress events stay in order
+# (two threads could otherwise read 2 and 4 and emit 4 before 2).
+_progress_lock = threading.Lock()
+_emitted: OrderedDict[str, int] = OrderedDict()  # job id -> highest `done` emitted here
+_EMITTED_KEPT = 1024
+
+
 def _progress(rt: JobRuntime, record: JobRecord, chunk: int) -> Callable[[int, int], None]:
     """A run_grid progress callback: the job's total over all chunks, throttled."""
     last = [0.0]
 
     def report(done: int, _total: int) -> None:
-        total_done = rt.store.chunk_progress(record.id, chunk, done)
-        now = time.monotonic()
-        if now - last[0] >= _PROGRESS_EVERY_S or total_done >= record.total:
+        with _progress_lock:
+            total_done = rt.store.chunk_progress(record.id, chunk, done)
+            now = time.monotonic()
+            due = now - last[0] >= _PROGRESS_EVERY_S or total_done >= record.total
+            if not due or total_done <= _emitted.get(record.id, -1):
+                return
             last[0] = now
+            _emitted[record.id] = total_done
+            _emitted.move_to_end(record.id)
+            if len(_emitted) > _EMITTED_KEPT:
+                _emitted.popitem(last=False)
             rt.bus.emit(record.id, "progress", done=total_done, total=record.total)
 
     return report

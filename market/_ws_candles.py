@@ -170,7 +170,7 @@ class CandleTopic:
             await self._close(it, "ws", ts)  # latest wins
 
     async def _close(self, it: KlineItem, source: Source, ts: int, *, advance: bool = True) -> None:
-        self._store.upsert(self.key, _to_candles([it]), synthetic=self._client.synthetic or None)
+        await self._upsert(_to_candles([it]))
         self._counters.closed += 1
         if advance:
             self.last_closed = max(self.last_closed or it.start, it.start)
@@ -178,6 +178,13 @@ class CandleTopic:
             if self.current is not None and self.current.start <= it.start:
                 self.current = None
         await self._emit(it, source, closed=True, ts=ts)
+
+    async def _upsert(self, candles: Candles) -> None:
+        # A parquet chunk read and rewrite takes tens to hundreds of ms: on a thread, so the
+        # other topics' messages (tickers, other symbols) are not held up meanwhile. This
+        # topic's own queue waits, so stored-before-published still holds.
+        synthetic = self._client.synthetic or None
+        await asyncio.to_thread(self._store.upsert, self.key, candles, synthetic=synthetic)
 
     async def _emit(self, it: KlineItem, source: Source, *, closed: bool, ts: int) -> None:
         text = candle_event(
@@ -234,7 +241,7 @@ class CandleTopic:
         got = got.between(lo, hi)
         self._unfilled.difference_update(got.time.tolist())
         if len(got):
-            self._store.upsert(self.key, got, synthetic=self._client.synthetic or None)
+            await self._upsert(got)
             self._counters.repaired += len(got)
             self._counters.closed += len(got)
             now = self._clock()

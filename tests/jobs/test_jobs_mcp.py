@@ -34,7 +34,10 @@ async def test_start_follow_list_cancel(tmp_path: Path) -> None:
                 if info["state"] == "succeeded":
                     break
                 await anyio.sleep(0.1)
-        assert len(info["result"]["table"]) == 4 and info["done"] == 4
+        # the result as optimize_grid answers it, the ranked table a resource
+        assert info["result"]["evaluated"] == 4 and info["done"] == 4
+        table = (await client.read_resource(info["result"]["table"])).contents[0]
+        assert len(json.loads(table.text)["rows"]) == 4  # type: ignore[union-attr]
         listed = (await client.call_tool("list_jobs", {})).structured_content
         assert listed is not None and job_id in [j["id"] for j in listed["jobs"]]
         done = (await client.call_tool("cancel_job", {"job_id": job_id})).structured_content

@@ -1,0 +1,69 @@
+"""How a long tool runs as a job: submit it, then either answer at once with the job id
+(`wait=false`) or follow the job's events, relaying its progress as MCP progress
+notifications, and cancel the job when the MCP call is cancelled."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from mcp.server.mcpserver import Context
+from mcp.types import CallToolResult
+
+from mcp_server.events import follow
+from mcp_server.tools._runtime import progress, tool_result
+from mcp_server.tools._ticket import JobTicket, Wait
+
+if TYPE_CHECKING:  # the jobs package imports the tools' argument models
+    from mcp_server.jobs import JobRecord, JobService
+
+__all__ = ["JobTicket", "Wait", "run_as_job"]
+
+_RELAY_EVERY_S = 0.2  # as the in-process tools did: a notification per tick, not per event
+
+
+def ticket(record: JobRecord) -> CallToolResult:
+    return tool_result(
+        JobTicket(
+            job_id=record.id,
+            state=record.state,
+            hint=f"get_job(job_id, include_result=true) or the resource job://{record.id}",
+        ).model_dump(mode="json")
+    )
+
+
+async def run_as_job(
+    ctx: Context,
+    jobs: JobService,
+    submit: Callable[[], JobRecord],
+    wait: bool,
+    answer: Callable[[dict[str, Any]], Any],
+) -> Any:
+    """Submit the job; without `wait` its ticket, else `answer(result)` once it succeeded."""
+    record = await anyio.to_thread.run_sync(submit)
+    if not wait:
+        return ticket(record)
+    try:
+        await _relay(ctx, jobs, record)
+    except anyio.get_cancelled_exc_class():
+        # the client gave up on the call: the job must not keep the workers busy
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(jobs.cancel, record.id)
+        raise
+    # a failed or cancelled job raises here, with what went wrong
+    return answer(await anyio.to_thread.run_sync(jobs.result, record.id))
+
+
+async def _relay(ctx: Context, jobs: JobService, record: JobRecord) -> None:
+    """Follow the job to its end, sending its progress at most every `_RELAY_EVERY_S`."""
+    last = 0.0
+    pending: tuple[float, float] | None = None
+    async for event in follow(jobs.bus, record.id, block_s=_RELAY_EVERY_S):
+        if event.kind == "progress":
+            pending = (float(event.data.get("done", 0)), float(event.data.get("total", 0)))
+        if pending is not None and (event.terminal or time.monotonic() - last >= _RELAY_EVERY_S):
+            done, total = pending
+            await progress(ctx, done, max(total, 1.0), record.kind)
+            last, pending = time.monotonic(), None

@@ -19,7 +19,7 @@ from mcp_server.tools._ticket import JobTicket, Wait
 if TYPE_CHECKING:  # the jobs package imports the tools' argument models
     from mcp_server.jobs import JobRecord, JobService
 
-__all__ = ["JobTicket", "Wait", "run_as_job"]
+__all__ = ["JobTicket", "Wait", "job_result", "run_as_job"]
 
 _RELAY_EVERY_S = 0.2  # as the in-process tools did: a notification per tick, not per event
 
@@ -53,7 +53,18 @@ async def run_as_job(
             await anyio.to_thread.run_sync(jobs.cancel, record.id)
         raise
     # a failed or cancelled job raises here, with what went wrong
-    return answer(await anyio.to_thread.run_sync(jobs.result, record.id))
+    return answer(await anyio.to_thread.run_sync(job_result, jobs, record.id))
+
+
+def job_result(jobs: JobService, job_id: str) -> dict[str, Any]:
+    """A succeeded job's result, its `elapsed_s` the job's run time (the stored one
+    times only the merge of its chunks)."""
+    payload = jobs.result(job_id)
+    record = jobs.get(job_id)
+    summary = payload.get("summary")
+    if isinstance(summary, dict) and record.started is not None and record.finished is not None:
+        summary["elapsed_s"] = round(record.finished - record.started, 4)
+    return payload
 
 
 async def _relay(ctx: Context, jobs: JobService, record: JobRecord) -> None:

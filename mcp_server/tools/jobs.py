@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import anyio
 from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from mcp_server.candles import DataSpec
 from mcp_server.tools._args import SearchSpec
+from mcp_server.tools._jobwait import job_result
 from mcp_server.tools._runtime import READ_ONLY, app, tool
 from mcp_server.tools.optimize import job_answer
 
@@ -80,7 +82,8 @@ async def get_job(
     result = None
     if include_result and record.state == "succeeded":
         # in the shape the synchronous tool (optimize_*, walk_forward) answers
-        result = await job_answer(context, record.kind, record.request, context.jobs.result(job_id))
+        payload = await anyio.to_thread.run_sync(job_result, context.jobs, job_id)
+        result = await job_answer(context, record.kind, record.request, payload)
     return JobInfo.of(record, result)
 
 

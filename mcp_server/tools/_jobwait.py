@@ -6,22 +6,39 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import anyio
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 
+import market as M
+from mcp_server.backfill import BackfillRequest
 from mcp_server.events import follow
 from mcp_server.tools._runtime import progress, tool_result
 from mcp_server.tools._ticket import JobTicket, Wait
+from ohlcv import Interval
 
 if TYPE_CHECKING:  # the jobs package imports the tools' argument models
     from mcp_server.jobs import JobRecord, JobService
 
-__all__ = ["JobTicket", "Wait", "job_result", "run_as_job"]
+__all__ = ["JobTicket", "Wait", "backfill_of", "job_result", "run_as_job", "ticket"]
 
 _RELAY_EVERY_S = 0.2  # as the in-process tools did: a notification per tick, not per event
+
+
+def backfill_of(key: M.DatasetKey, lo: int, hi: int) -> BackfillRequest:
+    """The backfill job of fetch_history's window: candles opened in `lo`..`hi` (ms),
+    with enough pages that the window is never truncated."""
+    step = Interval.parse(key.interval).ms
+    pages = min(100_000, (hi - lo) // (1000 * step) + 2)
+    return BackfillRequest.model_validate({
+        "symbol": key.symbol, "interval": key.interval, "category": key.category,
+        "start_at_iso": datetime.fromtimestamp(lo / 1000, UTC),
+        "end_at_iso": datetime.fromtimestamp(max(hi, lo + 1) / 1000, UTC),
+        "page_limit": 1000, "max_pages": pages, "mode": "async",
+    })  # fmt: skip
 
 
 def ticket(record: JobRecord) -> CallToolResult:

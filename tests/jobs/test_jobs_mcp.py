@@ -5,6 +5,7 @@ progress, answer a ticket with wait=false, and cancel their job with the call.""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -180,3 +181,38 @@ async def test_a_job_result_before_it_is_ready_and_unknown_ids(tmp_path: Path) -
         assert bad.is_error and "job_id" in bad.content[0].text  # type: ignore[union-attr]
         gone = await client.call_tool("cancel_job", {"job_id": "f" * 32})
         assert gone.is_error and "no job" in gone.content[0].text  # type: ignore[union-attr]
+
+
+async def test_through_redis_workers_fetch_history_as_a_job_and_a_grid(  # type: ignore[no-untyped-def]
+    redis_jobs, tmp_path: Path
+) -> None:
+    import market as M
+    from mcp_server.cli.data import build_fake
+
+    service, workers = redis_jobs
+    fake = M.ServerThread(build_fake(5).app).start()
+    try:
+        workers.env["BST_BYBIT_BASE_URL"] = fake.url
+        workers.start("w1")
+        settings = Settings(
+            ServerSettings(data_dir=tmp_path, bybit_base_url=fake.url, _env_file=None),  # type: ignore[call-arg]
+            jobs=service.settings.jobs,
+        )
+        server, _ = build_server(settings)
+        async with Client(server) as client:
+            two_days = datetime.now(UTC) - timedelta(days=2)
+            args = {"symbol": "BTCUSDT", "interval": "60", "start": two_days.isoformat(timespec="seconds"),
+                    "wait": False}  # fmt: skip
+            r = await client.call_tool("fetch_history", args)
+            assert not r.is_error and r.structured_content is not None, r.content
+            info = await _until(client, r.structured_content["job_id"], "succeeded", "failed")
+            assert info["state"] == "succeeded", workers.log("w1")[-3000:]
+            assert info["kind"] == "backfill" and info["result"]["upserts"] >= 40
+            listed = (await client.call_tool("list_datasets", {})).structured_content
+            assert listed is not None
+            assert any(d["symbol"] == "BTCUSDT" for d in listed["datasets"])  # in the shared store
+            grid = await client.call_tool("optimize_grid", SMALL)
+            assert not grid.is_error and grid.structured_content is not None, grid.content
+            assert grid.structured_content["evaluated"] == 12
+    finally:
+        fake.stop()

@@ -4,6 +4,7 @@ notifications, and cancel the job when the MCP call is cancelled."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ if TYPE_CHECKING:  # the jobs package imports the tools' argument models
 
 __all__ = ["JobTicket", "Wait", "backfill_of", "job_result", "run_as_job", "ticket"]
 
+log = logging.getLogger("mcp_server.tools")
 _RELAY_EVERY_S = 0.2  # as the in-process tools did: a notification per tick, not per event
 
 
@@ -67,7 +69,11 @@ async def run_as_job(
     except anyio.get_cancelled_exc_class():
         # the client gave up on the call: the job must not keep the workers busy
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(jobs.cancel, record.id)
+            try:
+                await anyio.to_thread.run_sync(jobs.cancel, record.id)
+            except Exception:  # e.g. the broker went away: the call still ends as cancelled
+                log.warning("could not cancel job %s after its call was cancelled", record.id,
+                            exc_info=True)  # fmt: skip
         raise
     # a failed or cancelled job raises here, with what went wrong
     return answer(await anyio.to_thread.run_sync(job_result, jobs, record.id))

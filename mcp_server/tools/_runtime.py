@@ -243,8 +243,7 @@ def _flat_signature(sig: inspect.Signature, flat: dict[str, type[BaseModel]]) ->
             continue
         params.extend(
             inspect.Parameter(
-                n,
-                inspect.Parameter.KEYWORD_ONLY,
+                n, inspect.Parameter.KEYWORD_ONLY,
                 default=inspect.Parameter.empty if f.is_required() else f.default,
                 annotation=Annotated[f.annotation, *f.metadata, Field(description=f.description)],
             )

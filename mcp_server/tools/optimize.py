@@ -2,8 +2,9 @@
 
 Each tool runs as a job (`context.jobs`: the embedded worker, or the broker's workers):
 it waits for the job, relaying its progress as MCP progress notifications, and cancels
-the job when the client cancels the call; with `wait=false` it answers the job id at once. Results are compact; the full ranked table is the
-resource ``optimization://{id}/table`` and the heatmap is attached as an image.
+the job when the client cancels the call; with `wait=false` it answers the job id at
+once. Results are compact; the full ranked table is the resource
+``optimization://{id}/table`` and the heatmap is attached as an image.
 """
 
 from __future__ import annotations
@@ -32,18 +33,10 @@ from ohlcv import Candles, describe_data
 if TYPE_CHECKING:  # the jobs package imports this module (clean_json)
     from mcp_server.jobs import JobRecord, JobService
 
-__all__ = [
-    "clean_json",
-    "job_answer",
-    "optimize_bayesian",
-    "optimize_grid",
-    "optimize_random",
-    "walk_forward",
-]
+__all__ = ["clean_json", "job_answer", "optimize_bayesian", "optimize_grid", "optimize_random",
+           "walk_forward"]  # fmt: skip
 
-SearchSeed = Annotated[
-    int, Field(ge=0, le=2**31 - 1, description="Seed of the sampler (reproducible)")
-]
+SearchSeed = Annotated[int, Field(ge=0, le=2**31 - 1, description="Seed of the sampler (reproducible)")]
 Heatmap = Annotated[
     bool,
     Field(description="Attach the heatmap PNG of the first two params"),
@@ -104,20 +97,14 @@ def clean_json(x: Any) -> Any:
 
 
 def _search_result(
-    context: AppContext,
-    payload: dict[str, Any],
-    candles: Candles,
-    search: SearchSpec,
-    heatmap: bool,
+    context: AppContext, payload: dict[str, Any], candles: Candles, search: SearchSpec, heatmap: bool
 ) -> CallToolResult:
     """The tool's answer from a search job's result (`summary` and ranked `table`)."""
     s, rows = payload["summary"], payload["table"]
     varied = list(s["space"]["params"])
     draw: Callable[[], bytes] | None = None
     if len(varied) >= 2 and s["best"] is not None:
-        tag = describe_data(
-            None, candles.synthetic
-        )  # story: the heatmap's title says synthetic data
+        tag = describe_data(None, candles.synthetic)  # story: the heatmap's title says synthetic data
         draw = functools.partial(_heatmap, s, rows, varied[0], varied[1], tag)
     oid = context.optimizations.put({"kind": s["method"], "strategy": s["strategy"], "rows": rows},
                                     heatmap=draw)  # fmt: skip
@@ -186,9 +173,7 @@ def _check_grid(search: SearchSpec, max_combos: int, *, cap: int) -> None:
 async def optimize_grid(
     ctx: Context,
     search: SearchSpec,  # every model argument is shown flat (tools._runtime)
-    max_combos: Annotated[
-        int, Field(ge=1, le=1_000_000, description="Refuse larger grids")
-    ] = 100_000,
+    max_combos: Annotated[int, Field(ge=1, le=1_000_000, description="Refuse larger grids")] = 100_000,
     data: DataSpec = DataSpec(),
     include_heatmap: Heatmap = False,
     wait: Wait = True,
@@ -205,9 +190,7 @@ async def optimize_grid(
 async def optimize_random(
     ctx: Context,
     search: SearchSpec,
-    n_samples: Annotated[
-        int, Field(ge=1, le=5000, description="Distinct random combinations")
-    ] = 200,
+    n_samples: Annotated[int, Field(ge=1, le=5000, description="Distinct random combinations")] = 200,
     search_seed: SearchSeed = 0,
     data: DataSpec = DataSpec(),
     include_heatmap: Heatmap = False,
@@ -225,9 +208,7 @@ async def optimize_bayesian(
     search: SearchSpec,
     n_trials: Annotated[int, Field(ge=1, le=1000, description="Distinct trials to evaluate")] = 100,
     search_seed: SearchSeed = 0,
-    prune: Annotated[
-        bool, Field(description="Drop trials trailing on the first half of the data")
-    ] = False,
+    prune: Annotated[bool, Field(description="Drop trials trailing on the first half of the data")] = False,
     data: DataSpec = DataSpec(),
     include_heatmap: Heatmap = False,
     wait: Wait = True,
@@ -264,12 +245,8 @@ async def walk_forward(
         Field(description="rolling: fixed train length; anchored: train from the start"),
     ] = "rolling",
     ratio: Annotated[float, Field(gt=0, le=100, description="Train length / test length")] = 4.0,
-    train_bars: Annotated[
-        int | None, Field(ge=2, description="Train length (overrides ratio)")
-    ] = None,
-    test_bars: Annotated[
-        int | None, Field(ge=2, description="Test length (overrides ratio)")
-    ] = None,
+    train_bars: Annotated[int | None, Field(ge=2, description="Train length (overrides ratio)")] = None,
+    test_bars: Annotated[int | None, Field(ge=2, description="Test length (overrides ratio)")] = None,
     max_combos: Annotated[int, Field(ge=1, le=100_000, description="Refuse larger grids")] = 10_000,
     data: DataSpec = DataSpec(),
     wait: Wait = True,

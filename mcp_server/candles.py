@@ -15,6 +15,7 @@ the exchange says `synthetic`, and so does every result made from it.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -123,6 +124,36 @@ class DataSet:
         return self.candles.fingerprint()
 
 
+class _Samples:
+    """The generated samples, one store per process: they are deterministic, so every
+    source shares them (the embedded job worker's too, which then does not generate again
+    what the server just loaded to submit the job). Locked: worker threads load too."""
+
+    def __init__(self, slots: int) -> None:
+        self._lru: TtlLru[str, DataSet] = TtlLru(slots)
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(spec: DataSpec) -> str:
+        return spec.model_dump_json()  # a DataSpec and a LocalDataSpec of the same candles: one key
+
+    def get(self, spec: DataSpec) -> DataSet | None:
+        with self._lock:
+            return self._lru.get(self._key(spec))
+
+    def put(self, spec: DataSpec, data: DataSet) -> DataSet:
+        """Keep `data`; the entry another thread stored first, if any (one object per spec)."""
+        with self._lock:
+            first = self._lru.get(self._key(spec))
+            if first is not None:
+                return first
+            self._lru.set(self._key(spec), data)
+            return data
+
+
+_SHARED_SAMPLES = _Samples(_SAMPLE_SLOTS)
+
+
 @dataclass
 class CandleSource:
     """Loads a `DataSpec`: `max_bars` (None: no limit) caps what a caller may load, and
@@ -133,7 +164,7 @@ class CandleSource:
     file_root: Path | None = None
     engine_lane: anyio.CapacityLimiter | None = None
     # Only the sample is remembered: it is deterministic, while the store and files change.
-    _samples: TtlLru[DataSpec, DataSet] = field(default_factory=lambda: TtlLru(_SAMPLE_SLOTS))
+    _samples: _Samples = field(default_factory=lambda: _SHARED_SAMPLES)
 
     async def load(self, spec: DataSpec) -> DataSet:
         """The candles of `spec`, validated for the engine."""
@@ -145,7 +176,7 @@ class CandleSource:
             hit = self._samples.get(spec)
             if hit is None:
                 hit = await anyio.to_thread.run_sync(_sample, spec, limiter=self.engine_lane)
-                self._samples.set(spec, hit)
+                hit = self._samples.put(spec, hit)
             return hit
         loader = self._stored if spec.source == "store" else self._file
         return await anyio.to_thread.run_sync(loader, spec, limiter=self.engine_lane)

@@ -47,9 +47,9 @@ class WalkForwardJob(_ByReference):
     """A walk-forward optimisation, one split per task."""
 
     search: SearchSpec
-    n_splits: int = Field(5, ge=2, le=50)
+    n_splits: int = Field(5, ge=1, le=100)  # the engine's (and the MCP tool's) bounds
     mode: Literal["rolling", "anchored"] = "rolling"
-    train_bars: int | None = Field(None, ge=10)
+    train_bars: int | None = Field(None, ge=2)
     test_bars: int | None = Field(None, ge=2)
     ratio: float = Field(4.0, gt=0, le=100)
 

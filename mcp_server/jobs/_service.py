@@ -15,7 +15,7 @@ from celery import Celery
 from kombu.exceptions import OperationalError
 
 import market as M
-from engine.optimize import chunk_bounds, search_combos
+from engine.optimize import DEFAULT_MAX_COMBOS, chunk_bounds, search_combos
 from mcp_server.backfill import BackfillRequest
 from mcp_server.candles import CandleSource, DataSet
 from mcp_server.errors import BrokerUnavailableError, JobNotFoundError, JobStateError
@@ -111,8 +111,10 @@ class JobService:
         seed: int = 0,
         overfit: bool = True,
         chunks: int | None = None,
+        max_combos: int | None = None,
     ) -> JobRecord:
-        """A grid or random search split into `chunks` (BST_GRID_CHUNKS) tasks."""
+        """A grid or random search split into `chunks` (BST_GRID_CHUNKS) tasks; a grid
+        above `max_combos` (None: the engine's default) is refused."""
         if method not in ("grid", "random"):
             raise JobStateError(f"{method!r} is not a search; use grid or random")
         job = SearchJob(
@@ -120,7 +122,8 @@ class JobService:
             method=method, n_samples=n_samples, seed=seed, overfit=overfit, n_blocks=16,
         )  # fmt: skip
         # the combinations are checked here, so a bad space fails now and not on a worker
-        combos = search_combos(search.space(), method, n_samples=n_samples, seed=seed)
+        combos = search_combos(search.space(), method, n_samples=n_samples, seed=seed,
+                               max_combos=max_combos or DEFAULT_MAX_COMBOS)  # fmt: skip
         bounds = chunk_bounds(len(combos), chunks or self.settings.jobs.grid_chunks)
         record = self._new(
             method, job.model_dump(mode="json"), total=len(combos), chunks=len(bounds)

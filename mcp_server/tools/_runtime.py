@@ -33,6 +33,7 @@ from mcp_server.errors import describe, lookup
 from mcp_server.numbers import round_json
 from mcp_server.tools._args import SearchSpec, StrategySpec
 from mcp_server.tools._schema import compact_input, compact_output
+from mcp_server.tools._ticket import widen_output
 from mcp_server.validation import argument_errors
 
 __all__ = [
@@ -112,6 +113,8 @@ def _compact_schemas(server: MCPServer[Any], name: str) -> None:
     meta = info.fn_metadata
     if meta.output_schema is not None:
         meta.output_schema = compact_output(meta.output_schema)
+        if "wait" in info.parameters.get("properties", {}):  # a long tool: it may answer a ticket
+            widen_output(meta)
 
 
 def _readable_argument_errors(server: MCPServer[Any], name: str) -> None:

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import anyio
 from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from mcp_server.candles import DataSpec
 from mcp_server.tools._args import SearchSpec
+from mcp_server.tools._jobwait import job_result
 from mcp_server.tools._runtime import READ_ONLY, app, tool
+from mcp_server.tools.optimize import job_answer
 
 if TYPE_CHECKING:  # the jobs package imports the tools' argument models
     from mcp_server.jobs import JobRecord
@@ -38,7 +41,9 @@ class JobInfo(BaseModel):
     total: int
     chunks: int
     error: str | None = None
-    result: dict[str, Any] | None = Field(None, description="With include_result, once succeeded")
+    result: dict[str, Any] | None = Field(
+        None, description="With include_result, once succeeded: what the tool would answer"
+    )
 
     @classmethod
     def of(cls, record: JobRecord, result: dict[str, Any] | None = None) -> JobInfo:
@@ -72,9 +77,13 @@ async def get_job(
     include_result: Annotated[bool, Field(description="Add the result (large for grids)")] = False,
 ) -> JobInfo:
     """A job's state and progress; with include_result, its result once succeeded."""
-    jobs = app(ctx).jobs
-    record = jobs.get(job_id)
-    result = jobs.result(job_id) if include_result and record.state == "succeeded" else None
+    context = app(ctx)
+    record = context.jobs.get(job_id)
+    result = None
+    if include_result and record.state == "succeeded":
+        # in the shape the synchronous tool (optimize_*, walk_forward) answers
+        payload = await anyio.to_thread.run_sync(job_result, context.jobs, job_id)
+        result = await job_answer(context, record.kind, record.request, payload)
     return JobInfo.of(record, result)
 
 

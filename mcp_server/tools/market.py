@@ -7,6 +7,7 @@ from typing import Annotated
 
 import anyio
 from mcp.server.mcpserver import Context
+from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
 import market as M
@@ -20,7 +21,9 @@ from mcp_server.candles import (
     TimeArg,
 )
 from mcp_server.errors import DataUnavailableError
-from mcp_server.tools._runtime import READ_ONLY_OPEN, WRITES_STORE, app, progress, tool
+from mcp_server.tools._jobwait import backfill_of, ticket
+from mcp_server.tools._runtime import READ_ONLY_OPEN, WRITES_STORE, app, progress, tool, tool_result
+from mcp_server.tools._ticket import Wait
 from ohlcv import Candles, Interval, format_iso, now_ms, parse_time_ms
 
 __all__ = ["fetch_history", "get_klines", "get_mtf", "list_datasets"]
@@ -178,12 +181,12 @@ async def fetch_history(
     interval: IntervalArg = DEFAULT_INTERVAL,
     category: CategoryArg = "linear",
     end: TimeArg = None,
-) -> HistoryReport:
+    wait: Wait = True,
+) -> Annotated[CallToolResult, HistoryReport]:
     """Backfill Bybit candles for start..end (default: now) into the local store, with
     progress notifications. Idempotent: only missing ranges are fetched, and an
     interrupted backfill resumes where it stopped; `complete` false says what is missing.
     Use source='store' afterwards."""
-    market = app(ctx).market()
     key = M.DatasetKey.of(category, symbol, interval)
     lo = parse_time_ms(start, name="start")
     hi = parse_time_ms(end, name="end")
@@ -192,6 +195,10 @@ async def fetch_history(
         hi = _newest_closed_open(Interval.parse(key.interval))
     if lo > hi:
         raise DataUnavailableError(f"start {start} is after end {end or 'now'}; swap them")
+    if not wait:  # a backfill job on the `backfill` queue (its result: get_job)
+        jobs = app(ctx).jobs
+        return ticket(await anyio.to_thread.run_sync(jobs.submit_backfill, backfill_of(key, lo, hi)))
+    market = app(ctx).market()
     # market calls the sink synchronously from its event loop: schedule the
     # notifications and await them all before returning.
     pending: list[asyncio.Task[None]] = []
@@ -209,7 +216,7 @@ async def fetch_history(
     if report.error is not None and report.added == 0 and not report.complete:
         raise report.error  # nothing gained: the error and its fix are the answer
     infos = await anyio.to_thread.run_sync(market.store.datasets)
-    return HistoryReport(
+    return tool_result(HistoryReport(
         symbol=key.symbol,
         interval=key.interval,
         category=key.category,
@@ -228,7 +235,7 @@ async def fetch_history(
         last=_iso(report.last),
         missing=report.missing,
         note=market_views.backfill_note(report),
-    )
+    ).model_dump(mode="json"))
 
 
 @tool("List datasets", READ_ONLY_OPEN)

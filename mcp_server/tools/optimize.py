@@ -1,9 +1,10 @@
 """Toolset `optimize`: optimize_grid, optimize_random, optimize_bayesian, walk_forward.
 
-Each tool runs the engine in a worker thread, relays its progress as MCP progress
-notifications, and stops the run (after the current chunk, within about a second)
-when the client cancels. Results are compact; the full ranked table is the
-resource ``optimization://{id}/table`` and the heatmap is attached as an image.
+Each tool runs as a job (`context.jobs`: the embedded worker, or the broker's workers):
+it waits for the job, relaying its progress as MCP progress notifications, and cancels
+the job when the client cancels the call; with `wait=false` it answers the job id at
+once. Results are compact; the full ranked table is the resource
+``optimization://{id}/table`` and the heatmap is attached as an image.
 """
 
 from __future__ import annotations
@@ -11,31 +12,35 @@ from __future__ import annotations
 import base64
 import functools
 import math
-import threading
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import anyio
+import numba
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ImageContent
 from pydantic import BaseModel, Field
 
 import engine as E
-from mcp_server.candles import DataSpec
+from mcp_server.candles import DataSet, DataSpec, LocalDataSpec
 from mcp_server.context import AppContext
 from mcp_server.tools._args import SearchSpec, config_or_default
-from mcp_server.tools._runtime import READ_ONLY, app, progress, tool, tool_result
+from mcp_server.tools._jobwait import run_as_job
+from mcp_server.tools._runtime import READ_ONLY, app, tool, tool_result
+from mcp_server.tools._ticket import Wait
 from ohlcv import Candles, describe_data
 
-__all__ = ["clean_json", "optimize_bayesian", "optimize_grid", "optimize_random", "walk_forward"]
+if TYPE_CHECKING:  # the jobs package imports this module (clean_json)
+    from mcp_server.jobs import JobRecord, JobService
+
+__all__ = ["clean_json", "job_answer", "optimize_bayesian", "optimize_grid", "optimize_random",
+           "walk_forward"]  # fmt: skip
 
 SearchSeed = Annotated[int, Field(ge=0, le=2**31 - 1, description="Seed of the sampler (reproducible)")]
 Heatmap = Annotated[
     bool,
     Field(description="Attach the heatmap PNG of the first two params"),
 ]
-Progress = Callable[[int, int, str], None]
-Job = Callable[[Progress, Callable[[], bool]], Any]
 
 
 class OptimizationSummary(BaseModel):
@@ -91,55 +96,18 @@ def clean_json(x: Any) -> Any:
     return float(x) if hasattr(x, "dtype") else x
 
 
-async def _run(ctx: Context, job: Job) -> Any:
-    """Run ``job(progress, should_stop)`` in a thread; relay progress; stop on cancel."""
-    stop = threading.Event()
-    latest: list[tuple[int, int, str]] = []
-    result: list[Any] = []
-    errors: list[Exception] = []
-
-    async def relay() -> None:
-        sent = 0
-        while True:
-            await anyio.sleep(0.2)
-            if len(latest) > sent:
-                sent = len(latest)
-                done, total, phase = latest[-1]
-                await progress(ctx, done, max(total, 1), phase)
-
-    def work() -> None:
-        try:
-            result.append(job(lambda d, t, p: latest.append((d, t, p)), stop.is_set))
-        except Exception as exc:  # re-raised bare below, so the tool wrapper can map it
-            errors.append(exc)
-
-    try:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(relay)
-            # The engine lane: numba's parallel kernels must not run from two threads at once.
-            await anyio.to_thread.run_sync(work, limiter=app(ctx).engine_lane)
-            tg.cancel_scope.cancel()
-    finally:
-        stop.set()  # a cancelled request ends the engine run after its current chunk
-    if errors:
-        raise errors[0]
-    if latest:  # runs shorter than one relay tick still report where they ended
-        done, total, phase = latest[-1]
-        await progress(ctx, done, max(total, 1), phase)
-    return result[0]
-
-
 def _search_result(
-    context: AppContext, res: Any, candles: Candles, search: SearchSpec, heatmap: bool
+    context: AppContext, payload: dict[str, Any], candles: Candles, search: SearchSpec, heatmap: bool
 ) -> CallToolResult:
-    varied = list(res.space["params"])
+    """The tool's answer from a search job's result (`summary` and ranked `table`)."""
+    s, rows = payload["summary"], payload["table"]
+    varied = list(s["space"]["params"])
     draw: Callable[[], bytes] | None = None
-    if len(varied) >= 2 and res.best is not None:
+    if len(varied) >= 2 and s["best"] is not None:
         tag = describe_data(None, candles.synthetic)  # story: the heatmap's title says synthetic data
-        draw = functools.partial(E.result_heatmap_png, res, varied[0], varied[1], data=tag)
-    table = {"kind": res.method, "strategy": res.strategy, "rows": res.table()}
-    oid = context.optimizations.put(table, heatmap=draw)
-    s = clean_json(res.summary(10))
+        draw = functools.partial(_heatmap, s, rows, varied[0], varied[1], tag)
+    oid = context.optimizations.put({"kind": s["method"], "strategy": s["strategy"], "rows": rows},
+                                    heatmap=draw)  # fmt: skip
     model = OptimizationSummary(
         id=oid, method=s["method"], strategy=s["strategy"], objective=s["objective"],
         evaluated=s["evaluated"], planned=s["planned"], cancelled=s["cancelled"],
@@ -156,23 +124,36 @@ def _search_result(
     return tool_result(model.model_dump(mode="json"), *blocks)
 
 
+def _heatmap(
+    summary: dict[str, Any], rows: list[dict[str, Any]], x: str, y: str, tag: Any
+) -> bytes:
+    """The heatmap of the ranked table, as `E.result_heatmap_png` draws a result."""
+    scores = [math.nan if r["score"] is None else float(r["score"]) for r in rows]
+    objective = SimpleNamespace(label=summary["objective"]["label"])
+    result = SimpleNamespace(scores=scores, objective=objective, best=summary["best"],
+                             strategy=summary["strategy"], combos=[r["params"] for r in rows])  # fmt: skip
+    return E.result_heatmap_png(result, x, y, data=tag)
+
+
 def _config_notes(config: E.BacktestConfig, candles: Candles) -> list[str]:
     """The set-up warnings every run of the search shares (e.g. a fee typed as a percentage)."""
     return E.config_warnings(config, float(candles.open[0])) if len(candles) else []
 
 
-async def _optimized(
-    ctx: Context, search: SearchSpec, data: DataSpec, run: Callable[..., Any], **extra: Any
-) -> tuple[Any, Candles]:
-    """Load the data, then run one engine search (`E.optimize_*`, `E.walk_forward`) in a
-    worker thread with progress and cancellation; the result and the candles."""
-    candles = (await app(ctx).candles.load(data)).candles
-    space, config = search.space(), config_or_default(search.config)
-    result = await _run(ctx, lambda progress, stop: run(
-        candles, space, objective=search.objective, config=config, min_trades=search.min_trades,
-        progress=progress, should_stop=stop, **extra,
-    ))  # fmt: skip
-    return result, candles
+def _walk_result(
+    context: AppContext, payload: dict[str, Any], candles: Candles
+) -> WalkForwardSummary:
+    """The tool's answer from a walk-forward job's result."""
+    s = payload["summary"]
+    oid = context.optimizations.put(
+        {"kind": "walk_forward", "strategy": s["strategy"], "rows": s["splits"]}
+    )
+    return WalkForwardSummary(
+        id=oid, strategy=s["strategy"], mode=s["mode"], n_splits=s["n_splits"],
+        cancelled=s["cancelled"], elapsed_s=s["elapsed_s"], synthetic=candles.synthetic,
+        oos=s["oos"], efficiency=s["efficiency"], stability=s["stability"], oos_psr=s["oos_psr"],
+        splits=s["splits"], table=f"optimization://{oid}/table", notes=s["notes"],
+    )  # fmt: skip
 
 
 def _check_grid(search: SearchSpec, max_combos: int, *, cap: int) -> None:
@@ -195,13 +176,14 @@ async def optimize_grid(
     max_combos: Annotated[int, Field(ge=1, le=1_000_000, description="Refuse larger grids")] = 100_000,
     data: DataSpec = DataSpec(),
     include_heatmap: Heatmap = False,
+    wait: Wait = True,
 ) -> Annotated[CallToolResult, OptimizationSummary]:
     """Evaluate every combination of the ranges and rank them by the objective: best,
     top 10 and overfitting statistics (deflated Sharpe, PBO, Sharpe CI: read them and
     their notes before trusting the best). Large spaces: optimize_bayesian."""
     _check_grid(search, max_combos, cap=1_000_000)  # fail fast, before loading data
-    res, candles = await _optimized(ctx, search, data, E.optimize_grid, max_combos=max_combos)
-    return _search_result(app(ctx), res, candles, search, include_heatmap)
+    return await _search(ctx, search, data, include_heatmap, wait, lambda jobs, loaded: jobs.submit_search(
+        loaded, search, method="grid", max_combos=max_combos))  # fmt: skip
 
 
 @tool("Optimize (random)", READ_ONLY)
@@ -212,13 +194,12 @@ async def optimize_random(
     search_seed: SearchSeed = 0,
     data: DataSpec = DataSpec(),
     include_heatmap: Heatmap = False,
+    wait: Wait = True,
 ) -> Annotated[CallToolResult, OptimizationSummary]:
     """Evaluate n_samples random combinations (seeded), ranked as optimize_grid; float
     ranges without a step are sampled continuously."""
-    res, candles = await _optimized(
-        ctx, search, data, E.optimize_random, n_samples=n_samples, seed=search_seed
-    )
-    return _search_result(app(ctx), res, candles, search, include_heatmap)
+    return await _search(ctx, search, data, include_heatmap, wait, lambda jobs, loaded: jobs.submit_search(
+        loaded, search, method="random", n_samples=n_samples, seed=search_seed))  # fmt: skip
 
 
 @tool("Optimize (Bayesian)", READ_ONLY)
@@ -230,13 +211,28 @@ async def optimize_bayesian(
     prune: Annotated[bool, Field(description="Drop trials trailing on the first half of the data")] = False,
     data: DataSpec = DataSpec(),
     include_heatmap: Heatmap = False,
+    wait: Wait = True,
 ) -> Annotated[CallToolResult, OptimizationSummary]:
     """Bayesian search (optuna TPE, seeded), ranked as optimize_grid: for large or
     continuous spaces."""
-    res, candles = await _optimized(
-        ctx, search, data, E.optimize_bayes, n_trials=n_trials, seed=search_seed, prune=prune
-    )
-    return _search_result(app(ctx), res, candles, search, include_heatmap)
+    # the engine's own batch size, so the trials (hence the result) are those of an
+    # in-process optimize_bayes on this machine
+    batch = max(8, 4 * numba.get_num_threads())
+    return await _search(ctx, search, data, include_heatmap, wait, lambda jobs, loaded: jobs.submit_bayes(
+        loaded, search, n_trials=n_trials, seed=search_seed, prune=prune, batch_size=batch))  # fmt: skip
+
+
+async def _search(
+    ctx: Context, search: SearchSpec, data: DataSpec, heatmap: bool, wait: bool,
+    submit: Callable[[JobService, DataSet], JobRecord],
+) -> Any:  # fmt: skip
+    """Load the data, run the search as a job (see `_jobwait`) and answer as the tool."""
+    context = app(ctx)
+    loaded = await context.candles.load(data)
+    return await run_as_job(
+        ctx, context.jobs, lambda: submit(context.jobs, loaded), wait,
+        lambda payload: _search_result(context, payload, loaded.candles, search, heatmap),
+    )  # fmt: skip
 
 
 @tool("Walk-forward", READ_ONLY)
@@ -253,22 +249,19 @@ async def walk_forward(
     test_bars: Annotated[int | None, Field(ge=2, description="Test length (overrides ratio)")] = None,
     max_combos: Annotated[int, Field(ge=1, le=100_000, description="Refuse larger grids")] = 10_000,
     data: DataSpec = DataSpec(),
-) -> WalkForwardSummary:
+    wait: Wait = True,
+) -> Annotated[CallToolResult, WalkForwardSummary]:
     """Walk-forward: optimise on each train window, test the choice on the next window,
     stitch the tests. Returns out-of-sample metrics, walk-forward efficiency, parameter
     stability and the splits."""
     _check_grid(search, max_combos, cap=100_000)
-    res, candles = await _optimized(
-        ctx, search, data, E.walk_forward, n_splits=n_splits, mode=mode, ratio=ratio,
-        train_bars=train_bars, test_bars=test_bars, max_combos=max_combos,
-    )  # fmt: skip
-    s = clean_json(res.summary())
-    oid = app(ctx).optimizations.put({"kind": "walk_forward", "strategy": res.strategy, "rows": s["splits"]})
-    return WalkForwardSummary(
-        id=oid, strategy=s["strategy"], mode=s["mode"], n_splits=s["n_splits"],
-        cancelled=s["cancelled"], elapsed_s=s["elapsed_s"], synthetic=candles.synthetic,
-        oos=s["oos"], efficiency=s["efficiency"], stability=s["stability"], oos_psr=s["oos_psr"],
-        splits=s["splits"], table=f"optimization://{oid}/table", notes=s["notes"],
+    context = app(ctx)
+    loaded = await context.candles.load(data)
+    split = {"n_splits": n_splits, "mode": mode, "ratio": ratio, "train_bars": train_bars,
+             "test_bars": test_bars}  # fmt: skip
+    return await run_as_job(
+        ctx, context.jobs, lambda: context.jobs.submit_walk_forward(loaded, search, **split), wait,
+        lambda payload: _walk_result(context, payload, loaded.candles),
     )  # fmt: skip
 
 
@@ -279,3 +272,17 @@ def _brief(best: dict[str, Any] | None) -> dict[str, Any] | None:
     keep = ("params", "score", "sharpe", "sortino", "calmar", "total_return", "max_drawdown",
             "profit_factor", "win_rate", "n_trades")  # fmt: skip
     return {k: best[k] for k in keep if k in best}
+
+
+async def job_answer(context: AppContext, kind: str, request: dict[str, Any],
+                     payload: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+    """A finished job's result as the synchronous tool answers it (optimize_* and
+    walk_forward); any other kind's result as stored."""
+    if kind not in ("grid", "random", "bayes", "walk_forward"):
+        return payload
+    candles = (await context.candles.load(LocalDataSpec.model_validate(request["data"]))).candles
+    if kind == "walk_forward":
+        return _walk_result(context, payload, candles).model_dump(mode="json")
+    search = SearchSpec.model_validate(request["search"])
+    body = _search_result(context, payload, candles, search, heatmap=False).structured_content
+    return body or {}

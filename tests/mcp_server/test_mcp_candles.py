@@ -11,7 +11,13 @@ from pydantic import ValidationError
 
 import engine
 import market as M
-from mcp_server.candles import CandleSource, DataSpec, read_candles_file, write_candles_file
+from mcp_server.candles import (
+    CandleSource,
+    DataSpec,
+    LocalDataSpec,
+    read_candles_file,
+    write_candles_file,
+)
 from mcp_server.errors import PROBLEMS, DataUnavailableError, ResultNotFoundError, describe, lookup
 from ohlcv import UnknownIntervalError, parse_time_ms
 
@@ -25,6 +31,16 @@ def test_sample_is_deterministic_and_remembered(tmp_path: Path) -> None:
     a = _load(source, bars=500, seed=3)
     assert a is _load(source, bars=500, seed=3)  # the same data set, fingerprint included
     assert a.candles.synthetic and len(a.candles) == 500  # type: ignore[attr-defined]
+
+
+def test_every_source_of_the_process_shares_the_samples(tmp_path: Path) -> None:
+    # the embedded job worker's source (no bar limit, LocalDataSpec) must not generate again
+    # what the server's source loaded to submit the job
+    server = CandleSource(M.CandleStore(tmp_path / "a"))
+    worker = CandleSource(M.CandleStore(tmp_path / "b"), max_bars=None)
+    a = _load(server, bars=700, seed=11)
+    assert a is anyio.run(worker.load, LocalDataSpec(bars=700, seed=11))
+    assert a is not _load(server, bars=700, seed=12)
 
 
 def test_store_is_read_never_fetched_and_keeps_its_label(tmp_path: Path) -> None:

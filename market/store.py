@@ -290,7 +290,10 @@ def _write_chunk(c: Candles, path: str) -> None:
 
 def _read_chunk(path: Path) -> Candles:
     try:
-        table = pq.read_table(path, memory_map=True)
+        # One open file: given a path, pyarrow opens it again for the pages, and a writer's
+        # atomic replace in between pairs the old footer with the new file's pages.
+        with pa.OSFile(str(path)) as source:
+            table = pq.read_table(source)
     except (OSError, pa.ArrowInvalid) as exc:
         raise StoreError(f"unreadable chunk {path}: {exc}") from exc
     cols = [table.column(name).to_numpy() for name in COLUMNS]

@@ -54,6 +54,9 @@ def test_cancel_stops_every_chunk_of_a_running_job(embedded: JobService, source)
     embedded.cancel(record.id)
     done = wait_terminal(embedded, record.id)
     assert done.state == "cancelled" and done.done < done.total
+    # the record turns terminal first, then its event is emitted (so a reader woken by the
+    # event always finds the final record): wait for the event rather than race it
+    wait_event(embedded, record.id, "cancelled")
     kinds = [e.kind for e in embedded.events(record.id)]
     assert kinds.count("cancelled") == 1 and "succeeded" not in kinds
     with pytest.raises(JobStateError, match="cancelled") as err:

@@ -87,10 +87,20 @@ def redis_jobs(redis_url: str, tmp_path: Path) -> Iterator[tuple[JobService, Wor
     test task's run time; a whole lost worker's task then returns in about 12 s."""
     jobs = JobsSettings(broker_url=redis_url, visibility_timeout=10, job_retry_delay=0.2,
                         _env_file=None)  # type: ignore[call-arg]  # fmt: skip
+    with _jobs_and_workers(tmp_path, redis_url, jobs, {"BST_VISIBILITY_TIMEOUT": "10"}) as pair:
+        yield pair
+
+
+@contextlib.contextmanager
+def _jobs_and_workers(
+    tmp_path: Path, redis_url: str, jobs: JobsSettings, env: dict[str, str]
+) -> Iterator[tuple[JobService, Workers]]:
+    """A JobService with these job settings, workers started with the same ones (plus
+    `env`), and a clean redis-server afterwards."""
     settings = Settings(ServerSettings(data_dir=tmp_path, _env_file=None), jobs=jobs)  # type: ignore[call-arg]
     service = JobService(settings, make_event_bus(job_events_url(settings)))
-    env = {**os.environ, "BST_BROKER_URL": redis_url, "BST_VISIBILITY_TIMEOUT": "10",
-           "BST_JOB_RETRY_DELAY": "0.2", "BST_DATA_DIR": str(tmp_path),
+    env = {**os.environ, **env, "BST_BROKER_URL": jobs.broker_url,
+           "BST_JOB_RETRY_DELAY": str(jobs.job_retry_delay), "BST_DATA_DIR": str(tmp_path),
            "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}  # fmt: skip
     workers = Workers(env, tmp_path, service)
     try:
@@ -130,15 +140,5 @@ def rabbit_jobs(
     result = redis_url.rsplit("/", 1)[0] + "/5"
     jobs = JobsSettings(broker_url=rabbit_url, result_url=result, job_retry_delay=0.2,
                         _env_file=None)  # type: ignore[call-arg]  # fmt: skip
-    settings = Settings(ServerSettings(data_dir=tmp_path, _env_file=None), jobs=jobs)  # type: ignore[call-arg]
-    service = JobService(settings, make_event_bus(job_events_url(settings)))
-    env = {**os.environ, "BST_BROKER_URL": rabbit_url, "BST_RESULT_URL": result,
-           "BST_JOB_RETRY_DELAY": "0.2", "BST_DATA_DIR": str(tmp_path),
-           "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}  # fmt: skip
-    workers = Workers(env, tmp_path, service)
-    try:
-        yield service, workers
-    finally:
-        workers.stop_all()
-        service.close()
-        redis.Redis.from_url(redis_url).flushall()
+    with _jobs_and_workers(tmp_path, redis_url, jobs, {"BST_RESULT_URL": result}) as pair:
+        yield pair

@@ -105,10 +105,7 @@ class LiveService:
             specs, store=self._store, client=client, publish=self._publish, url=s.url,
             config=config or live_config(s), **extra,
         )  # fmt: skip
-        self._tasks = [
-            asyncio.create_task(self._run(self.stream)),
-            asyncio.create_task(self._sync_metrics()),
-        ]
+        self._tasks = [asyncio.create_task(self._run(self.stream))]
         log.info("live stream started", extra={"symbols": s.symbols, "intervals": s.intervals,
                                                 "category": s.category})  # fmt: skip
         return self.stream
@@ -177,10 +174,9 @@ class LiveService:
         self._telemetry.live_delay.observe(max(0.0, time.time() - published_at))
 
     # ---- metrics and health ---------------------------------------------------------------------
-    async def _sync_metrics(self) -> None:
-        while True:
-            await asyncio.sleep(1.0)
-            self._sync_once(self.stream)
+    def sync_metrics(self) -> None:
+        """Bring the Prometheus counters up to the stream's own (at scrape time: no timer)."""
+        self._sync_once(self.stream)
 
     def _sync_once(self, stream: M.LiveStream | None) -> None:
         """Carry the stream's own counters into Prometheus counters (which only go up)."""

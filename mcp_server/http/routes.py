@@ -74,6 +74,7 @@ def add_routes(app: FastAPI, context: AppContext) -> frozenset[str]:
 
     @router.get("/metrics")
     async def metrics() -> Response:
+        context.live.sync_metrics()
         body = context.telemetry.render() + await events_metrics(context.events())
         return Response(body, media_type="text/plain; version=0.0.4")
 

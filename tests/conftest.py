@@ -6,8 +6,10 @@ import os
 import shutil
 import socket
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from browser_testkit import LAUNCH_ARGS, find_chromium
 from servers_testkit import start_redis, stop
 
 _LOOPBACK = ("127.", "::1", "localhost", "0.0.0.0")
@@ -46,3 +48,36 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.fail(str(exc))
     yield f"redis://127.0.0.1:{port}/0"
     stop(proc)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless chromium (Debian's package, driven by Playwright), one per session."""
+    binary = find_chromium()
+    if binary is None:
+        if os.environ.get("BST_REQUIRE_CHROMIUM") == "1":
+            pytest.fail("chromium not found and BST_REQUIRE_CHROMIUM=1")
+        pytest.skip("chromium not found (apt-get install chromium); set BST_REQUIRE_CHROMIUM=1 to fail instead")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(executable_path=binary, args=LAUNCH_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh page (own context) that records console errors and page errors in `page.errors`."""
+    context = browser.new_context(viewport={"width": 1100, "height": 800})
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("console", lambda m: errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+    tab.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+    tab.errors = errors
+    try:
+        yield tab
+    finally:
+        context.close()

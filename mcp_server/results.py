@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar
@@ -36,6 +37,7 @@ __all__ = [
     "BacktestResults",
     "BacktestSummary",
     "OptimizationTables",
+    "RecentResult",
     "StoredBacktest",
     "headline",
     "summary_model",
@@ -75,6 +77,18 @@ class StoredBacktest:
     chart_png: bytes | None = None
     cached: bool = False
     notes: tuple[str, ...] = field(default=())
+    created: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class RecentResult:
+    """One line of the recent-results listing (the web index): what it is and its headline."""
+
+    kind: Literal["backtest", "optimization", "walk_forward"]
+    id: str
+    created: float  # unix seconds
+    title: str
+    headline: dict[str, Any]
 
 
 class BacktestResources(BaseModel):
@@ -218,6 +232,17 @@ class BacktestResults:
             stored.result = await self._rebuild(stored)
         return stored
 
+    def recent(self) -> list[RecentResult]:
+        """The backtests held in memory, newest first."""
+        with self._lock:
+            held = [stored for _, stored in self._held.items()]
+        rows = [
+            RecentResult("backtest", b.id, b.created, _backtest_title(b.summary),
+                         {k: _json_value(b.summary["metrics"].get(k)) for k in _RECENT_METRICS})
+            for b in held
+        ]  # fmt: skip
+        return sorted(rows, key=lambda r: r.created, reverse=True)
+
     async def in_lane(self, work: Callable[[], T]) -> T:
         """`work` (engine code) on a worker thread, in the one engine lane."""
         return await anyio.to_thread.run_sync(work, limiter=self._lane)
@@ -266,6 +291,14 @@ class BacktestResults:
         return await anyio.to_thread.run_sync(
             lambda: E.backtest(data.candles, strat, req["params"], config), limiter=self._lane
         )
+
+
+_RECENT_METRICS = ("total_return", "sharpe", "max_drawdown", "n_trades")
+
+
+def _backtest_title(s: Mapping[str, Any]) -> str:
+    params = " ".join(f"{k}={v}" for k, v in dict(s.get("params", {})).items())
+    return " ".join(str(x) for x in (s.get("strategy"), params, "on", s.get("symbol"), s.get("interval")) if x)
 
 
 def _id_key(bid: str) -> str:
@@ -334,6 +367,7 @@ class OptimizationTables:
     def __init__(self, slots: int = 32) -> None:
         self._tables: TtlLru[str, dict[str, Any]] = TtlLru(slots)
         self._heatmaps: TtlLru[str, Callable[[], bytes] | bytes] = TtlLru(slots)
+        self._created: dict[str, float] = {}
         self._slots = slots
         self._next = 0
         self._lock = threading.Lock()
@@ -344,6 +378,9 @@ class OptimizationTables:
             self._next += 1
             oid = f"opt-{self._next}"
             self._tables.set(oid, table)
+            self._created[oid] = time.time()
+            for gone in set(self._created) - {k for k, _ in self._tables.items()}:
+                del self._created[gone]
             if heatmap is not None:
                 self._heatmaps.set(oid, heatmap)
             return oid
@@ -370,3 +407,24 @@ class OptimizationTables:
                 f"no optimization with id {oid!r}: ids live for the last {self._slots} runs"
             )
         return table
+
+    def recent(self) -> list[RecentResult]:
+        """The optimisations and walk-forwards still held, newest first."""
+        with self._lock:
+            held = [
+                (oid, table, self._created.get(oid, 0.0)) for oid, table in self._tables.items()
+            ]
+        return sorted((_table_line(*h) for h in held), key=lambda r: r.created, reverse=True)
+
+
+def _table_line(oid: str, table: dict[str, Any], created: float) -> RecentResult:
+    rows = table.get("rows", [])
+    if table.get("kind") == "walk_forward":
+        return RecentResult("walk_forward", oid, created, f"walk-forward of {table.get('strategy')}",
+                            {"splits": len(rows)})  # fmt: skip
+    best = rows[0] if rows else {}
+    head = {"evaluated": len(rows), "best_score": _json_value(best.get("score")),
+            "best_params": best.get("params")}  # fmt: skip
+    return RecentResult(
+        "optimization", oid, created, f"{table.get('kind')} search of {table.get('strategy')}", head
+    )

@@ -17,8 +17,10 @@ from mcp_server.http.guard import Guard, check_bind
 from mcp_server.http.jobs import add_job_routes
 from mcp_server.http.live import add_live_routes
 from mcp_server.http.routes import BacktestRequest, add_routes
+from mcp_server.http.ui import add_ui_routes
 from mcp_server.server import build_server
 from mcp_server.settings import Settings
+from mcp_server.ui_links import UiSigner
 
 __all__ = ["BacktestRequest", "build_http_app", "check_bind"]
 
@@ -74,8 +76,10 @@ def build_http_app(
     app.mount("/mcp", mcp_app)
     token = settings.server.http_token.get_secret_value() if settings.server.http_token else None
     routes |= add_live_routes(app, context, token)
+    signer = UiSigner(token) if token else None
+    routes |= add_ui_routes(app, context, signer)
     app.add_middleware(
         Guard, telemetry=context.telemetry, hosts=hosts, origins=origins, token=token,
-        max_body=settings.server.max_body_bytes, routes=routes,
+        max_body=settings.server.max_body_bytes, routes=routes, ui=signer,
     )  # fmt: skip
     return app

@@ -4,7 +4,9 @@ middleware (not BaseHTTPMiddleware, so streamed MCP responses pass through untou
 In order:
 1. unknown Host -> 421, unknown Origin -> 403 (every route, not only /mcp);
 2. bearer token (BST_HTTP_TOKEN) on everything but /health when a token is set -> 401;
-   the admin API (`ADMIN_PREFIX`) is left to its own credentials (see `admin`);
+   the admin API (`ADMIN_PREFIX`) is left to its own credentials (see `admin`); the web
+   pages (/ui/*) also take the session cookie of a signed link, and the link's own route
+   checks its signature (see `mcp_server.ui_links`);
 3. a body above BST_MAX_BODY_BYTES -> 413: a declared Content-Length above it is refused at
    once, and every body (declared or chunked, or both) is read up to the limit before the app
    sees it, so no header can talk the guard out of counting;
@@ -21,10 +23,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mcp_server.errors import StartupError
 from mcp_server.settings import Settings, is_loopback
 from mcp_server.telemetry import Telemetry
+from mcp_server.ui_links import LOGIN_PATH, UiSigner, is_page_path
 
 __all__ = ["ADMIN_PREFIX", "Guard", "check_bind"]
 
 ADMIN_PREFIX = "/api/v1/admin/"
+_API_401 = "Unauthorized: send Authorization: Bearer <BST_HTTP_TOKEN>"
+_PAGE_401 = (
+    "Unauthorized: open this page through a signed link (`bybit-tester ui-link PAGE`, or POST "
+    "/api/v1/ui/links with Authorization: Bearer <BST_HTTP_TOKEN>)"
+)
 
 
 def check_bind(settings: Settings, host: str) -> None:
@@ -53,8 +61,10 @@ class Guard:
         token: str | None,
         max_body: int,
         routes: frozenset[str] = frozenset(),
+        ui: UiSigner | None = None,
     ) -> None:
         self.app = app
+        self.ui = ui
         self.routes = routes
         self.telemetry = telemetry
         self.hosts = hosts
@@ -118,12 +128,21 @@ class Guard:
         if origin is not None and not _match(origin, self.origins):
             return 403, "Forbidden: Origin not allowed", []
         if self.token is not None and path != "/health" and not path.startswith(ADMIN_PREFIX):
+            if self._page_session(headers, path):
+                return None
             auth = headers.get("authorization", "")
             given = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
             if not hmac.compare_digest(given.encode(), self.token.encode()):
                 challenge = [(b"www-authenticate", b'Bearer realm="bybit-strategy-tester"')]
-                return 401, "Unauthorized: send Authorization: Bearer <BST_HTTP_TOKEN>", challenge
+                return 401, _PAGE_401 if is_page_path(path) else _API_401, challenge
         return None
+
+    def _page_session(self, headers: dict[str, str], path: str) -> bool:
+        """A web page opened with a signed link's session cookie (or the link itself, whose
+        route checks the signature): never the REST API or /mcp."""
+        if self.ui is None or not is_page_path(path):
+            return False
+        return path == LOGIN_PATH or self.ui.session_ok(headers.get("cookie"))
 
     async def _read_body(self, receive: Receive) -> list[Message] | None:
         """The request's body messages, or None once they pass the limit."""

@@ -1,0 +1,55 @@
+"""The HTTP app under uvicorn (a ServerThread) for the web-page tests, with or without a
+token, and helpers to put results into its context."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from market import ServerThread
+from mcp_server.context import AppContext
+from mcp_server.http import build_http_app
+from mcp_server.settings import RouterSettings, ServerSettings, Settings
+
+
+@dataclass
+class UiServer:
+    thread: ServerThread
+    context: AppContext
+    settings: Settings
+
+    @property
+    def url(self) -> str:
+        return self.thread.url
+
+    def get(self, path: str, **kw: Any) -> httpx.Response:
+        return httpx.get(self.url + path, timeout=60, **kw)
+
+    def post(self, path: str, **kw: Any) -> httpx.Response:
+        return httpx.post(self.url + path, timeout=60, **kw)
+
+    def backtest(self, headers: dict[str, str] | None = None, **body: Any) -> str:
+        """Run a backtest through the REST route (so the server holds it); its id."""
+        r = self.post("/api/v1/backtests", json={"bars": 3000, **body}, headers=headers)
+        assert r.status_code == 200, r.text
+        return str(r.json()["id"])
+
+
+def ui_settings(tmp: Path, token: str | None = None) -> Settings:
+    server = ServerSettings(_env_file=None, data_dir=tmp / "ui-store", cache_url="memory://",  # type: ignore[call-arg]
+                            http_token=SecretStr(token) if token else None)  # fmt: skip
+    return Settings(server, RouterSettings(_env_file=None))  # type: ignore[call-arg]
+
+
+@contextmanager
+def ui_server(tmp: Path, token: str | None = None) -> Iterator[UiServer]:
+    settings = ui_settings(tmp, token)
+    app = build_http_app(settings, host="127.0.0.1", port=0)
+    with ServerThread(app) as thread:
+        yield UiServer(thread, app.state.context, settings)

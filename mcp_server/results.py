@@ -119,6 +119,7 @@ class BacktestSummary(BaseModel):
     cached: bool = Field(description="Served from the result cache")
     resources: BacktestResources
     notes: list[str] = Field(default_factory=list)
+    page: str | None = Field(default=None, description="Web page of this result (while the HTTP server runs)")
 
 
 def _json_value(v: Any) -> Any:

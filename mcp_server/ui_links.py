@@ -34,6 +34,7 @@ __all__ = [
     "is_page_path",
     "page_address",
     "page_link",
+    "page_path",
 ]
 
 LOGIN_PATH = "/ui/login"
@@ -41,6 +42,13 @@ COOKIE_NAME = "bst_ui"
 LINK_TTL_S = 15 * 60  # long enough to click a link printed in a chat, short enough to go stale
 COOKIE_TTL_S = 8 * 3600  # a working day of looking at results
 _PURPOSE_KEY = b"bybit-strategy-tester/ui-link/v1"
+_PAGE_PATHS = {"backtest": "/ui/backtests/", "optimization": "/ui/optimizations/",
+               "walk_forward": "/ui/walk-forward/"}  # fmt: skip
+
+
+def page_path(kind: str, rid: str) -> str:
+    """The web page of a result (`kind` backtest, optimization or walk_forward)."""
+    return _PAGE_PATHS[kind] + rid
 
 
 def is_page_path(path: str) -> bool:

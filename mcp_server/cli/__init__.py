@@ -14,6 +14,7 @@ from mcp_server.cli import jobs as _jobs  # noqa: F401
 from mcp_server.cli import live as _live  # noqa: F401
 from mcp_server.cli import optimize as _optimize  # noqa: F401
 from mcp_server.cli import serve as _serve  # noqa: F401
+from mcp_server.cli import ui as _ui  # noqa: F401
 from mcp_server.cli import vscode as _vscode  # noqa: F401
 from mcp_server.cli import worker as _worker  # noqa: F401
 from mcp_server.cli._app import app

@@ -120,6 +120,7 @@ def demo(
         out.print(_why(result), highlight=False)
         out_png.write_bytes(engine.render_equity_png(result, candles=candles, source=spec.source))
         out.print(f"Chart (strategy beside buy-and-hold): {out_png.resolve()}")
+        _page(spec, "ema_cross", params, None, open_it=False)
 
 
 def _config(opts: dict[str, Any]) -> Any:
@@ -168,6 +169,7 @@ def backtest(
     as_json: Annotated[bool, Opt("--json", help="Print one JSON object: metrics, periods_per_year, trades")] = False,
     chart: Annotated[Path | None, Opt(help="Also write the equity + drawdown PNG here")] = None,
     show_trades: Annotated[int, Opt("--show-trades", help="Rows of the trade list to print (table mode)")] = 10,
+    open_page: Annotated[bool, Opt("--open", help="Open the result's web page (needs `serve --transport http` running)")] = False,
 ) -> None:
     """Backtest a built-in strategy on the sample, stored candles or your CSV/Parquet file."""
     import engine
@@ -189,6 +191,8 @@ def backtest(
             payload = {**_payload(result, len(candles)), "provenance": label.text, "notes": list(data.notes),
                        "warnings": list(result.warnings)}  # fmt: skip
             sys.stdout.write(json.dumps(payload, allow_nan=False) + "\n")
+            if open_page:
+                _page(spec, strat.name, resolved, config, open_it=True, to_stderr=True)
             return
         for note in data.notes:
             err.print(f"[yellow]note:[/yellow] {note}", highlight=False)
@@ -199,6 +203,22 @@ def backtest(
         out.print(_why(result), highlight=False)
         if show_trades > 0 and result.n_trades:
             out.print(_trades_table(result.trade_dicts(limit=show_trades), result.n_trades))
+        if open_page:
+            _page(spec, strat.name, resolved, config, open_it=True)
+
+
+def _page(spec: DataSpec, strategy: str, params: dict[str, Any], config: Any, **how: bool) -> None:
+    """Print or open the web page of this backtest on the running HTTP server (`cli.ui`)."""
+    from mcp_server.cli.ui import show_page
+    from mcp_server.settings import Settings
+
+    data = spec.model_dump(mode="json", exclude_none=True)
+    if spec.path:  # the server resolves paths against its own folder
+        data["path"] = str(Path(spec.path).resolve())
+    request = {**data, "strategy": strategy, "params": params}
+    if config is not None:
+        request["config"] = config.model_dump(mode="json")
+    show_page(Settings(), request, **how)
 
 
 def _payload(result: Any, bars: int) -> dict[str, Any]:

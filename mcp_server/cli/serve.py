@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import typer
@@ -46,12 +47,21 @@ def serve(
     except StartupError as exc:
         log.error("%s", exc)
         raise typer.Exit(2) from None
+    from mcp_server.runfile import advertised, base_url
+
     log.info("serving MCP over HTTP", extra={"url": f"http://{bind_host}:{bind_port}/mcp"})
-    uvicorn.run(
-        http_app,
-        host=bind_host,
-        port=bind_port,
-        log_config=None,
-        access_log=False,
-        proxy_headers=False,
+    # the run file tells a stdio server and the CLI where the web pages are (port 0: unknown)
+    runfile = (
+        advertised(settings.server.data_dir, base_url(bind_host, bind_port))
+        if bind_port
+        else contextlib.nullcontext()
     )
+    with runfile:
+        uvicorn.run(
+            http_app,
+            host=bind_host,
+            port=bind_port,
+            log_config=None,
+            access_log=False,
+            proxy_headers=False,
+        )

@@ -11,8 +11,9 @@ from typing import Any
 from fastapi.responses import HTMLResponse
 
 from mcp_server.results import RecentResult
+from mcp_server.ui_links import page_path
 
-__all__ = ["PAGE_CSP", "error_page", "index_page", "login_page", "page", "page_path"]
+__all__ = ["PAGE_CSP", "error_page", "index_page", "login_page", "page"]
 
 # The view's own rules (spec §6): inline script and style only, fetch back to this server
 # only (the heatmap click), no plugins, no framing, no form posts, no <base> rewrites.
@@ -28,8 +29,6 @@ _HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
-_PATHS = {"backtest": "/ui/backtests/", "optimization": "/ui/optimizations/",
-          "walk_forward": "/ui/walk-forward/"}  # fmt: skip
 _STYLE = (
     "body{font:14px system-ui,sans-serif;margin:24px;color:#1f2328;background:#fff}"
     "table{border-collapse:collapse}td,th{padding:4px 10px;border-bottom:1px solid #d0d7de;"
@@ -41,11 +40,6 @@ _STYLE = (
 def page(body: str, status: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
     """An HTML response with the pages' security headers."""
     return HTMLResponse(body, status_code=status, headers={**_HEADERS, **(headers or {})})
-
-
-def page_path(kind: str, rid: str) -> str:
-    """The web page of a result: /ui/backtests/{id}, /ui/optimizations/{id} or /ui/walk-forward/{id}."""
-    return _PATHS[kind] + rid
 
 
 def _document(title: str, body: str, head: str = "") -> str:

@@ -22,6 +22,7 @@ from mcp_server.tools._args import (
 )
 from mcp_server.tools._routed import routed
 from mcp_server.tools._runtime import READ_ONLY, app, progress, tool, tool_result
+from mcp_server.ui_links import page_address, page_path
 
 __all__ = ["backtest_once", "compare_strategies", "list_strategies", "run_backtest"]
 
@@ -125,8 +126,12 @@ async def run_backtest(
     Execution options (fees, SL/TP, sizing, leverage) go in `config`. Pass the id to
     analyze_backtest_results or risk_management_advice. Identical requests are cached.
     """
-    stored = await backtest_once(app(ctx), data, run, chart=include_chart, ctx=ctx)
+    context = app(ctx)
+    stored = await backtest_once(context, data, run, chart=include_chart, ctx=ctx)
     body = summary_model(stored).model_dump(mode="json")
+    # another process's HTTP server finds the id only through a shared (Redis) result cache
+    shared = context.cache.kind == "redis"
+    body["page"] = page_address(context.settings, page_path("backtest", stored.id), shared_results=shared)
     blocks: list[Any] = []
     if include_chart and stored.chart_png is not None:
         png = base64.b64encode(stored.chart_png).decode()

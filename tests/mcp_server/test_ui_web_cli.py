@@ -1,0 +1,108 @@
+"""The page addresses: run_backtest carries one while the HTTP server runs, `backtest --open`
+opens it, `demo` prints it, `ui-link` mints one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from mcp import Client
+from typer.testing import CliRunner
+from ui_web_testkit import UiServer, ui_server
+
+from mcp_server.cli import app as cli
+from mcp_server.runfile import advertised
+from mcp_server.server import build_server
+
+TOKEN = "cli-page-token"
+runner = CliRunner()
+
+
+def _cli_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, srv: UiServer, token: str | None
+) -> list[str]:
+    """The CLI's environment pointing at `srv`'s data dir; the URLs it opens."""
+    monkeypatch.chdir(tmp_path)  # no .env
+    monkeypatch.setenv("BST_DATA_DIR", str(srv.settings.server.data_dir))
+    monkeypatch.setenv("BST_CACHE_URL", "memory://")
+    if token:
+        monkeypatch.setenv("BST_HTTP_TOKEN", token)
+    opened: list[str] = []
+    monkeypatch.setattr("webbrowser.open", lambda url, *a, **k: opened.append(url) or True)
+    return opened
+
+
+def _open_page(url: str) -> httpx.Response:
+    """Follow the link as a browser would: the login sets the cookie, then the page."""
+    with httpx.Client(timeout=60, follow_redirects=True) as browser:
+        login = browser.get(url)
+        assert login.status_code == 200, login.text
+        target = login.text.split("url=", 1)[1].split('"', 1)[0]
+        return browser.get(url.split("/ui/login", 1)[0] + target)
+
+
+def test_backtest_open_runs_on_the_server_and_opens_a_signed_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with ui_server(tmp_path, TOKEN) as srv, advertised(srv.settings.server.data_dir, srv.url):
+        opened = _cli_env(monkeypatch, tmp_path, srv, TOKEN)
+        res = runner.invoke(cli, ["backtest", "--bars", "2000", "--param", "fast=8", "--open"])
+        assert res.exit_code == 0, res.output
+        assert (
+            len(opened) == 1
+            and opened[0].startswith(srv.url + "/ui/login?")
+            and TOKEN not in opened[0]
+        )
+        [held] = srv.context.results.recent()
+        assert (
+            held.title.startswith("ema_cross fast=8")
+            and f"%2Fui%2Fbacktests%2F{held.id}" in opened[0]
+        )
+        res = runner.invoke(
+            cli, ["backtest", "--bars", "2000", "--param", "fast=8", "--open", "--json"]
+        )
+        assert (
+            res.exit_code == 0 and json.loads(res.stdout)["params"]["fast"] == 8
+        )  # stdout stays JSON
+        res = runner.invoke(cli, ["ui-link", "/ui/"])
+        assert res.exit_code == 0 and res.stdout.startswith(srv.url + "/ui/login?"), res.output
+        assert _open_page(res.stdout.strip()).status_code == 200
+        assert runner.invoke(cli, ["ui-link", "/api/v1/backtests"]).exit_code == 2
+
+
+def test_demo_prints_the_page_and_backtest_open_without_a_server_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with ui_server(tmp_path) as srv:
+        opened = _cli_env(monkeypatch, tmp_path, srv, None)
+        res = runner.invoke(cli, ["backtest", "--bars", "2000", "--open"])
+        assert res.exit_code == 0 and opened == [] and "no HTTP server is running" in res.output
+        assert runner.invoke(cli, ["ui-link"]).exit_code == 1
+        with advertised(srv.settings.server.data_dir, srv.url):
+            res = runner.invoke(cli, ["demo", "--bars", "2000", "--out", str(tmp_path / "d.png")])
+        assert res.exit_code == 0, res.output
+        [held] = srv.context.results.recent()
+        assert f"Web page: {srv.url}/ui/backtests/{held.id}" in res.output
+
+
+async def _run_backtest(srv: UiServer) -> dict[str, Any]:
+    server, _ = build_server(srv.settings, context=srv.context)
+    async with Client(server) as client:
+        r = await client.call_tool("run_backtest", {"bars": 2000})
+    assert r.structured_content is not None
+    return r.structured_content
+
+
+def test_run_backtest_carries_the_page_while_the_http_server_runs(tmp_path: Path) -> None:
+    import anyio
+
+    with ui_server(tmp_path, TOKEN) as srv:
+        assert anyio.run(_run_backtest, srv).get("page") is None
+        with advertised(srv.settings.server.data_dir, srv.url):
+            body = anyio.run(_run_backtest, srv)
+    assert body["page"].startswith(srv.url + "/ui/login?") and body["id"] in body["page"].replace(
+        "%2F", "/"
+    )

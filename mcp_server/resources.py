@@ -140,7 +140,7 @@ async def optimization_table(oid: str, ctx: Context, cursor: str = "") -> str:
     table = app(ctx).optimizations.get(oid)
     rows = table.get("rows", [])
     start, stop = _page(cursor, _TABLE_PAGE, len(rows))
-    page = {**{k: v for k, v in table.items() if k != "rows"}, "total": len(rows), "from": start,
+    page = {**{k: v for k, v in table.items() if k not in ("rows", "view")}, "total": len(rows), "from": start,
             "next": _next(f"optimization://{oid}/table", stop, len(rows)), "rows": rows[start:stop]}  # fmt: skip
     return _dump(round_json(clean_json(page)))
 

@@ -97,17 +97,21 @@ def clean_json(x: Any) -> Any:
 
 
 def _search_result(
-    context: AppContext, payload: dict[str, Any], candles: Candles, search: SearchSpec, heatmap: bool
-) -> CallToolResult:
-    """The tool's answer from a search job's result (`summary` and ranked `table`)."""
+    context: AppContext, payload: dict[str, Any], candles: Candles, search: SearchSpec, heatmap: bool,
+    data: dict[str, Any],
+) -> CallToolResult:  # fmt: skip
+    """The tool's answer from a search job's result (`summary` and ranked `table`); `data`
+    (the data spec) is kept with the table, so the heatmap view can run a cell's backtest."""
     s, rows = payload["summary"], payload["table"]
     varied = list(s["space"]["params"])
     draw: Callable[[], bytes] | None = None
     if len(varied) >= 2 and s["best"] is not None:
         tag = describe_data(None, candles.synthetic)  # story: the heatmap's title says synthetic data
         draw = functools.partial(_heatmap, s, rows, varied[0], varied[1], tag)
-    oid = context.optimizations.put({"kind": s["method"], "strategy": s["strategy"], "rows": rows},
-                                    heatmap=draw)  # fmt: skip
+    view = {"data": data, "config": config_or_default(search.config).model_dump(mode="json"),
+            "varied": varied, "objective": s["objective"], "overfit": s["overfit"]}  # fmt: skip
+    oid = context.optimizations.put({"kind": s["method"], "strategy": s["strategy"], "rows": rows,
+                                     "view": view}, heatmap=draw)  # fmt: skip
     model = OptimizationSummary(
         id=oid, method=s["method"], strategy=s["strategy"], objective=s["objective"],
         evaluated=s["evaluated"], planned=s["planned"], cancelled=s["cancelled"],
@@ -141,12 +145,14 @@ def _config_notes(config: E.BacktestConfig, candles: Candles) -> list[str]:
 
 
 def _walk_result(
-    context: AppContext, payload: dict[str, Any], candles: Candles
+    context: AppContext, payload: dict[str, Any], candles: Candles, data: dict[str, Any]
 ) -> WalkForwardSummary:
-    """The tool's answer from a walk-forward job's result."""
+    """The tool's answer from a walk-forward job's result (`data`: as `_search_result`)."""
     s = payload["summary"]
+    view = {"data": data, "objective": s["objective"], "oos": s["oos"], "efficiency": s["efficiency"],
+            "mode": s["mode"]}  # fmt: skip
     oid = context.optimizations.put(
-        {"kind": "walk_forward", "strategy": s["strategy"], "rows": s["splits"]}
+        {"kind": "walk_forward", "strategy": s["strategy"], "rows": s["splits"], "view": view}
     )
     return WalkForwardSummary(
         id=oid, strategy=s["strategy"], mode=s["mode"], n_splits=s["n_splits"],
@@ -231,7 +237,8 @@ async def _search(
     loaded = await context.candles.load(data)
     return await run_as_job(
         ctx, context.jobs, lambda: submit(context.jobs, loaded), wait,
-        lambda payload: _search_result(context, payload, loaded.candles, search, heatmap),
+        lambda payload: _search_result(context, payload, loaded.candles, search, heatmap,
+                                       loaded.spec.model_dump(mode="json")),
     )  # fmt: skip
 
 
@@ -261,7 +268,8 @@ async def walk_forward(
              "test_bars": test_bars}  # fmt: skip
     return await run_as_job(
         ctx, context.jobs, lambda: context.jobs.submit_walk_forward(loaded, search, **split), wait,
-        lambda payload: _walk_result(context, payload, loaded.candles),
+        lambda payload: _walk_result(context, payload, loaded.candles,
+                                     loaded.spec.model_dump(mode="json")),
     )  # fmt: skip
 
 
@@ -282,7 +290,7 @@ async def job_answer(context: AppContext, kind: str, request: dict[str, Any],
         return payload
     candles = (await context.candles.load(LocalDataSpec.model_validate(request["data"]))).candles
     if kind == "walk_forward":
-        return _walk_result(context, payload, candles).model_dump(mode="json")
+        return _walk_result(context, payload, candles, request["data"]).model_dump(mode="json")
     search = SearchSpec.model_validate(request["search"])
-    body = _search_result(context, payload, candles, search, heatmap=False).structured_content
+    body = _search_result(context, payload, candles, search, False, request["data"]).structured_content
     return body or {}

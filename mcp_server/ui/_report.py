@@ -1,0 +1,127 @@
+"""The report view's data: one backtest's candles, trades, equity, drawdown and buy-and-hold.
+
+The chart library draws every point it is given, so long series are cut into
+buckets of consecutive bars (open of the first, high/low over the bucket, close of
+the last) before they leave the server: at most `MAX_BARS` bars are drawn whatever
+the length of the run, and the full data stays in the backtest:// resources.
+Columns, not rows of objects: 100,000 candles and 5,000 trades stay a few hundred KB.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+import engine as E
+from mcp_server.candles import DataSpec
+from mcp_server.context import AppContext
+from mcp_server.errors import ResultNotFoundError
+from mcp_server.numbers import round_json
+from mcp_server.results import StoredBacktest, headline
+from ohlcv import Candles
+
+__all__ = ["MAX_BARS", "bucket_starts", "candle_columns", "report_data"]
+
+MAX_BARS = 3000
+F64 = npt.NDArray[np.float64]
+
+
+def bucket_starts(n: int, max_bars: int = MAX_BARS) -> npt.NDArray[np.int64]:
+    """First bar index of each bucket: consecutive runs of equal length, at most `max_bars`."""
+    size = max(1, math.ceil(n / max_bars))
+    return np.arange(0, n, size, dtype=np.int64)
+
+
+def _last(values: F64, starts: npt.NDArray[np.int64]) -> F64:
+    ends = np.append(starts[1:], len(values)) - 1
+    return values[ends]
+
+
+def candle_columns(candles: Candles, starts: npt.NDArray[np.int64]) -> dict[str, list[Any]]:
+    """The candles bucketed at `starts`: time (UTC seconds of the first bar), OHLC."""
+    if len(candles) == 0:
+        return {"time": [], "open": [], "high": [], "low": [], "close": []}
+    return {
+        "time": (candles.time[starts] // 1000).tolist(),
+        "open": _prices(candles.open[starts]),
+        "high": _prices(np.maximum.reduceat(candles.high, starts)),
+        "low": _prices(np.minimum.reduceat(candles.low, starts)),
+        "close": _prices(_last(candles.close, starts)),
+    }
+
+
+def _prices(values: F64) -> list[float | None]:
+    return [None if not math.isfinite(v) else float(f"{v:.8g}") for v in values.tolist()]
+
+
+def _money(values: F64) -> list[float | None]:
+    return [None if not math.isfinite(v) else round(v, 2) for v in values.tolist()]
+
+
+def _trades(result: E.BacktestResult, bucket_time: list[int], size: int) -> dict[str, list[Any]]:
+    """Trade columns; `entry_at`/`exit_at` are the drawn bars (bucket times) they fall in."""
+    rows = result.trade_dicts()
+    entry = [r["entry_index"] for r in rows]
+    exit_ = [r["exit_index"] for r in rows]
+    return {
+        "side": [r["side"] for r in rows],
+        "entry_time": [int(result.time[i]) // 1000 for i in entry],
+        "exit_time": [int(result.time[i]) // 1000 for i in exit_],
+        "entry_at": [bucket_time[i // size] for i in entry],
+        "exit_at": [bucket_time[i // size] for i in exit_],
+        "entry_price": [float(f"{r['entry_price']:.8g}") for r in rows],
+        "exit_price": [float(f"{r['exit_price']:.8g}") for r in rows],
+        "pnl": [round(r["pnl"], 2) for r in rows],
+        "return": [round(r["return"], 6) for r in rows],
+        "reason": [r["exit_reason"] for r in rows],
+    }
+
+
+async def _candles_of(context: AppContext, stored: StoredBacktest) -> Candles:
+    data = await context.candles.load(DataSpec.model_validate(stored.request["data"]))
+    if data.fingerprint != stored.request.get("fingerprint"):
+        raise ResultNotFoundError(
+            f"backtest {stored.id} ran on data that no longer loads the same way"
+        )
+    return data.candles
+
+
+async def report_data(context: AppContext, backtest_id: str) -> dict[str, Any]:
+    """Everything the report view draws for backtest `backtest_id` (JSON-safe)."""
+    stored = await context.results.get(backtest_id)
+    result = stored.result
+    assert result is not None  # get() rebuilds it
+    candles = await _candles_of(context, stored)
+    starts = bucket_starts(len(candles))
+    size = int(starts[1] - starts[0]) if len(starts) > 1 else 1
+    bars = candle_columns(candles, starts)
+    equity = result.equity.astype(np.float64)
+    s = stored.summary
+    init = float(s["config"].get("initial_capital", equity[0] if equity.size else 1.0))
+    first = float(candles.close[0]) if len(candles) else math.nan
+    hold = init * _last(candles.close, starts) / first if len(candles) else np.array([])
+    return {
+        "kind": "report",
+        "id": stored.id,
+        "strategy": s["strategy"],
+        "params": dict(s["params"]),
+        "symbol": s["symbol"],
+        "interval": s["interval"],
+        "source": s.get("source", "sample"),
+        "synthetic": bool(s["synthetic"]),
+        "bars": len(candles),
+        "bucket": size,
+        "gaps": int(s.get("time_gaps") or 0),
+        "metrics": round_json(headline(s["metrics"])),
+        "candles": bars,
+        "equity": _money(_last(equity, starts)) if len(candles) else [],
+        "drawdown": [round(v, 6) for v in np.maximum.reduceat(result.drawdown(), starts).tolist()]
+        if len(candles)
+        else [],
+        "buy_hold": _money(hold),
+        "trades": _trades(result, bars["time"], size),
+        "notes": list(s.get("warnings", ())),
+    }

@@ -9,12 +9,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
+from mcp import Client
 from pydantic import SecretStr
 
 from market import ServerThread
 from mcp_server.context import AppContext
 from mcp_server.http import build_http_app
+from mcp_server.server import build_server
 from mcp_server.settings import RouterSettings, ServerSettings, Settings
 
 
@@ -39,6 +42,31 @@ class UiServer:
         r = self.post("/api/v1/backtests", json={"bars": 3000, **body}, headers=headers)
         assert r.status_code == 200, r.text
         return str(r.json()["id"])
+
+    def call_tool(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
+        """Call an MCP tool in process on the server's own context (its results are then
+        the pages' results); its structured result."""
+
+        async def call() -> dict[str, Any]:
+            server, _ = build_server(self.settings, context=self.context)
+            async with Client(server) as client:
+                r = await client.call_tool(name, args)
+            assert not r.is_error and r.structured_content is not None, r.content
+            return r.structured_content
+
+        return anyio.run(call)
+
+    def grid(self, bars: int = 3000) -> str:
+        """An optimize_grid on the sample (4 x 4 cells); its id."""
+        args = {"bars": bars, "strategy": "ema_cross",
+                "params": {"fast": "5:20:5", "slow": "30:60:10"}}  # fmt: skip
+        return str(self.call_tool("optimize_grid", args)["id"])
+
+    def walk_forward(self, bars: int = 4000) -> str:
+        """A 3-split walk-forward of a small grid; its id."""
+        args = {"bars": bars, "strategy": "ema_cross", "n_splits": 3,
+                "params": {"fast": "5:15:5", "slow": "30:50:10"}}  # fmt: skip
+        return str(self.call_tool("walk_forward", args)["id"])
 
 
 def ui_settings(tmp: Path, token: str | None = None) -> Settings:

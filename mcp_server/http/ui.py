@@ -7,14 +7,17 @@ an id of another kind is a plain HTML page with the error table's status, never 
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, FastAPI, Path, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field, field_validator
 
 from mcp_server.context import AppContext
-from mcp_server.http._ui_html import error_page, index_page, login_page
+from mcp_server.errors import describe, lookup
+from mcp_server.http._ui_html import error_page, index_page, login_page, page
+from mcp_server.ui import heatmap_data, report_data, run_cell, view_html, walkforward_data
 from mcp_server.ui_links import (
     COOKIE_NAME,
     COOKIE_TTL_S,
@@ -24,9 +27,29 @@ from mcp_server.ui_links import (
     is_page_path,
 )
 
-__all__ = ["PageLink", "PageLinkRequest", "add_ui_routes"]
+__all__ = ["CellRequest", "PageLink", "PageLinkRequest", "add_ui_routes"]
 
 LINKS_ROUTE = "/api/v1/ui/links"
+ResultId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class CellRequest(BaseModel):
+    """A heatmap click: the cell's parameters on the optimisation's data and config."""
+
+    optimization_id: str = Field(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    params: dict[str, int | float] = Field(max_length=32)
+
+
+async def _view(kind: str, data: Awaitable[dict[str, Any]]) -> HTMLResponse:
+    """The `kind` view with `data` embedded; a known error as a plain page with its status."""
+    try:
+        body = await data
+    except Exception as exc:
+        problem = lookup(exc)
+        if problem is None:
+            raise
+        return error_page(problem.http, describe(exc))
+    return page(view_html(kind, body))
 
 
 class PageLinkRequest(BaseModel):
@@ -62,6 +85,29 @@ def add_ui_routes(app: FastAPI, context: AppContext, signer: UiSigner | None) ->
     async def index() -> HTMLResponse:
         recent = [*context.results.recent(), *context.optimizations.recent()]
         return index_page(sorted(recent, key=lambda r: r.created, reverse=True))
+
+    @router.get("/ui/backtests/{bid}")
+    async def backtest_page(bid: ResultId) -> HTMLResponse:
+        return await _view("report", report_data(context, bid))
+
+    @router.get("/ui/optimizations/{oid}")
+    async def optimization_page(oid: ResultId) -> HTMLResponse:
+        return await _view("heatmap", heatmap_data(context, oid))
+
+    @router.get("/ui/walk-forward/{oid}")
+    async def walk_forward_page(oid: ResultId) -> HTMLResponse:
+        return await _view("walkforward", walkforward_data(context, oid))
+
+    @router.post("/ui/api/backtest-cell")
+    async def backtest_cell(body: CellRequest) -> JSONResponse:
+        """The heatmap click of a plain page: that cell's backtest, as the report view's data."""
+        try:
+            return JSONResponse(await run_cell(context, body.optimization_id, dict(body.params)))
+        except Exception as exc:
+            problem = lookup(exc)
+            if problem is None:
+                raise
+            return JSONResponse({"detail": describe(exc)}, status_code=problem.http)
 
     @router.get(LOGIN_PATH)
     async def login(

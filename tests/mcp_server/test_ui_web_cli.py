@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from mcp import Client
 from typer.testing import CliRunner
 from ui_web_testkit import UiServer, ui_server
 
 from mcp_server.cli import app as cli
 from mcp_server.runfile import advertised
-from mcp_server.server import build_server
 
 TOKEN = "cli-page-token"
 runner = CliRunner()
@@ -88,21 +85,11 @@ def test_demo_prints_the_page_and_backtest_open_without_a_server_says_so(
         assert f"Web page: {srv.url}/ui/backtests/{held.id}" in res.output
 
 
-async def _run_backtest(srv: UiServer) -> dict[str, Any]:
-    server, _ = build_server(srv.settings, context=srv.context)
-    async with Client(server) as client:
-        r = await client.call_tool("run_backtest", {"bars": 2000})
-    assert r.structured_content is not None
-    return r.structured_content
-
-
 def test_run_backtest_carries_the_page_while_the_http_server_runs(tmp_path: Path) -> None:
-    import anyio
-
     with ui_server(tmp_path, TOKEN) as srv:
-        assert anyio.run(_run_backtest, srv).get("page") is None
+        assert srv.call_tool("run_backtest", {"bars": 2000}).get("page") is None
         with advertised(srv.settings.server.data_dir, srv.url):
-            body = anyio.run(_run_backtest, srv)
-    assert body["page"].startswith(srv.url + "/ui/login?") and body["id"] in body["page"].replace(
-        "%2F", "/"
-    )
+            body = srv.call_tool("run_backtest", {"bars": 2000})
+        assert body["page"].startswith(srv.url + "/ui/login?")
+        page = _open_page(body["page"])
+    assert page.status_code == 200 and body["id"] in page.text

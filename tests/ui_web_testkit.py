@@ -4,6 +4,7 @@ token, and helpers to put results into its context."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +55,9 @@ class UiServer:
             assert not r.is_error and r.structured_content is not None, r.content
             return r.structured_content
 
-        return anyio.run(call)
+        # its own thread: Playwright's sync API keeps an event loop running in this one
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(anyio.run, call).result()
 
     def grid(self, bars: int = 3000) -> str:
         """An optimize_grid on the sample (4 x 4 cells); its id."""

@@ -28,6 +28,7 @@ from mcp_server.ui_links import LOGIN_PATH, UiSigner, is_page_path
 __all__ = ["ADMIN_PREFIX", "Guard", "check_bind"]
 
 ADMIN_PREFIX = "/api/v1/admin/"
+_OPEN = ("/health", "/favicon.ico")  # no data behind them: no token asked
 _API_401 = "Unauthorized: send Authorization: Bearer <BST_HTTP_TOKEN>"
 _PAGE_401 = (
     "Unauthorized: open this page through a signed link (`bybit-tester ui-link PAGE`, or POST "
@@ -127,7 +128,7 @@ class Guard:
         origin = headers.get("origin")
         if origin is not None and not _match(origin, self.origins):
             return 403, "Forbidden: Origin not allowed", []
-        if self.token is not None and path != "/health" and not path.startswith(ADMIN_PREFIX):
+        if self.token is not None and path not in _OPEN and not path.startswith(ADMIN_PREFIX):
             if self._page_session(headers, path):
                 return None
             auth = headers.get("authorization", "")

@@ -81,6 +81,11 @@ def add_ui_routes(app: FastAPI, context: AppContext, signer: UiSigner | None) ->
     async def ui_root() -> Response:
         return RedirectResponse("/ui/", status_code=307)
 
+    @router.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> Response:
+        """No icon, said plainly: a 404 here is a console error on every page."""
+        return Response(status_code=204)
+
     @router.get("/ui/")
     async def index() -> HTMLResponse:
         recent = [*context.results.recent(), *context.optimizations.recent()]

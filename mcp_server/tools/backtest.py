@@ -22,6 +22,7 @@ from mcp_server.tools._args import (
 )
 from mcp_server.tools._routed import routed
 from mcp_server.tools._runtime import READ_ONLY, app, progress, tool, tool_result
+from mcp_server.ui import VIEW_URIS
 from mcp_server.ui_links import page_address, page_path
 
 __all__ = ["backtest_once", "compare_strategies", "list_strategies", "run_backtest"]
@@ -111,7 +112,7 @@ async def backtest_once(
     return stored
 
 
-@tool("Run backtest", READ_ONLY)
+@tool("Run backtest", READ_ONLY, view=VIEW_URIS["report"])
 async def run_backtest(
     ctx: Context,
     run: StrategySpec = StrategySpec(),  # every model argument is shown flat (tools._runtime)

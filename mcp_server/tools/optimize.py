@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numba
 from mcp.server.mcpserver import Context
-from mcp.types import CallToolResult, ImageContent
+from mcp.types import CallToolResult, ImageContent, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 import engine as E
@@ -28,13 +28,14 @@ from mcp_server.tools._args import SearchSpec, config_or_default
 from mcp_server.tools._jobwait import run_as_job
 from mcp_server.tools._runtime import READ_ONLY, app, tool, tool_result
 from mcp_server.tools._ticket import Wait
+from mcp_server.ui import VIEW_URIS, run_cell
 from ohlcv import Candles, describe_data
 
 if TYPE_CHECKING:  # the jobs package imports this module (clean_json)
     from mcp_server.jobs import JobRecord, JobService
 
 __all__ = ["clean_json", "job_answer", "optimize_bayesian", "optimize_grid", "optimize_random",
-           "walk_forward"]  # fmt: skip
+           "run_backtest_cell", "walk_forward"]  # fmt: skip
 
 SearchSeed = Annotated[int, Field(ge=0, le=2**31 - 1, description="Seed of the sampler (reproducible)")]
 Heatmap = Annotated[
@@ -175,7 +176,7 @@ def _check_grid(search: SearchSpec, max_combos: int, *, cap: int) -> None:
         ) from None
 
 
-@tool("Optimize (grid)", READ_ONLY)
+@tool("Optimize (grid)", READ_ONLY, view=VIEW_URIS["heatmap"])
 async def optimize_grid(
     ctx: Context,
     search: SearchSpec,  # every model argument is shown flat (tools._runtime)
@@ -192,7 +193,7 @@ async def optimize_grid(
         loaded, search, method="grid", max_combos=max_combos))  # fmt: skip
 
 
-@tool("Optimize (random)", READ_ONLY)
+@tool("Optimize (random)", READ_ONLY, view=VIEW_URIS["heatmap"])
 async def optimize_random(
     ctx: Context,
     search: SearchSpec,
@@ -208,7 +209,7 @@ async def optimize_random(
         loaded, search, method="random", n_samples=n_samples, seed=search_seed))  # fmt: skip
 
 
-@tool("Optimize (Bayesian)", READ_ONLY)
+@tool("Optimize (Bayesian)", READ_ONLY, view=VIEW_URIS["heatmap"])
 async def optimize_bayesian(
     ctx: Context,
     search: SearchSpec,
@@ -242,7 +243,7 @@ async def _search(
     )  # fmt: skip
 
 
-@tool("Walk-forward", READ_ONLY)
+@tool("Walk-forward", READ_ONLY, view=VIEW_URIS["walkforward"])
 async def walk_forward(
     ctx: Context,
     search: SearchSpec,
@@ -271,6 +272,22 @@ async def walk_forward(
         lambda payload: _walk_result(context, payload, loaded.candles,
                                      loaded.spec.model_dump(mode="json")),
     )  # fmt: skip
+
+
+# Only views call it (visibility "app"): no title, the least annotations, a one-line
+# description, since tools/list still carries it to the model's host.
+@tool("", ToolAnnotations(read_only_hint=True), view=VIEW_URIS["heatmap"], visibility=("app",))
+async def run_backtest_cell(
+    ctx: Context, id: Annotated[str, Field(max_length=40)], params: dict[str, Any]
+) -> CallToolResult:
+    """Backtest one heatmap cell."""
+    report = await run_cell(app(ctx), id, params)
+    m = report["metrics"]
+    text = (f"backtest {report['id']}: {report['strategy']} {report['params']}, "
+            f"{m.get('n_trades')} trades, total_return {m.get('total_return')}")  # fmt: skip
+    # the drawing data is for the view alone: hosts do not add structuredContent to the
+    # model's context, and the text stays one line
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=report)
 
 
 def _brief(best: dict[str, Any] | None) -> dict[str, Any] | None:

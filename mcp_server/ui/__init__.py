@@ -10,8 +10,18 @@ POST /ui/api/backtest-cell). The `*_data` functions build the JSON each view dra
 
 from __future__ import annotations
 
+from mcp_server.ui._apps import VIEW_URIS, view_apps
 from mcp_server.ui._optimization import heatmap_data, run_cell, walkforward_data
 from mcp_server.ui._render import VIEW_KINDS, view_html
 from mcp_server.ui._report import report_data
 
-__all__ = ["VIEW_KINDS", "heatmap_data", "report_data", "run_cell", "view_html", "walkforward_data"]
+__all__ = [
+    "VIEW_KINDS",
+    "VIEW_URIS",
+    "heatmap_data",
+    "report_data",
+    "run_cell",
+    "view_apps",
+    "view_html",
+    "walkforward_data",
+]

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 import engine as E
 from mcp_server.candles import LocalDataSpec
-from mcp_server.context import AppContext
 from mcp_server.errors import ResultKindError
 from mcp_server.numbers import round_json
 from mcp_server.ui._report import bucket_starts, candle_columns, report_data
 from ohlcv import parse_time_ms
+
+if TYPE_CHECKING:  # the context imports the jobs, which import the tools, which import this
+    from mcp_server.context import AppContext
 
 __all__ = ["heatmap_data", "run_cell", "walkforward_data"]
 

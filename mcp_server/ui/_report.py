@@ -10,18 +10,20 @@ Columns, not rows of objects: 100,000 candles and 5,000 trades stay a few hundre
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 import engine as E
 from mcp_server.candles import DataSpec
-from mcp_server.context import AppContext
 from mcp_server.errors import ResultNotFoundError
 from mcp_server.numbers import round_json
 from mcp_server.results import StoredBacktest, headline
 from ohlcv import Candles
+
+if TYPE_CHECKING:  # the context imports the jobs, which import the tools, which import this
+    from mcp_server.context import AppContext
 
 __all__ = ["MAX_BARS", "bucket_starts", "candle_columns", "report_data"]
 

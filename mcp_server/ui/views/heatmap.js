@@ -94,9 +94,8 @@
     var c = current.cells[k];
     var detail = document.getElementById('detail');
     detail.innerHTML = '<p class="status loading">Running ' + B.esc(JSON.stringify(c.params)) + '…</p>';
-    var args = {optimization_id: current.id, params: c.params};
-    var run = B.V.mode === 'mcp' ? B.callTool('run_backtest_cell', args)
-      : B.postJson('/ui/api/backtest-cell', args);
+    var run = B.V.mode === 'mcp' ? B.callTool('run_backtest_cell', {id: current.id, params: c.params})
+      : B.postJson('/ui/api/backtest-cell', {optimization_id: current.id, params: c.params});
     run.then(function (report) {
       if (B.wrongKind(report, 'report')) return;
       B.V.cellRuns += 1;

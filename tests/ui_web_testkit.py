@@ -72,15 +72,17 @@ class UiServer:
         return str(self.call_tool("walk_forward", args)["id"])
 
 
-def ui_settings(tmp: Path, token: str | None = None) -> Settings:
-    server = ServerSettings(_env_file=None, data_dir=tmp / "ui-store", cache_url="memory://",  # type: ignore[call-arg]
+def ui_settings(tmp: Path, token: str | None = None, cache_url: str = "memory://") -> Settings:
+    server = ServerSettings(_env_file=None, data_dir=tmp / "ui-store", cache_url=cache_url,  # type: ignore[call-arg]
                             http_token=SecretStr(token) if token else None)  # fmt: skip
     return Settings(server, RouterSettings(_env_file=None))  # type: ignore[call-arg]
 
 
 @contextmanager
-def ui_server(tmp: Path, token: str | None = None) -> Iterator[UiServer]:
-    settings = ui_settings(tmp, token)
+def ui_server(
+    tmp: Path, token: str | None = None, cache_url: str = "memory://"
+) -> Iterator[UiServer]:
+    settings = ui_settings(tmp, token, cache_url)
     app = build_http_app(settings, host="127.0.0.1", port=0)
     with ServerThread(app) as thread:
         yield UiServer(thread, app.state.context, settings)

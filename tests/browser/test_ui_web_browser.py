@@ -172,6 +172,10 @@ def test_with_a_token_a_page_opens_only_through_a_signed_link(page: Any, tmp_pat
         page.wait_for_url(secured.url + target, timeout=WAIT_MS)
         assert _ready(page)["state"] == "ready"
         assert page.goto(secured.url + "/ui/").status == 200  # the session cookie opens the others
+        page.goto(f"{secured.url}/ui/optimizations/{secured.grid()}")  # and its click's POST
+        assert _ready(page)["state"] == "ready"
+        page.locator("td.cell").first.click()
+        page.wait_for_function("() => window.__view.cellRuns === 1", timeout=WAIT_MS)
         cookies = {c["name"]: c for c in page.context.cookies()}
         assert cookies["bst_ui"]["httpOnly"] and cookies["bst_ui"]["sameSite"] == "Strict"
         assert page.errors == [] or all("401" in e or "403" in e for e in page.errors), page.errors

@@ -4,15 +4,18 @@ opens it, `demo` prints it, `ui-link` mints one."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 import pytest
 from typer.testing import CliRunner
-from ui_web_testkit import UiServer, ui_server
+from ui_web_testkit import UiServer, ui_server, ui_settings
 
 from mcp_server.cli import app as cli
-from mcp_server.runfile import advertised
+from mcp_server.context import AppContext
+from mcp_server.runfile import RUN_FILE, advertised
 
 TOKEN = "cli-page-token"
 runner = CliRunner()
@@ -92,4 +95,28 @@ def test_run_backtest_carries_the_page_while_the_http_server_runs(tmp_path: Path
             body = srv.call_tool("run_backtest", {"bars": 2000})
         assert body["page"].startswith(srv.url + "/ui/login?")
         page = _open_page(body["page"])
+    assert page.status_code == 200 and body["id"] in page.text
+
+
+def test_a_stdio_server_links_pages_only_through_a_shared_result_cache(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """Another process's backtest: the page server finds its id in the shared Redis cache."""
+    with ui_server(tmp_path, cache_url=redis_url) as srv:
+        other = UiServer(
+            srv.thread, AppContext(ui_settings(tmp_path, cache_url=redis_url)), srv.settings
+        )
+        alone = UiServer(srv.thread, AppContext(ui_settings(tmp_path)), srv.settings)
+        stand_in = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+        try:  # the run file of a live process that is not this one
+            data_dir = srv.settings.server.data_dir
+            data_dir.mkdir(parents=True, exist_ok=True)
+            (data_dir / RUN_FILE).write_text(json.dumps({"url": srv.url, "pid": stand_in.pid}))
+            assert alone.call_tool("run_backtest", {"bars": 2000}).get("page") is None
+            body = other.call_tool("run_backtest", {"bars": 2000, "params": {"fast": 7}})
+        finally:
+            stand_in.kill()
+            stand_in.wait()
+        assert body["page"] == f"{srv.url}/ui/backtests/{body['id']}"
+        page = srv.get(body["page"].removeprefix(srv.url))
     assert page.status_code == 200 and body["id"] in page.text

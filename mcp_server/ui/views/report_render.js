@@ -74,7 +74,7 @@
 
   function markersOf(t, selected, col) {
     var n = t.side.length;
-    var few = n <= 150;
+    var few = n <= 40;  // labels on every marker only while they stay readable
     var out = new Array(2 * n);
     for (var i = 0; i < n; i++) {
       var long = t.side[i] === 'long';

@@ -45,7 +45,7 @@ def test_report_view_draws_every_trade_and_answers_teardown(page: Any, base: str
     assert h["mime"] == "text/html;profile=mcp-app"
     assert n_trades > 0 and v["trades"] == n_trades
     assert v["markers"] == 2 * n_trades  # an entry and an exit marker per trade
-    assert v["rows"] == n_trades == frame.locator("table.trades tbody tr").count()
+    assert v["rows"] == n_trades == frame.locator(".trades .tbody .tr").count()
     assert inked_pixels(frame) > 100
     assert _in_order(h["log"], HANDSHAKE), h["log"]
     assert h["log"].index("ui/notifications/size-changed") > h["log"].index(
@@ -54,7 +54,7 @@ def test_report_view_draws_every_trade_and_answers_teardown(page: Any, base: str
     assert h["sizes"] and h["sizes"][-1]["height"] > 400
     assert any(r.startswith("backtest://") and r.endswith("/view") for r in h["reads"])
     assert "run_backtest_cell" not in h["modelTools"] and "run_backtest" in h["modelTools"]
-    frame.locator("table.trades tbody tr").nth(1).click()
+    frame.locator(".trades .tbody .tr").nth(1).click()
     assert view(frame)["selected"] == 1
     _shot(page, "report")
     page.evaluate("window.__harness.teardown()")
@@ -74,7 +74,7 @@ def test_heatmap_click_runs_the_cell_through_the_app_only_tool(page: Any, base: 
     frame.wait_for_function("() => window.__view.cellRuns === 1", timeout=WAIT_MS)
     v, h = view(frame), harness(page)
     assert h["calls"] == ["run_backtest_cell"] and h["refused"] == []
-    assert v["rows"] == v["trades"] == frame.locator("#detail table.trades tbody tr").count()
+    assert v["rows"] == v["trades"] == frame.locator("#detail .trades .tbody .tr").count()
     assert v["markers"] == 2 * v["trades"]
     assert inked_pixels(frame, "#detail .chart canvas") > 100
     _shot(page, "heatmap_click")

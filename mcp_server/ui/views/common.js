@@ -7,6 +7,7 @@
   var kind = document.documentElement.getAttribute('data-view');
   var V = window.__view = {
     kind: kind, mode: window.parent === window ? 'page' : 'mcp', state: 'loading', message: '',
+    started: performance.now(),  // ms since the document began: what parsing it cost
     bars: 0, trades: 0, markers: 0, rows: 0, cells: 0, splits: 0, cellRuns: 0, renders: 0,
     protocol: [], sizes: [], teardown: false, toolInput: null
   };

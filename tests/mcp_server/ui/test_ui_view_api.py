@@ -86,12 +86,19 @@ async def test_report_data_is_bucketed_json_with_every_trade(settings: Settings)
     json.dumps(data, allow_nan=False)
     c, t = data["candles"], data["trades"]
     assert data["kind"] == "report" and data["bars"] == 50_000
-    assert len(c["time"]) <= MAX_BARS and data["bucket"] == 17
+    assert len(c["time"]) <= MAX_BARS and data["bucket"] == 25
     assert _strictly_ascending(c["time"])
     assert len(data["equity"]) == len(data["drawdown"]) == len(data["buy_hold"]) == len(c["time"])
     assert stored.result is not None and len(t["side"]) == stored.result.n_trades > 0
-    times = set(c["time"])
-    assert set(t["entry_at"]) <= times and set(t["exit_at"]) <= times  # markers sit on drawn bars
+    assert set(t["side"]) <= {1, -1} and {t["reasons"][k] for k in t["reason"]} <= {
+        "signal",
+        "end",
+        "sl",
+        "tp",
+        "trail",
+        "liquidation",
+    }
+    assert all(c["time"][0] <= a <= b for a, b in zip(t["entry_time"], t["exit_time"], strict=True))
     candles = (await context.candles.load(DataSpec.model_validate(stored.request["data"]))).candles
     assert max(c["high"]) == pytest.approx(float(candles.high.max()))  # buckets keep the extremes
     assert min(c["low"]) == pytest.approx(float(candles.low.min()))

@@ -13,14 +13,53 @@ from typing import Any
 from urllib.parse import urlencode
 
 import uvicorn
-from fastapi.responses import HTMLResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse
 from servers_testkit import free_port
 
+from mcp_server.errors import describe, lookup
 from mcp_server.http import build_http_app
 from mcp_server.settings import RouterSettings, ServerSettings, Settings
+from mcp_server.ui import heatmap_data, report_data, run_cell, view_html, walkforward_data
 
 HOST_PAGE = (Path(__file__).parent / "apps_host.html").read_text(encoding="utf-8")
 WAIT_MS = 90_000  # a loaded 2-core machine: generous, the tests poll
+
+
+_DATA = {"report": report_data, "heatmap": heatmap_data, "walkforward": walkforward_data}
+
+
+def _add_plain_routes(app: FastAPI) -> None:
+    """Stand-ins for the app's /ui pages (another module's job), enough to load a view as a
+    plain page: its data embedded, or the error in its place; the cell route as JSON."""
+
+    async def data(kind: str, rid: str) -> JSONResponse:
+        return JSONResponse(await _DATA[kind](app.state.context, rid))
+
+    async def page(kind: str, rid: str) -> HTMLResponse:
+        try:
+            body = await _DATA[kind](app.state.context, rid)
+        except Exception as exc:
+            if lookup(exc) is None:
+                raise
+            body = {"error": describe(exc)}
+        return HTMLResponse(view_html(kind, body))
+
+    async def cell(request: Request) -> JSONResponse:
+        ask = await request.json()
+        try:
+            return JSONResponse(
+                await run_cell(app.state.context, ask["optimization_id"], ask["params"])
+            )
+        except Exception as exc:
+            problem = lookup(exc)
+            if problem is None:
+                raise
+            return JSONResponse({"detail": describe(exc)}, status_code=problem.http)
+
+    app.add_api_route("/test-data/{kind}/{rid}", data, methods=["GET"])
+    app.add_api_route("/test-plain/{kind}/{rid}", page, methods=["GET"])
+    app.add_api_route("/test-api/backtest-cell", cell, methods=["POST"])
 
 
 @contextmanager
@@ -31,6 +70,7 @@ def app_server(tmp: Path) -> Iterator[str]:
     port = free_port()
     app = build_http_app(settings, host="127.0.0.1", port=port)
     app.add_api_route("/test-host", lambda: HTMLResponse(HOST_PAGE), methods=["GET"])
+    _add_plain_routes(app)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     runner = uvicorn.Server(config)
     thread = threading.Thread(target=runner.run, name=f"apps-host:{port}", daemon=True)

@@ -28,6 +28,13 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
+# the colour of the chart's background: a pixel of its main canvas near the top left corner
+_CORNER = """() => {
+  const c = document.querySelector('.chart canvas');
+  return Array.from(c.getContext('2d').getImageData(3, 3, 1, 1).data);
+}"""
+
+
 def _in_order(log: list[str], expected: list[str]) -> bool:
     at = [log.index(m) for m in expected]
     return at == sorted(at)
@@ -79,6 +86,24 @@ def test_heatmap_click_runs_the_cell_through_the_app_only_tool(page: Any, base: 
     assert inked_pixels(frame, "#detail .chart canvas") > 100
     _shot(page, "heatmap_click")
     assert h["errors"] == [] and h["csp"] == [] and page.errors == []
+
+
+def test_the_view_follows_the_host_theme(page: Any, base: str) -> None:
+    frame = open_view(page, base, "run_backtest", {"strategy": "ema_cross", "bars": 1000})
+    light = frame.evaluate(_CORNER)
+    page.evaluate(
+        "window.__harness.setContext({theme: 'dark', styles: {variables: "
+        "{'--color-background-primary': '#101820', '--color-text-primary': '#f0f0f0'}}})"
+    )
+    frame.wait_for_function(
+        "() => getComputedStyle(document.body).backgroundColor === 'rgb(16, 24, 32)'",
+        timeout=WAIT_MS,
+    )
+    frame.wait_for_function(f"() => ({_CORNER})().join() === '16,24,32,255'", timeout=WAIT_MS)
+    assert light == [255, 255, 255, 255]
+    assert frame.evaluate("document.documentElement.getAttribute('data-theme')") == "dark"
+    _shot(page, "report_dark")
+    assert page.errors == []
 
 
 def test_walkforward_view_shows_each_split(page: Any, base: str) -> None:

@@ -36,24 +36,17 @@
     var v = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
     return v || fallback;
   }
+  // the chart draws on canvas, so it gets the resolved theme colours (view.css's variables)
   function colors() {
     return {
-      bg: cssVar('--color-background-primary', '#ffffff'),
-      text: cssVar('--color-text-primary', '#1f2328'),
-      muted: cssVar('--color-text-secondary', '#59636e'),
-      grid: cssVar('--color-border-primary', '#e3e6ea'),
-      up: cssVar('--color-text-success', '#1a7f37'),
-      down: cssVar('--color-text-danger', '#cf222e'),
-      accent: cssVar('--color-text-info', '#0969da'),
-      hold: cssVar('--color-text-secondary', '#8c959f')
+      bg: cssVar('--bg', '#ffffff'), text: cssVar('--fg', '#1f2328'), muted: cssVar('--muted', '#59636e'),
+      grid: cssVar('--line', '#d1d9e0'), up: cssVar('--win', '#1a7f37'), down: cssVar('--loss', '#cf222e'),
+      accent: cssVar('--info', '#0969da'), hold: cssVar('--muted', '#8c959f')
     };
   }
   function applyContext(ctx) {
     var root = document.documentElement;
-    if (ctx.theme) {
-      root.setAttribute('data-theme', ctx.theme);
-      root.style.colorScheme = ctx.theme;
-    }
+    if (ctx.theme) root.setAttribute('data-theme', ctx.theme);
     var vars = ctx.styles && ctx.styles.variables;
     if (vars) {
       Object.keys(vars).forEach(function (k) {

@@ -138,6 +138,8 @@
 
   B.renderReport = function (root, d) {
     var t0 = performance.now();
+    // a heatmap shows one report after another in the same place: one chart at a time
+    if (root.__dispose) root.__dispose();
     var t = d.trades;
     if (d.candles.time.length) placeOnBars(t, d.candles.time);
     var col = B.colors();
@@ -210,6 +212,7 @@
       if (selectedRow) selectedRow.classList.remove('selected');
       tr.classList.add('selected');
       selectedRow = tr;
+      selected = i;
       plugin.setMarkers(markersOf(t, i, B.colors()));
       var a = indexOfTime(d.candles.time, t.entry_at[i]);
       var b = indexOfTime(d.candles.time, t.exit_at[i]);
@@ -218,10 +221,17 @@
       V.selected = i;
     });
 
+    var selected = -1;
     B.on('theme', function (c) {
       chart.applyOptions(chartOptions(c));
+      candles.applyOptions({upColor: c.up, downColor: c.down, wickUpColor: c.up, wickDownColor: c.down});
+      equity.applyOptions({color: c.accent});
+      hold.applyOptions({color: c.hold});
+      draw.applyOptions({lineColor: c.down, topColor: c.down});
+      plugin.setMarkers(markersOf(t, selected, c));
     });
-    B.onCleanup(function () { chart.remove(); });
+    root.__dispose = function () { chart.remove(); root.__dispose = null; };
+    B.onCleanup(function () { if (root.__dispose) root.__dispose(); });
     // where the time goes, for bench/views.py (the chart paints on the next frame)
     V.timing = {table: tTable - t0, candles: tCandles - tTable, markers: tMarkers - tCandles,
       total: performance.now() - t0};

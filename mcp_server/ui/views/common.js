@@ -259,6 +259,40 @@
     return true;
   }
 
+  // ---- chart helpers shared by the views ---------------------------------------------
+  function chartOptions(col) {
+    return {
+      autoSize: true,
+      layout: {background: {color: col.bg}, textColor: col.text, attributionLogo: true,
+        panes: {separatorColor: col.grid}},
+      grid: {vertLines: {color: col.grid}, horzLines: {color: col.grid}},
+      rightPriceScale: {borderColor: col.grid},
+      timeScale: {borderColor: col.grid, timeVisible: true, secondsVisible: false}
+    };
+  }
+  // candles as the library takes them; a bar without prices stays as a gap (whitespace)
+  function candleSeries(c) {
+    var out = new Array(c.time.length);
+    for (var i = 0; i < c.time.length; i++) {
+      var o = c.open[i], h = c.high[i], l = c.low[i], cl = c.close[i];
+      out[i] = (o === null || h === null || l === null || cl === null) ? {time: c.time[i]} :
+        {time: c.time[i], open: o, high: h, low: l, close: cl};
+    }
+    return out;
+  }
+  function candleStyle(col) {
+    return {upColor: col.up, downColor: col.down, borderVisible: false, wickUpColor: col.up, wickDownColor: col.down};
+  }
+  // the index of the last of the ascending `times` at or before t (0 when t is before all)
+  function indexOfTime(times, t) {
+    var lo = 0, hi = times.length - 1;
+    while (lo < hi) {
+      var mid = (lo + hi + 1) >> 1;
+      if (times[mid] <= t) lo = mid; else hi = mid - 1;
+    }
+    return lo;
+  }
+
   // A tool result names its result (a summary with an id); the drawing data is read
   // through the host, so the result itself stays small. opts: {noun, has(sc), uri(sc), show}.
   function serve(opts) {
@@ -282,7 +316,8 @@
     V: V, esc: esc, num: num, pct: pct, colors: colors, setStatus: setStatus, onCleanup: onCleanup,
     clear: clear, readJson: readJson, callTool: callTool, postJson: postJson, errorText: errorText,
     wrongKind: wrongKind,
-    serve: serve,
+    serve: serve, chartOptions: chartOptions, candleSeries: candleSeries, candleStyle: candleStyle,
+    indexOfTime: indexOfTime,
     on: function (name, fn) { handlers[name] = fn; }
   };
 })();

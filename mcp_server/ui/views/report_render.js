@@ -67,16 +67,6 @@
     return out;
   }
 
-  function candleSeries(c) {
-    var out = new Array(c.time.length);
-    for (var i = 0; i < c.time.length; i++) {
-      var o = c.open[i], h = c.high[i], l = c.low[i], cl = c.close[i];
-      out[i] = (o === null || h === null || l === null || cl === null) ? {time: c.time[i]} :
-        {time: c.time[i], open: o, high: h, low: l, close: cl};
-    }
-    return out;
-  }
-
   function markersOf(t, selected, col) {
     var n = t.side.length;
     var few = n <= 40;  // labels on every marker only while they stay readable
@@ -95,17 +85,6 @@
     return out;
   }
 
-  function chartOptions(col) {
-    return {
-      autoSize: true,
-      layout: {background: {color: col.bg}, textColor: col.text, attributionLogo: true,
-        panes: {separatorColor: col.grid}},
-      grid: {vertLines: {color: col.grid}, horzLines: {color: col.grid}},
-      rightPriceScale: {borderColor: col.grid},
-      timeScale: {borderColor: col.grid, timeVisible: true, secondsVisible: false}
-    };
-  }
-
   // trades by drawn bar, for the hover tooltip: one pass over the trades
   function tradesByBar(t) {
     var at = {};
@@ -116,23 +95,14 @@
     return at;
   }
 
-  function indexOfTime(times, t) {
-    var lo = 0, hi = times.length - 1;
-    while (lo < hi) {
-      var mid = (lo + hi + 1) >> 1;
-      if (times[mid] <= t) lo = mid; else hi = mid - 1;
-    }
-    return lo;
-  }
-
   // the drawn bar (bucket) each trade enters and exits in: markers must sit on a drawn time
   function placeOnBars(t, times) {
     var n = t.side.length;
     t.entry_at = new Array(n);
     t.exit_at = new Array(n);
     for (var i = 0; i < n; i++) {
-      t.entry_at[i] = times[indexOfTime(times, t.entry_time[i])];
-      t.exit_at[i] = times[indexOfTime(times, t.exit_time[i])];
+      t.entry_at[i] = times[B.indexOfTime(times, t.entry_time[i])];
+      t.exit_at[i] = times[B.indexOfTime(times, t.exit_time[i])];
     }
   }
 
@@ -160,10 +130,9 @@
     }
     var tTable = performance.now();
     var el = root.querySelector('.chart');
-    var chart = LC.createChart(el, chartOptions(col));
-    var candles = chart.addSeries(LC.CandlestickSeries, {upColor: col.up, downColor: col.down,
-      borderVisible: false, wickUpColor: col.up, wickDownColor: col.down});
-    candles.setData(candleSeries(d.candles));
+    var chart = LC.createChart(el, B.chartOptions(col));
+    var candles = chart.addSeries(LC.CandlestickSeries, B.candleStyle(col));
+    candles.setData(B.candleSeries(d.candles));
     var tCandles = performance.now();
     var markers = markersOf(t, -1, col);
     var plugin = LC.createSeriesMarkers(candles, markers);
@@ -214,8 +183,8 @@
       selectedRow = tr;
       selected = i;
       plugin.setMarkers(markersOf(t, i, B.colors()));
-      var a = indexOfTime(d.candles.time, t.entry_at[i]);
-      var b = indexOfTime(d.candles.time, t.exit_at[i]);
+      var a = B.indexOfTime(d.candles.time, t.entry_at[i]);
+      var b = B.indexOfTime(d.candles.time, t.exit_at[i]);
       var pad = Math.max(20, (b - a) * 2);
       chart.timeScale().setVisibleLogicalRange({from: a - pad, to: b + pad});
       V.selected = i;
@@ -223,8 +192,8 @@
 
     var selected = -1;
     B.on('theme', function (c) {
-      chart.applyOptions(chartOptions(c));
-      candles.applyOptions({upColor: c.up, downColor: c.down, wickUpColor: c.up, wickDownColor: c.down});
+      chart.applyOptions(B.chartOptions(c));
+      candles.applyOptions(B.candleStyle(c));
       equity.applyOptions({color: c.accent});
       hold.applyOptions({color: c.hold});
       draw.applyOptions({lineColor: c.down, topColor: c.down});

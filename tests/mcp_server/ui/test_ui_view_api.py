@@ -24,6 +24,7 @@ from mcp_server.ui import (
     view_html,
     walkforward_data,
 )
+from mcp_server.ui._optimization import MAX_SIDE
 from mcp_server.ui._report import MAX_BARS
 
 LIBRARY = "lightweight-charts.standalone.production.js"
@@ -141,3 +142,33 @@ async def test_walkforward_data_and_ids_of_another_kind(settings: Settings) -> N
         assert split["train_s"][0] < split["train_s"][1] < split["test_s"][0] <= split["test_s"][1]
     tests = [s["test_s"][0] for s in data["splits"]]
     assert _strictly_ascending(tests) and _strictly_ascending(data["candles"]["time"])
+
+
+async def test_heatmap_of_three_params_picks_two_axes_and_bins_continuous_ones(
+    settings: Settings,
+) -> None:
+    server, context = build_server(settings)
+    search = {"strategy": "rsi", "params": {"period": "5:30", "lower": "10:45", "upper": "55:90"}}
+    async with Client(server) as client:
+        o = await client.call_tool("optimize_random", {**search, "n_samples": 200, "bars": 3000})
+        oid = o.structured_content["id"]  # type: ignore[index]
+        auto = await heatmap_data(context, oid)
+        chosen = await heatmap_data(context, oid, x="upper", y="period")
+    assert sorted(auto["varied"]) == ["lower", "period", "upper"] and len(auto["axes"]) == 2
+    assert chosen["axes"] == ["upper", "period"]
+    for data in (auto, chosen):
+        assert len(data["x"]) <= MAX_SIDE and len(data["y"]) <= MAX_SIDE  # floats in bins
+        assert len({(c["x"], c["y"]) for c in data["cells"]}) == len(data["cells"])
+        assert sum(c["best"] for c in data["cells"]) == 1  # the best row is its cell's pick
+        assert all(set(c["params"]) == {"period", "lower", "upper"} for c in data["cells"])
+
+
+async def test_heatmap_of_one_param_is_one_row(settings: Settings) -> None:
+    server, context = build_server(settings)
+    async with Client(server) as client:
+        o = await client.call_tool(
+            "optimize_grid", {"strategy": "ema_cross", "params": {"fast": [5, 8, 13]}, "bars": 2000}
+        )
+        data = await heatmap_data(context, o.structured_content["id"])  # type: ignore[index]
+    assert data["axes"] == ["fast"] and data["x"] == [5, 8, 13] and data["y"] == [None]
+    assert [c["y"] for c in data["cells"]] == [0, 0, 0]

@@ -156,7 +156,7 @@ async def optimization_heatmap(oid: str, ctx: Context) -> bytes:
 
 @_resource_errors
 async def backtest_view(bid: str, ctx: Context) -> str:
-    """The report view's data for a backtest: candles in at most 3,000 buckets, trades,
+    """The report view's data for a backtest: candles in at most 2,000 buckets, trades,
     equity, drawdown and buy-and-hold (for MCP Apps views; not meant for reading)."""
     return _dump(await report_data(app(ctx), bid))
 

@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # the context imports the jobs, which import the tools, which
 
 __all__ = ["MAX_BARS", "bucket_starts", "candle_columns", "report_data"]
 
-MAX_BARS = 3000
+MAX_BARS = 2000
 F64 = npt.NDArray[np.float64]
 
 
@@ -63,22 +63,21 @@ def _money(values: F64) -> list[float | None]:
     return [None if not math.isfinite(v) else round(v, 2) for v in values.tolist()]
 
 
-def _trades(result: E.BacktestResult, bucket_time: list[int], size: int) -> dict[str, list[Any]]:
-    """Trade columns; `entry_at`/`exit_at` are the drawn bars (bucket times) they fall in."""
+def _trades(result: E.BacktestResult) -> dict[str, list[Any]]:
+    """Trade columns: side 1 (long) / -1 (short), times in UTC seconds, the exit reason as
+    an index into `reasons` (5,000 trades of repeated words cost more than their numbers)."""
     rows = result.trade_dicts()
-    entry = [r["entry_index"] for r in rows]
-    exit_ = [r["exit_index"] for r in rows]
+    reasons = sorted({r["exit_reason"] for r in rows})
     return {
-        "side": [r["side"] for r in rows],
-        "entry_time": [int(result.time[i]) // 1000 for i in entry],
-        "exit_time": [int(result.time[i]) // 1000 for i in exit_],
-        "entry_at": [bucket_time[i // size] for i in entry],
-        "exit_at": [bucket_time[i // size] for i in exit_],
+        "side": [1 if r["side"] == "long" else -1 for r in rows],
+        "entry_time": [int(result.time[r["entry_index"]]) // 1000 for r in rows],
+        "exit_time": [int(result.time[r["exit_index"]]) // 1000 for r in rows],
         "entry_price": [float(f"{r['entry_price']:.8g}") for r in rows],
         "exit_price": [float(f"{r['exit_price']:.8g}") for r in rows],
         "pnl": [round(r["pnl"], 2) for r in rows],
-        "return": [round(r["return"], 6) for r in rows],
-        "reason": [r["exit_reason"] for r in rows],
+        "return": [round(r["return"], 5) for r in rows],
+        "reason": [reasons.index(r["exit_reason"]) for r in rows],
+        "reasons": reasons,
     }
 
 
@@ -124,6 +123,6 @@ async def report_data(context: AppContext, backtest_id: str) -> dict[str, Any]:
         if len(candles)
         else [],
         "buy_hold": _money(hold),
-        "trades": _trades(result, bars["time"], size),
+        "trades": _trades(result),
         "notes": list(s.get("warnings", ())),
     }

@@ -7,6 +7,7 @@
   var kind = document.documentElement.getAttribute('data-view');
   var V = window.__view = {
     kind: kind, mode: window.parent === window ? 'page' : 'mcp', state: 'loading', message: '',
+    started: performance.now(),  // ms since the document began: what parsing it cost
     bars: 0, trades: 0, markers: 0, rows: 0, cells: 0, splits: 0, cellRuns: 0, renders: 0,
     protocol: [], sizes: [], teardown: false, toolInput: null
   };
@@ -35,24 +36,17 @@
     var v = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
     return v || fallback;
   }
+  // the chart draws on canvas, so it gets the resolved theme colours (view.css's variables)
   function colors() {
     return {
-      bg: cssVar('--color-background-primary', '#ffffff'),
-      text: cssVar('--color-text-primary', '#1f2328'),
-      muted: cssVar('--color-text-secondary', '#59636e'),
-      grid: cssVar('--color-border-primary', '#e3e6ea'),
-      up: cssVar('--color-text-success', '#1a7f37'),
-      down: cssVar('--color-text-danger', '#cf222e'),
-      accent: cssVar('--color-text-info', '#0969da'),
-      hold: cssVar('--color-text-secondary', '#8c959f')
+      bg: cssVar('--bg', '#ffffff'), text: cssVar('--fg', '#1f2328'), muted: cssVar('--muted', '#59636e'),
+      grid: cssVar('--line', '#d1d9e0'), up: cssVar('--win', '#1a7f37'), down: cssVar('--loss', '#cf222e'),
+      accent: cssVar('--info', '#0969da'), hold: cssVar('--muted', '#8c959f')
     };
   }
   function applyContext(ctx) {
     var root = document.documentElement;
-    if (ctx.theme) {
-      root.setAttribute('data-theme', ctx.theme);
-      root.style.colorScheme = ctx.theme;
-    }
+    if (ctx.theme) root.setAttribute('data-theme', ctx.theme);
     var vars = ctx.styles && ctx.styles.variables;
     if (vars) {
       Object.keys(vars).forEach(function (k) {
@@ -265,6 +259,40 @@
     return true;
   }
 
+  // ---- chart helpers shared by the views ---------------------------------------------
+  function chartOptions(col) {
+    return {
+      autoSize: true,
+      layout: {background: {color: col.bg}, textColor: col.text, attributionLogo: true,
+        panes: {separatorColor: col.grid}},
+      grid: {vertLines: {color: col.grid}, horzLines: {color: col.grid}},
+      rightPriceScale: {borderColor: col.grid},
+      timeScale: {borderColor: col.grid, timeVisible: true, secondsVisible: false}
+    };
+  }
+  // candles as the library takes them; a bar without prices stays as a gap (whitespace)
+  function candleSeries(c) {
+    var out = new Array(c.time.length);
+    for (var i = 0; i < c.time.length; i++) {
+      var o = c.open[i], h = c.high[i], l = c.low[i], cl = c.close[i];
+      out[i] = (o === null || h === null || l === null || cl === null) ? {time: c.time[i]} :
+        {time: c.time[i], open: o, high: h, low: l, close: cl};
+    }
+    return out;
+  }
+  function candleStyle(col) {
+    return {upColor: col.up, downColor: col.down, borderVisible: false, wickUpColor: col.up, wickDownColor: col.down};
+  }
+  // the index of the last of the ascending `times` at or before t (0 when t is before all)
+  function indexOfTime(times, t) {
+    var lo = 0, hi = times.length - 1;
+    while (lo < hi) {
+      var mid = (lo + hi + 1) >> 1;
+      if (times[mid] <= t) lo = mid; else hi = mid - 1;
+    }
+    return lo;
+  }
+
   // A tool result names its result (a summary with an id); the drawing data is read
   // through the host, so the result itself stays small. opts: {noun, has(sc), uri(sc), show}.
   function serve(opts) {
@@ -288,7 +316,8 @@
     V: V, esc: esc, num: num, pct: pct, colors: colors, setStatus: setStatus, onCleanup: onCleanup,
     clear: clear, readJson: readJson, callTool: callTool, postJson: postJson, errorText: errorText,
     wrongKind: wrongKind,
-    serve: serve,
+    serve: serve, chartOptions: chartOptions, candleSeries: candleSeries, candleStyle: candleStyle,
+    indexOfTime: indexOfTime,
     on: function (name, fn) { handlers[name] = fn; }
   };
 })();

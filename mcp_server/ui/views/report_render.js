@@ -36,21 +36,26 @@
     return out;
   }
 
+  // Rows are divs on a grid, not a <table>: each row skips layout while scrolled out of
+  // view (content-visibility), which a table row cannot; 5,000 trades laid out as a table
+  // took most of a second.
+  var COLUMNS = ['#', 'side', 'entry (UTC)', 'exit (UTC)', 'entry', 'exit', 'PnL', 'return', 'exit reason'];
+  function sideName(t, i) { return t.side[i] === 1 ? 'long' : 'short'; }
+  function when(s) { return new Date(s * 1000).toISOString().slice(0, 16).replace('T', ' '); }
   function tableHtml(t) {
     var n = t.side.length;
     var rows = new Array(n);
     for (var i = 0; i < n; i++) {
       var cls = t.pnl[i] >= 0 ? 'win' : 'loss';
-      rows[i] = '<tr data-i="' + i + '"><td>' + (i + 1) + '</td><td>' + t.side[i] + '</td><td>' +
-        new Date(t.entry_time[i] * 1000).toISOString().slice(0, 16).replace('T', ' ') + '</td><td>' +
-        new Date(t.exit_time[i] * 1000).toISOString().slice(0, 16).replace('T', ' ') + '</td><td>' +
-        t.entry_price[i] + '</td><td>' + t.exit_price[i] + '</td><td class="' + cls + '">' +
-        B.num(t.pnl[i], 2) + '</td><td class="' + cls + '">' + B.pct(t['return'][i]) + '</td><td>' +
-        B.esc(t.reason[i]) + '</td></tr>';
+      rows[i] = '<div class="tr" role="row" data-i="' + i + '"><span>' + (i + 1) + '</span><span>' + sideName(t, i) +
+        '</span><span>' + when(t.entry_time[i]) + '</span><span>' + when(t.exit_time[i]) + '</span><span>' +
+        t.entry_price[i] + '</span><span>' + t.exit_price[i] + '</span><span class="' + cls + '">' +
+        B.num(t.pnl[i], 2) + '</span><span class="' + cls + '">' + B.pct(t['return'][i]) + '</span><span>' +
+        B.esc(t.reasons[t.reason[i]]) + '</span></div>';
     }
-    return '<table class="trades"><thead><tr><th>#</th><th>side</th><th>entry (UTC)</th>' +
-      '<th>exit (UTC)</th><th>entry</th><th>exit</th><th>PnL</th><th>return</th><th>exit reason</th>' +
-      '</tr></thead><tbody>' + rows.join('') + '</tbody></table>';
+    return '<div class="trades" role="table"><div class="th" role="row">' + COLUMNS.map(function (c) {
+      return '<span role="columnheader">' + c + '</span>';
+    }).join('') + '</div><div class="tbody">' + rows.join('') + '</div></div>';
   }
 
   function series(times, values) {
@@ -62,22 +67,12 @@
     return out;
   }
 
-  function candleSeries(c) {
-    var out = new Array(c.time.length);
-    for (var i = 0; i < c.time.length; i++) {
-      var o = c.open[i], h = c.high[i], l = c.low[i], cl = c.close[i];
-      out[i] = (o === null || h === null || l === null || cl === null) ? {time: c.time[i]} :
-        {time: c.time[i], open: o, high: h, low: l, close: cl};
-    }
-    return out;
-  }
-
   function markersOf(t, selected, col) {
     var n = t.side.length;
-    var few = n <= 150;
+    var few = n <= 40;  // labels on every marker only while they stay readable
     var out = new Array(2 * n);
     for (var i = 0; i < n; i++) {
-      var long = t.side[i] === 'long';
+      var long = t.side[i] === 1;
       var size = i === selected ? 2 : 1;
       out[2 * i] = {time: t.entry_at[i], position: long ? 'belowBar' : 'aboveBar',
         shape: long ? 'arrowUp' : 'arrowDown', color: long ? col.up : col.down, size: size,
@@ -90,17 +85,6 @@
     return out;
   }
 
-  function chartOptions(col) {
-    return {
-      autoSize: true,
-      layout: {background: {color: col.bg}, textColor: col.text, attributionLogo: true,
-        panes: {separatorColor: col.grid}},
-      grid: {vertLines: {color: col.grid}, horzLines: {color: col.grid}},
-      rightPriceScale: {borderColor: col.grid},
-      timeScale: {borderColor: col.grid, timeVisible: true, secondsVisible: false}
-    };
-  }
-
   // trades by drawn bar, for the hover tooltip: one pass over the trades
   function tradesByBar(t) {
     var at = {};
@@ -111,17 +95,23 @@
     return at;
   }
 
-  function indexOfTime(times, t) {
-    var lo = 0, hi = times.length - 1;
-    while (lo < hi) {
-      var mid = (lo + hi + 1) >> 1;
-      if (times[mid] <= t) lo = mid; else hi = mid - 1;
+  // the drawn bar (bucket) each trade enters and exits in: markers must sit on a drawn time
+  function placeOnBars(t, times) {
+    var n = t.side.length;
+    t.entry_at = new Array(n);
+    t.exit_at = new Array(n);
+    for (var i = 0; i < n; i++) {
+      t.entry_at[i] = times[B.indexOfTime(times, t.entry_time[i])];
+      t.exit_at[i] = times[B.indexOfTime(times, t.exit_time[i])];
     }
-    return lo;
   }
 
   B.renderReport = function (root, d) {
+    var t0 = performance.now();
+    // a heatmap shows one report after another in the same place: one chart at a time
+    if (root.__dispose) root.__dispose();
     var t = d.trades;
+    if (d.candles.time.length) placeOnBars(t, d.candles.time);
     var col = B.colors();
     root.innerHTML = '<h2 class="title"></h2><div class="metrics">' + metricsHtml(d.metrics || {}) +
       '</div><ul class="notes"></ul><div class="chart-wrap"><div class="chart"></div>' +
@@ -132,20 +122,22 @@
     }).join('');
     var V = B.V;
     V.trades = t.side.length;
-    V.rows = root.querySelectorAll('table.trades tbody tr').length;
+    V.rows = root.querySelectorAll('.trades .tbody .tr').length;
     V.bars = d.candles.time.length;
     if (!d.candles.time.length) {
       B.setStatus('empty', 'This backtest has no bars to draw.');
       return;
     }
+    var tTable = performance.now();
     var el = root.querySelector('.chart');
-    var chart = LC.createChart(el, chartOptions(col));
-    var candles = chart.addSeries(LC.CandlestickSeries, {upColor: col.up, downColor: col.down,
-      borderVisible: false, wickUpColor: col.up, wickDownColor: col.down});
-    candles.setData(candleSeries(d.candles));
+    var chart = LC.createChart(el, B.chartOptions(col));
+    var candles = chart.addSeries(LC.CandlestickSeries, B.candleStyle(col));
+    candles.setData(B.candleSeries(d.candles));
+    var tCandles = performance.now();
     var markers = markersOf(t, -1, col);
     var plugin = LC.createSeriesMarkers(candles, markers);
     V.markers = markers.length;
+    var tMarkers = performance.now();
     var equity = chart.addSeries(LC.LineSeries, {color: col.accent, lineWidth: 2, title: 'equity'}, 1);
     equity.setData(series(d.candles.time, d.equity));
     var hold = chart.addSeries(LC.LineSeries, {color: col.hold, lineWidth: 1, lineStyle: 2,
@@ -171,8 +163,8 @@
       if (!list || !p.point) { tip.hidden = true; return; }
       tip.innerHTML = list.slice(0, 6).map(function (e) {
         var i = e[1];
-        return '<div>#' + (i + 1) + ' ' + B.esc(t.side[i]) + ' ' + e[0] +
-          (e[0] === 'exit' ? ' (' + B.esc(t.reason[i]) + ') PnL ' + B.num(t.pnl[i], 2) : ' @ ' + t.entry_price[i]) +
+        return '<div>#' + (i + 1) + ' ' + sideName(t, i) + ' ' + e[0] +
+          (e[0] === 'exit' ? ' (' + B.esc(t.reasons[t.reason[i]]) + ') PnL ' + B.num(t.pnl[i], 2) : ' @ ' + t.entry_price[i]) +
           '</div>';
       }).join('') + (list.length > 6 ? '<div>… ' + (list.length - 6) + ' more</div>' : '');
       tip.style.left = Math.min(p.point.x + 12, el.clientWidth - 220) + 'px';
@@ -180,27 +172,38 @@
       tip.hidden = false;
     });
 
-    var tbody = root.querySelector('table.trades tbody');
+    var tbody = root.querySelector('.trades .tbody');
     var selectedRow = null;
     tbody.addEventListener('click', function (ev) {
-      var tr = ev.target.closest('tr');
+      var tr = ev.target.closest('.tr');
       if (!tr) return;
       var i = Number(tr.getAttribute('data-i'));
       if (selectedRow) selectedRow.classList.remove('selected');
       tr.classList.add('selected');
       selectedRow = tr;
+      selected = i;
       plugin.setMarkers(markersOf(t, i, B.colors()));
-      var a = indexOfTime(d.candles.time, t.entry_at[i]);
-      var b = indexOfTime(d.candles.time, t.exit_at[i]);
+      var a = B.indexOfTime(d.candles.time, t.entry_at[i]);
+      var b = B.indexOfTime(d.candles.time, t.exit_at[i]);
       var pad = Math.max(20, (b - a) * 2);
       chart.timeScale().setVisibleLogicalRange({from: a - pad, to: b + pad});
       V.selected = i;
     });
 
+    var selected = -1;
     B.on('theme', function (c) {
-      chart.applyOptions(chartOptions(c));
+      chart.applyOptions(B.chartOptions(c));
+      candles.applyOptions(B.candleStyle(c));
+      equity.applyOptions({color: c.accent});
+      hold.applyOptions({color: c.hold});
+      draw.applyOptions({lineColor: c.down, topColor: c.down});
+      plugin.setMarkers(markersOf(t, selected, c));
     });
-    B.onCleanup(function () { chart.remove(); });
+    root.__dispose = function () { chart.remove(); root.__dispose = null; };
+    B.onCleanup(function () { if (root.__dispose) root.__dispose(); });
+    // where the time goes, for bench/views.py (the chart paints on the next frame)
+    V.timing = {table: tTable - t0, candles: tCandles - tTable, markers: tMarkers - tCandles,
+      total: performance.now() - t0};
     V.renders += 1;
   };
 })();

@@ -15,20 +15,36 @@
 
   function day(s) { return new Date(s * 1000).toISOString().slice(0, 10); }
 
+  // Lanes under the chart, one per split. Without a chart the windows are placed by time
+  // over the data's span; with one, on the chart's own time axis (placeOnChart), so they
+  // follow its zoom and pan.
   function timeline(d, t0, t1) {
     var span = Math.max(1, t1 - t0);
-    function bar(cls, a, b, label) {
+    function bar(cls, a, b, what, s) {
       var left = 100 * (a - t0) / span, width = Math.max(0.4, 100 * (b - a) / span);
-      return '<span class="seg ' + cls + '" style="left:' + left.toFixed(3) + '%;width:' + width.toFixed(3) +
-        '%" title="' + B.esc(label) + '"></span>';
+      return '<span class="seg ' + cls + '" data-a="' + a + '" data-b="' + b + '" style="left:' +
+        left.toFixed(3) + '%;width:' + width.toFixed(3) + '%" title="' + B.esc('split ' + s.split + ' ' + what +
+        ' ' + day(a) + '…' + day(b)) + '"></span>';
     }
     return '<div class="timeline">' + d.splits.map(function (s) {
-      return '<div class="lane"><span class="lane-label">' + s.split + '</span><div class="track">' +
-        bar('is', s.train_s[0], s.train_s[1], 'split ' + s.split + ' train ' + day(s.train_s[0]) + '…' + day(s.train_s[1])) +
-        bar('oos', s.test_s[0], s.test_s[1], 'split ' + s.split + ' test ' + day(s.test_s[0]) + '…' + day(s.test_s[1])) +
-        '</div></div>';
+      return '<div class="track"><span class="lane-label">' + s.split + '</span>' +
+        bar('is', s.train_s[0], s.train_s[1], 'train', s) + bar('oos', s.test_s[0], s.test_s[1], 'test', s) +
+        '</div>';
     }).join('') + '<div class="legend"><span class="seg is key"></span> in-sample (train) ' +
       '<span class="seg oos key"></span> out-of-sample (test)</div></div>';
+  }
+
+  function placeOnChart(ts, times) {
+    var width = ts.width();
+    root.querySelectorAll('.timeline .track').forEach(function (el) { el.style.width = width + 'px'; });
+    root.querySelectorAll('.timeline .seg[data-a]').forEach(function (el) {
+      var a = ts.logicalToCoordinate(B.indexOfTime(times, Number(el.getAttribute('data-a'))));
+      var b = ts.logicalToCoordinate(B.indexOfTime(times, Number(el.getAttribute('data-b'))));
+      var left = Math.max(0, a === null ? 0 : a), right = Math.min(width, b === null ? 0 : b);
+      el.hidden = right <= left;
+      el.style.left = left + 'px';
+      el.style.width = Math.max(2, right - left) + 'px';
+    });
   }
 
   function table(d) {
@@ -77,30 +93,24 @@
     B.V.bars = c.time.length;
     if (c.time.length) {
       var col = B.colors();
-      var chart = LC.createChart(root.querySelector('.chart'), {
-        autoSize: true, layout: {background: {color: col.bg}, textColor: col.text, attributionLogo: true},
-        grid: {vertLines: {color: col.grid}, horzLines: {color: col.grid}},
-        timeScale: {timeVisible: true, secondsVisible: false}
-      });
-      var s = chart.addSeries(LC.CandlestickSeries, {upColor: col.up, downColor: col.down, borderVisible: false,
-        wickUpColor: col.up, wickDownColor: col.down});
-      var data = new Array(c.time.length);
-      for (var i = 0; i < c.time.length; i++) {
-        data[i] = c.open[i] === null || c.close[i] === null ? {time: c.time[i]} :
-          {time: c.time[i], open: c.open[i], high: c.high[i], low: c.low[i], close: c.close[i]};
-      }
-      s.setData(data);
+      var chart = LC.createChart(root.querySelector('.chart'), B.chartOptions(col));
+      var s = chart.addSeries(LC.CandlestickSeries, B.candleStyle(col));
+      s.setData(B.candleSeries(c));
       var marks = d.splits.map(function (sp) {
-        var k = 0, lo = 0, hi = c.time.length - 1;
-        while (lo <= hi) { var mid = (lo + hi) >> 1; if (c.time[mid] <= sp.test_s[0]) { k = mid; lo = mid + 1; } else hi = mid - 1; }
-        return {time: c.time[k], position: 'aboveBar', shape: 'arrowDown', color: col.accent, text: 'test ' + sp.split};
+        return {time: c.time[B.indexOfTime(c.time, sp.test_s[0])], position: 'aboveBar', shape: 'arrowDown',
+          color: col.accent, text: 'test ' + sp.split};
       });
       LC.createSeriesMarkers(s, marks);
       B.V.markers = marks.length;
-      chart.timeScale().fitContent();
+      var ts = chart.timeScale();
+      ts.fitContent();
+      var place = function () { placeOnChart(ts, c.time); };
+      ts.subscribeVisibleLogicalRangeChange(place);
+      ts.subscribeSizeChange(place);
+      requestAnimationFrame(place);
       B.on('theme', function (cc) {
-        chart.applyOptions({layout: {background: {color: cc.bg}, textColor: cc.text},
-          grid: {vertLines: {color: cc.grid}, horzLines: {color: cc.grid}}});
+        chart.applyOptions(B.chartOptions(cc));
+        s.applyOptions(B.candleStyle(cc));
       });
       B.onCleanup(function () { chart.remove(); });
     }

@@ -24,6 +24,7 @@ from mcp_server.ui import (
     view_html,
     walkforward_data,
 )
+from mcp_server.ui._optimization import MAX_SIDE
 from mcp_server.ui._report import MAX_BARS
 
 LIBRARY = "lightweight-charts.standalone.production.js"
@@ -48,7 +49,7 @@ def test_a_view_is_one_self_contained_document(kind: str) -> None:
     html = view_html(kind)
     lib = _vendor(LIBRARY).decode()
     assert html.startswith("<!doctype html>") and lib in html
-    ours = html.replace(lib, "")
+    ours = html.replace(lib, "").replace('<link rel="icon" href="data:,">', "")  # no favicon fetch
     assert not re.search(r"https?://", ours), "a URL outside the vendored library"
     assert not re.search(r"<script[^>]+src=|<link\b|@import|url\(", ours, re.I)
     assert "eval(" not in ours and "new Function" not in ours and "window.onmessage" not in ours
@@ -86,12 +87,19 @@ async def test_report_data_is_bucketed_json_with_every_trade(settings: Settings)
     json.dumps(data, allow_nan=False)
     c, t = data["candles"], data["trades"]
     assert data["kind"] == "report" and data["bars"] == 50_000
-    assert len(c["time"]) <= MAX_BARS and data["bucket"] == 17
+    assert len(c["time"]) <= MAX_BARS and data["bucket"] == 25
     assert _strictly_ascending(c["time"])
     assert len(data["equity"]) == len(data["drawdown"]) == len(data["buy_hold"]) == len(c["time"])
     assert stored.result is not None and len(t["side"]) == stored.result.n_trades > 0
-    times = set(c["time"])
-    assert set(t["entry_at"]) <= times and set(t["exit_at"]) <= times  # markers sit on drawn bars
+    assert set(t["side"]) <= {1, -1} and {t["reasons"][k] for k in t["reason"]} <= {
+        "signal",
+        "end",
+        "sl",
+        "tp",
+        "trail",
+        "liquidation",
+    }
+    assert all(c["time"][0] <= a <= b for a, b in zip(t["entry_time"], t["exit_time"], strict=True))
     candles = (await context.candles.load(DataSpec.model_validate(stored.request["data"]))).candles
     assert max(c["high"]) == pytest.approx(float(candles.high.max()))  # buckets keep the extremes
     assert min(c["low"]) == pytest.approx(float(candles.low.min()))
@@ -134,3 +142,33 @@ async def test_walkforward_data_and_ids_of_another_kind(settings: Settings) -> N
         assert split["train_s"][0] < split["train_s"][1] < split["test_s"][0] <= split["test_s"][1]
     tests = [s["test_s"][0] for s in data["splits"]]
     assert _strictly_ascending(tests) and _strictly_ascending(data["candles"]["time"])
+
+
+async def test_heatmap_of_three_params_picks_two_axes_and_bins_continuous_ones(
+    settings: Settings,
+) -> None:
+    server, context = build_server(settings)
+    search = {"strategy": "rsi", "params": {"period": "5:30", "lower": "10:45", "upper": "55:90"}}
+    async with Client(server) as client:
+        o = await client.call_tool("optimize_random", {**search, "n_samples": 200, "bars": 3000})
+        oid = o.structured_content["id"]  # type: ignore[index]
+        auto = await heatmap_data(context, oid)
+        chosen = await heatmap_data(context, oid, x="upper", y="period")
+    assert sorted(auto["varied"]) == ["lower", "period", "upper"] and len(auto["axes"]) == 2
+    assert chosen["axes"] == ["upper", "period"]
+    for data in (auto, chosen):
+        assert len(data["x"]) <= MAX_SIDE and len(data["y"]) <= MAX_SIDE  # floats in bins
+        assert len({(c["x"], c["y"]) for c in data["cells"]}) == len(data["cells"])
+        assert sum(c["best"] for c in data["cells"]) == 1  # the best row is its cell's pick
+        assert all(set(c["params"]) == {"period", "lower", "upper"} for c in data["cells"])
+
+
+async def test_heatmap_of_one_param_is_one_row(settings: Settings) -> None:
+    server, context = build_server(settings)
+    async with Client(server) as client:
+        o = await client.call_tool(
+            "optimize_grid", {"strategy": "ema_cross", "params": {"fast": [5, 8, 13]}, "bars": 2000}
+        )
+        data = await heatmap_data(context, o.structured_content["id"])  # type: ignore[index]
+    assert data["axes"] == ["fast"] and data["x"] == [5, 8, 13] and data["y"] == [None]
+    assert [c["y"] for c in data["cells"]] == [0, 0, 0]

@@ -79,7 +79,7 @@ def test_the_report_page_draws_candles_markers_and_the_trades_table(
     assert v["trades"] == n_trades > 0 and v["markers"] == 2 * n_trades, (
         v
     )  # an entry and an exit each
-    assert v["rows"] == v["trades"] == page.locator("table.trades tbody tr").count()
+    assert v["rows"] == v["trades"] == page.locator(".trades .tbody .tr").count()
     assert _drawn(page) >= 3  # candles, equity and drawdown panes
     assert page.errors == []
     assert _shot(page, "report").stat().st_size > 10_000
@@ -98,7 +98,7 @@ def test_the_heatmap_page_runs_a_clicked_cell_through_the_rest_route(
     assert answer.value.status == 200 and answer.value.request.method == "POST"
     page.wait_for_function("() => window.__view.cellRuns === 1", timeout=WAIT_MS)
     v = page.evaluate("() => ({...window.__view})")
-    assert v["rows"] == v["trades"] == page.locator("#detail table.trades tbody tr").count()
+    assert v["rows"] == v["trades"] == page.locator("#detail .trades .tbody .tr").count()
     assert _drawn(page, "#detail .chart canvas") >= 3
     assert page.errors == []
     _shot(page, "heatmap")

@@ -73,7 +73,7 @@ def _pick_axes(
     rows: list[dict[str, Any]], varied: list[str], x: str | None, y: str | None
 ) -> list[str]:
     ranked = sorted(varied, key=lambda n: -_influence(rows, n))
-    chosen = [a for a in (x, y) if a in varied]
+    chosen = list(dict.fromkeys(a for a in (x, y) if a in varied))  # x == y: one axis chosen
     chosen += [n for n in ranked if n not in chosen]
     return chosen[:2]
 

@@ -122,6 +122,22 @@ def test_walkforward_view_shows_each_split(page: Any, base: str) -> None:
     assert h["errors"] == [] and page.errors == []
 
 
+def test_heatmap_axes_of_three_params_are_chosen_in_the_view(page: Any, base: str) -> None:
+    search = {
+        "strategy": "macd_cross",
+        "params": {"fast": [5, 8], "slow": [20, 30], "signal": [5, 9]},
+    }
+    frame = open_view(page, base, "optimize_grid", {**search, "bars": 2000})
+    picks = frame.locator("select[data-axis]")
+    assert picks.count() == 2
+    before = view(frame)["renders"]
+    picks.nth(0).select_option("signal")
+    frame.wait_for_function(f"() => window.__view.renders > {before}", timeout=WAIT_MS)
+    assert frame.locator("select[data-axis]").nth(0).input_value() == "signal"
+    assert any("?x=signal" in r for r in harness(page)["reads"])
+    assert page.errors == []
+
+
 def test_the_host_relays_only_tools_listed_for_apps(page: Any, base: str) -> None:
     """Every tool here is callable by apps except none, so the refusal is shown with a tool the
     server does not list (the visibility check is the same branch of the host)."""

@@ -157,3 +157,17 @@ def test_csp_blocks_an_external_script_in_a_view(page: Any, base: str) -> None:
     page.wait_for_function("window.__harness.csp.length > 0", timeout=WAIT_MS)
     csp = harness(page)["csp"]
     assert csp[0]["directive"] == "script-src-elem" and "cdn.example.invalid" in csp[0]["blocked"]
+
+
+def test_a_long_report_is_drawn_whole_from_buckets(page: Any, base: str) -> None:
+    """100,000 candles and about 5,000 trades: every trade is marked and listed while at most
+    2,000 bars are drawn (the speed is bench/views.py's figure, not asserted here)."""
+    args = {"strategy": "ema_cross", "params": {"fast": 8, "slow": 21}, "bars": 100_000}
+    frame = open_view(page, base, "run_backtest", args)
+    v = view(frame)
+    n_trades = harness(page)["result"]["structuredContent"]["metrics"]["n_trades"]
+    assert v["state"] == "ready" and n_trades > 4000
+    assert v["bars"] == 2000 and v["markers"] == 2 * n_trades and v["rows"] == n_trades
+    assert frame.locator(".trades .tbody .tr").count() == n_trades
+    assert inked_pixels(frame) > 100
+    assert page.errors == []

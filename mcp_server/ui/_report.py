@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 import engine as E
-from mcp_server.candles import DataSpec
+from mcp_server.candles import LocalDataSpec
 from mcp_server.errors import ResultNotFoundError
 from mcp_server.numbers import round_json
 from mcp_server.results import StoredBacktest, headline
@@ -82,7 +82,8 @@ def _trades(result: E.BacktestResult) -> dict[str, list[Any]]:
 
 
 async def _candles_of(context: AppContext, stored: StoredBacktest) -> Candles:
-    data = await context.candles.load(DataSpec.model_validate(stored.request["data"]))
+    # Local: a CLI run may hold more bars than a tool may ask for
+    data = await context.candles.load(LocalDataSpec.model_validate(stored.request["data"]))
     if data.fingerprint != stored.request.get("fingerprint"):
         raise ResultNotFoundError(
             f"backtest {stored.id} ran on data that no longer loads the same way"

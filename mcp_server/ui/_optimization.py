@@ -85,7 +85,8 @@ async def heatmap_data(
     table = _table(context, optimization_id, SEARCH_KINDS, "heatmap")
     rows, view = table["rows"], table["view"]
     varied = list(view["varied"])
-    best = max(rows, key=_score) if rows else None
+    scored = [r for r in rows if math.isfinite(_score(r))]
+    best = max(scored, key=_score) if scored else None  # none scored (too few trades): no map
     axes = _pick_axes(rows, varied, x, y) if len(varied) >= 2 else varied[:1]
     cells: dict[tuple[int, int], dict[str, Any]] = {}
     if axes and best is not None:

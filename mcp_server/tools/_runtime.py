@@ -120,6 +120,8 @@ def register(server: MCPServer[Any], modules: list[ModuleType]) -> None:
     Apps extension: see `bind_views`), listed in the modules' order."""
     marks = [mark for module in modules for _, mark in marked_tools(module)]
     for fn, mark in (found for module in modules for found in marked_tools(module)):
+        if mark.view is not None and server._tool_manager.get_tool(mark.name) is None:
+            raise RuntimeError(f"{mark.name} has a view: bind_views(apps, ...) before MCPServer(...)")
         if mark.view is None:
             server.add_tool(
                 _instrumented(fn, mark.name), name=mark.name, title=mark.title,

@@ -73,7 +73,7 @@ def _pick_axes(
     rows: list[dict[str, Any]], varied: list[str], x: str | None, y: str | None
 ) -> list[str]:
     ranked = sorted(varied, key=lambda n: -_influence(rows, n))
-    chosen = [a for a in (x, y) if a in varied]
+    chosen = list(dict.fromkeys(a for a in (x, y) if a in varied))  # x == y: one axis chosen
     chosen += [n for n in ranked if n not in chosen]
     return chosen[:2]
 
@@ -85,7 +85,8 @@ async def heatmap_data(
     table = _table(context, optimization_id, SEARCH_KINDS, "heatmap")
     rows, view = table["rows"], table["view"]
     varied = list(view["varied"])
-    best = max(rows, key=_score) if rows else None
+    scored = [r for r in rows if math.isfinite(_score(r))]
+    best = max(scored, key=_score) if scored else None  # none scored (too few trades): no map
     axes = _pick_axes(rows, varied, x, y) if len(varied) >= 2 else varied[:1]
     cells: dict[tuple[int, int], dict[str, Any]] = {}
     if axes and best is not None:

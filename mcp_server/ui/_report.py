@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 import engine as E
-from mcp_server.candles import DataSpec
+from mcp_server.candles import LocalDataSpec
 from mcp_server.errors import ResultNotFoundError
 from mcp_server.numbers import round_json
 from mcp_server.results import StoredBacktest, headline
@@ -82,12 +82,27 @@ def _trades(result: E.BacktestResult) -> dict[str, list[Any]]:
 
 
 async def _candles_of(context: AppContext, stored: StoredBacktest) -> Candles:
-    data = await context.candles.load(DataSpec.model_validate(stored.request["data"]))
+    # Local: a CLI run may hold more bars than a tool may ask for
+    data = await context.candles.load(LocalDataSpec.model_validate(stored.request["data"]))
     if data.fingerprint != stored.request.get("fingerprint"):
         raise ResultNotFoundError(
             f"backtest {stored.id} ran on data that no longer loads the same way"
         )
     return data.candles
+
+
+def _curves(
+    result: E.BacktestResult, candles: Candles, starts: npt.NDArray[np.int64], init: float
+) -> dict[str, list[Any]]:
+    """Equity and buy-and-hold at each drawn bar's close, and its deepest drawdown."""
+    if len(candles) == 0:
+        return {"equity": [], "drawdown": [], "buy_hold": []}
+    deepest = np.maximum.reduceat(result.drawdown(), starts)
+    return {
+        "equity": _money(_last(result.equity.astype(np.float64), starts)),
+        "drawdown": [round(v, 6) for v in deepest.tolist()],
+        "buy_hold": _money(init * _last(candles.close, starts) / float(candles.close[0])),
+    }
 
 
 async def report_data(context: AppContext, backtest_id: str) -> dict[str, Any]:
@@ -97,13 +112,10 @@ async def report_data(context: AppContext, backtest_id: str) -> dict[str, Any]:
     assert result is not None  # get() rebuilds it
     candles = await _candles_of(context, stored)
     starts = bucket_starts(len(candles))
-    size = int(starts[1] - starts[0]) if len(starts) > 1 else 1
-    bars = candle_columns(candles, starts)
-    equity = result.equity.astype(np.float64)
     s = stored.summary
-    init = float(s["config"].get("initial_capital", equity[0] if equity.size else 1.0))
-    first = float(candles.close[0]) if len(candles) else math.nan
-    hold = init * _last(candles.close, starts) / first if len(candles) else np.array([])
+    init = float(
+        s["config"].get("initial_capital", result.equity[0] if result.equity.size else 1.0)
+    )
     return {
         "kind": "report",
         "id": stored.id,
@@ -114,15 +126,11 @@ async def report_data(context: AppContext, backtest_id: str) -> dict[str, Any]:
         "source": s.get("source", "sample"),
         "synthetic": bool(s["synthetic"]),
         "bars": len(candles),
-        "bucket": size,
+        "bucket": int(starts[1] - starts[0]) if len(starts) > 1 else 1,
         "gaps": int(s.get("time_gaps") or 0),
         "metrics": round_json(headline(s["metrics"])),
-        "candles": bars,
-        "equity": _money(_last(equity, starts)) if len(candles) else [],
-        "drawdown": [round(v, 6) for v in np.maximum.reduceat(result.drawdown(), starts).tolist()]
-        if len(candles)
-        else [],
-        "buy_hold": _money(hold),
+        "candles": candle_columns(candles, starts),
+        **_curves(result, candles, starts, init),
         "trades": _trades(result),
         "notes": list(s.get("warnings", ())),
     }

@@ -20,9 +20,7 @@ def test_inline_scripts_run_and_csp_blocks_external_code(page: Any) -> None:
     page.set_content(_PAGE)
     assert page.evaluate("window.inlineRan") is True
     assert page.evaluate("window.evalRan") is False  # page scripts only: evaluate() bypasses CSP
-    assert any("Content Security Policy" in e or "script-src" in e for e in page.errors), (
-        page.errors
-    )
+    assert any("Content Security Policy" in e or "script-src" in e for e in page.errors), page.errors
 
 
 def test_page_errors_are_recorded(page: Any) -> None:

@@ -122,6 +122,22 @@ def test_walkforward_view_shows_each_split(page: Any, base: str) -> None:
     assert h["errors"] == [] and page.errors == []
 
 
+def test_heatmap_axes_of_three_params_are_chosen_in_the_view(page: Any, base: str) -> None:
+    search = {
+        "strategy": "macd_cross",
+        "params": {"fast": [5, 8], "slow": [20, 30], "signal": [5, 9]},
+    }
+    frame = open_view(page, base, "optimize_grid", {**search, "bars": 2000})
+    picks = frame.locator("select[data-axis]")
+    assert picks.count() == 2
+    before = view(frame)["renders"]
+    picks.nth(0).select_option("signal")
+    frame.wait_for_function(f"() => window.__view.renders > {before}", timeout=WAIT_MS)
+    assert frame.locator("select[data-axis]").nth(0).input_value() == "signal"
+    assert any("?x=signal" in r for r in harness(page)["reads"])
+    assert page.errors == []
+
+
 def test_the_host_relays_only_tools_listed_for_apps(page: Any, base: str) -> None:
     """Every tool here is callable by apps except none, so the refusal is shown with a tool the
     server does not list (the visibility check is the same branch of the host)."""
@@ -141,3 +157,17 @@ def test_csp_blocks_an_external_script_in_a_view(page: Any, base: str) -> None:
     page.wait_for_function("window.__harness.csp.length > 0", timeout=WAIT_MS)
     csp = harness(page)["csp"]
     assert csp[0]["directive"] == "script-src-elem" and "cdn.example.invalid" in csp[0]["blocked"]
+
+
+def test_a_long_report_is_drawn_whole_from_buckets(page: Any, base: str) -> None:
+    """100,000 candles and about 5,000 trades: every trade is marked and listed while at most
+    2,000 bars are drawn (the speed is bench/views.py's figure, not asserted here)."""
+    args = {"strategy": "ema_cross", "params": {"fast": 8, "slow": 21}, "bars": 100_000}
+    frame = open_view(page, base, "run_backtest", args)
+    v = view(frame)
+    n_trades = harness(page)["result"]["structuredContent"]["metrics"]["n_trades"]
+    assert v["state"] == "ready" and n_trades > 4000
+    assert v["bars"] == 2000 and v["markers"] == 2 * n_trades and v["rows"] == n_trades
+    assert frame.locator(".trades .tbody .tr").count() == n_trades
+    assert inked_pixels(frame) > 100
+    assert page.errors == []

@@ -207,8 +207,9 @@
   function watchSize() {
     var last = '';
     var ro = new ResizeObserver(function () {
-      var el = document.documentElement;
-      var size = {width: Math.ceil(el.scrollWidth), height: Math.ceil(el.scrollHeight)};
+      // the content's own size: the document's would never shrink below the frame's
+      var box = document.body.getBoundingClientRect();
+      var size = {width: Math.ceil(box.width), height: Math.ceil(box.height)};
       var key = size.width + 'x' + size.height;
       if (key === last) return;
       last = key;

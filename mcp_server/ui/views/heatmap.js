@@ -23,7 +23,10 @@
     Object.keys(label).forEach(function (k) {
       if (k in o) rows.push([label[k], B.num(o[k])]);
     });
-    if (o.pbo) rows.push(['PBO (prob. of overfitting)', B.num(o.pbo.pbo)]);
+    if (o.pbo) {
+      rows.push(['PBO (prob. of overfitting)', B.num(o.pbo.pbo)]);
+      rows.push(['P(IS-best loses out of sample)', B.num(o.pbo.prob_oos_loss)]);
+    }
     if (o.sharpe_ci) rows.push(['Sharpe ' + Math.round((o.sharpe_ci.level || 0.95) * 100) + ' % CI',
       B.num(o.sharpe_ci.low) + ' … ' + B.num(o.sharpe_ci.high)]);
     var notes = (o.notes || []).map(function (n) { return '<li>' + B.esc(n) + '</li>'; }).join('');

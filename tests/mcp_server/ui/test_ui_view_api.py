@@ -172,3 +172,11 @@ async def test_heatmap_of_one_param_is_one_row(settings: Settings) -> None:
         data = await heatmap_data(context, o.structured_content["id"])  # type: ignore[index]
     assert data["axes"] == ["fast"] and data["x"] == [5, 8, 13] and data["y"] == [None]
     assert [c["y"] for c in data["cells"]] == [0, 0, 0]
+
+
+async def test_heatmap_with_nothing_scored_has_no_cells(settings: Settings) -> None:
+    server, context = build_server(settings)
+    async with Client(server) as client:
+        o = await client.call_tool("optimize_grid", {**GRID, "bars": 2000, "min_trades": 100_000})
+        data = await heatmap_data(context, o.structured_content["id"])  # type: ignore[index]
+    assert data["best"] is None and data["cells"] == [] and data["evaluated"] > 0

@@ -194,6 +194,17 @@ class BacktestResults:
             await self.cache.set_bytes("backtest", key + ":png", png)
         return stored
 
+    async def adopt(self, request: dict[str, Any], summary: dict[str, Any]) -> StoredBacktest:
+        """Keep a backtest another process ran (a job's worker) as if it ran here: the same
+        id (its inputs'), its summary in the cache, the full result rebuilt on demand."""
+        config = E.BacktestConfig.model_validate(request["config"])
+        key = cache_key(request["fingerprint"], request["strategy"], request["params"], config)
+        stored = StoredBacktest(key[:16], request, summary)
+        self._remember(stored)
+        await self.cache.set_json("backtest", key, {"request": request, "summary": summary})
+        await self.cache.set_json("backtest", _id_key(stored.id), {"key": key})
+        return stored
+
     async def _cached(self, key: str, chart: bool) -> StoredBacktest | None:
         held = self._held_get(key[:16])
         if held is not None and (held.chart_png is not None or not chart):

@@ -105,15 +105,18 @@ _emitted: OrderedDict[str, int] = OrderedDict()  # job id -> highest `done` emit
 _EMITTED_KEPT = 1024
 
 
-def _progress(rt: JobRuntime, record: JobRecord, chunk: int) -> Callable[[int, int], None]:
-    """A run_grid progress callback: the job's total over all chunks, throttled."""
+def _progress(
+    rt: JobRuntime, record: JobRecord, chunk: int, every_s: float = _PROGRESS_EVERY_S
+) -> Callable[[int, int], None]:
+    """A run_grid progress callback: the job's total over all chunks, throttled to one
+    event per `every_s`."""
     last = [0.0]
 
     def report(done: int, _total: int) -> None:
         with _progress_lock:
             total_done = rt.store.chunk_progress(record.id, chunk, done)
             now = time.monotonic()
-            due = now - last[0] >= _PROGRESS_EVERY_S or total_done >= record.total
+            due = now - last[0] >= every_s or total_done >= record.total
             if not due or total_done <= _emitted.get(record.id, -1):
                 return
             last[0] = now

@@ -345,15 +345,25 @@ class OptimizationTables:
     def __init__(self, slots: int = 32) -> None:
         self._tables: TtlLru[str, dict[str, Any]] = TtlLru(slots)
         self._heatmaps: TtlLru[str, Callable[[], bytes] | bytes] = TtlLru(slots)
+        self._keyed: TtlLru[str, str] = TtlLru(slots)  # job id -> its table's id
         self._slots = slots
         self._next = 0
         self._lock = threading.Lock()
 
-    def put(self, table: dict[str, Any], heatmap: Callable[[], bytes] | None = None) -> str:
-        """Keep `table` under a new id, with the renderer of its heatmap (run on first read)."""
+    def put(
+        self, table: dict[str, Any], heatmap: Callable[[], bytes] | None = None, *, key: str = ""
+    ) -> str:
+        """Keep `table` under a new id, with the renderer of its heatmap (run on first read).
+        With a `key` (a job id), the table already kept for it is reused: reading a job's
+        result again must not fill the slots with copies."""
         with self._lock:
+            known = self._keyed.get(key) if key else None
+            if known is not None and self._tables.get(known) is not None:
+                return known
             self._next += 1
             oid = f"opt-{self._next}"
+            if key:
+                self._keyed.set(key, oid)
             self._tables.set(oid, table)
             if heatmap is not None:
                 self._heatmaps.set(oid, heatmap)

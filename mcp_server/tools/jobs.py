@@ -113,4 +113,4 @@ async def _answer(
         return report.model_dump(mode="json")
     if record.kind == "compare":
         return (await compare_answer(context, record.request, payload)).model_dump(mode="json")
-    return await job_answer(context, record.kind, record.request, payload)
+    return await job_answer(context, record.kind, record.request, payload, record.id)

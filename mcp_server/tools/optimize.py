@@ -97,9 +97,11 @@ def clean_json(x: Any) -> Any:
 
 
 def _search_result(
-    context: AppContext, payload: dict[str, Any], candles: Candles, search: SearchSpec, heatmap: bool
-) -> CallToolResult:
-    """The tool's answer from a search job's result (`summary` and ranked `table`)."""
+    context: AppContext, payload: dict[str, Any], candles: Candles, search: SearchSpec, heatmap: bool,
+    key: str = "",
+) -> CallToolResult:  # fmt: skip
+    """The tool's answer from a search job's result (`summary` and ranked `table`); `key`:
+    the job id, so reading a job's result again reuses its table."""
     s, rows = payload["summary"], payload["table"]
     varied = list(s["space"]["params"])
     draw: Callable[[], bytes] | None = None
@@ -107,7 +109,7 @@ def _search_result(
         tag = describe_data(None, candles.synthetic)  # story: the heatmap's title says synthetic data
         draw = functools.partial(_heatmap, s, rows, varied[0], varied[1], tag)
     oid = context.optimizations.put({"kind": s["method"], "strategy": s["strategy"], "rows": rows},
-                                    heatmap=draw)  # fmt: skip
+                                    heatmap=draw, key=key)  # fmt: skip
     model = OptimizationSummary(
         id=oid, method=s["method"], strategy=s["strategy"], objective=s["objective"],
         evaluated=s["evaluated"], planned=s["planned"], cancelled=s["cancelled"],
@@ -141,12 +143,12 @@ def _config_notes(config: E.BacktestConfig, candles: Candles) -> list[str]:
 
 
 def _walk_result(
-    context: AppContext, payload: dict[str, Any], candles: Candles
+    context: AppContext, payload: dict[str, Any], candles: Candles, key: str = ""
 ) -> WalkForwardSummary:
-    """The tool's answer from a walk-forward job's result."""
+    """The tool's answer from a walk-forward job's result (`key`: as `_search_result`)."""
     s = payload["summary"]
     oid = context.optimizations.put(
-        {"kind": "walk_forward", "strategy": s["strategy"], "rows": s["splits"]}
+        {"kind": "walk_forward", "strategy": s["strategy"], "rows": s["splits"]}, key=key
     )
     return WalkForwardSummary(
         id=oid, strategy=s["strategy"], mode=s["mode"], n_splits=s["n_splits"],
@@ -275,14 +277,14 @@ def _brief(best: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 async def job_answer(context: AppContext, kind: str, request: dict[str, Any],
-                     payload: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+                     payload: dict[str, Any], job_id: str = "") -> dict[str, Any]:  # fmt: skip
     """A finished job's result as the synchronous tool answers it (optimize_* and
-    walk_forward); any other kind's result as stored."""
+    walk_forward); any other kind's result as stored. Its table is kept once per `job_id`."""
     if kind not in ("grid", "random", "bayes", "walk_forward"):
         return payload
     candles = (await context.candles.load(LocalDataSpec.model_validate(request["data"]))).candles
     if kind == "walk_forward":
-        return _walk_result(context, payload, candles).model_dump(mode="json")
+        return _walk_result(context, payload, candles, job_id).model_dump(mode="json")
     search = SearchSpec.model_validate(request["search"])
-    body = _search_result(context, payload, candles, search, heatmap=False).structured_content
+    body = _search_result(context, payload, candles, search, False, job_id).structured_content
     return body or {}

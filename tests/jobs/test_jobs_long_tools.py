@@ -192,3 +192,21 @@ async def test_through_redis_workers_scenarios_and_compare(redis_jobs, tmp_path:
     assert _scenario_runs(scen.structured_content) == expected
     logs = workers.log("w1") + workers.log("w2")
     assert "bst.jobs.compare_chunk" in logs and "bst.jobs.scenarios" in logs
+
+
+async def test_get_job_with_its_result_keeps_one_table_per_job(tmp_path: Path) -> None:
+    server, context = _server(tmp_path)
+    grid = {"bars": BARS, "params": {"fast": [5, 10], "slow": [30, 50]}, "wait": False}
+    async with Client(server) as client:
+        ids = []
+        for _ in range(2):
+            t = await client.call_tool("optimize_grid", grid)
+            assert t.structured_content is not None, t.content
+            ids.append(t.structured_content["job_id"])
+        first = await _until(client, ids[0])
+        again = await _until(client, ids[0])
+        other = await _until(client, ids[1])
+    assert first["result"]["table"] == again["result"]["table"]  # the same entry, not a copy
+    assert other["result"]["table"] != first["result"]["table"]  # another job, its own
+    rows = context.optimizations.get(first["result"]["id"])["rows"]
+    assert len(rows) == 4

@@ -14,9 +14,9 @@ from celery import Celery
 import market as M
 from mcp_server.candles import CandleSource, DataSet, DataSpec
 from mcp_server.errors import JobStateError
-from mcp_server.events import EventBus, make_event_bus
+from mcp_server.events import EventBus
 from mcp_server.jobs._store import JobStore, MemoryJobStore, RedisJobStore
-from mcp_server.jobs._urls import job_events_url, result_url_for
+from mcp_server.jobs._urls import job_event_bus, result_url_for
 from mcp_server.settings import Settings
 
 __all__ = ["JobRuntime", "install_runtime", "runtime_of"]
@@ -41,7 +41,7 @@ class JobRuntime:
             if url
             else MemoryJobStore(settings.jobs.job_ttl)
         )
-        bus = make_event_bus(job_events_url(settings))
+        bus = job_event_bus(settings)
         # The submitting surface checked bar limits and file locations already.
         source = CandleSource(M.CandleStore(settings.server.data_dir), max_bars=None)
         return cls(store, bus, source, settings)

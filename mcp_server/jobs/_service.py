@@ -308,7 +308,12 @@ class JobService:
         return out
 
     def queue_depths(self) -> dict[str, int]:
-        """Messages waiting per queue (Redis broker; {} otherwise)."""
+        """Messages waiting per queue ({} when embedded). A broker that is down raises
+        within seconds (a scrape must never stall on it)."""
+        if self.mode == "amqp":
+            from mcp_server.jobs._depths import amqp_queue_depths
+
+            return amqp_queue_depths(self.settings.jobs.broker_url, QUEUES)
         if self.mode != "redis":
             return {}
         import redis

@@ -6,7 +6,9 @@ server's own."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
 
 import anyio
 from celery import Celery
@@ -22,6 +24,8 @@ from mcp_server.settings import Settings
 __all__ = ["JobRuntime", "install_runtime", "runtime_of"]
 
 log = logging.getLogger("mcp_server.jobs")
+_OWNERS_LOCK = threading.Lock()
+_OWNERS_KEPT = 4096
 
 
 @dataclass
@@ -32,6 +36,9 @@ class JobRuntime:
     bus: EventBus
     candles: CandleSource
     settings: Settings
+    # The embedded runner serves every server of its process: the settings of the server
+    # that submitted each job (its data directory, its exchange), by job id.
+    owners: OrderedDict[str, Settings] = field(default_factory=OrderedDict)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JobRuntime:
@@ -45,6 +52,18 @@ class JobRuntime:
         # The submitting surface checked bar limits and file locations already.
         source = CandleSource(M.CandleStore(settings.server.data_dir), max_bars=None)
         return cls(store, bus, source, settings)
+
+    def own(self, job_id: str, settings: Settings) -> None:
+        """Remember that `job_id` came from a server with these settings (embedded runner)."""
+        with _OWNERS_LOCK:
+            self.owners[job_id] = settings
+            while len(self.owners) > _OWNERS_KEPT:
+                self.owners.popitem(last=False)
+
+    def settings_for(self, job_id: str) -> Settings:
+        """The settings of the server that submitted `job_id` (this process's otherwise)."""
+        with _OWNERS_LOCK:
+            return self.owners.get(job_id, self.settings)
 
     def load(self, spec: DataSpec, fingerprint: str) -> DataSet:
         """The job's candles, loaded here by reference; refuses data that changed."""

@@ -169,12 +169,17 @@ class JobService:
         return record
 
     def submit_backfill(
-        self, request: BackfillRequest, *, base_url: str | None = None
-    ) -> JobRecord:
+        self, request: BackfillRequest, *, base_url: str | None = None,
+        window: tuple[int, int] | None = None,
+    ) -> JobRecord:  # fmt: skip
         """Fetch a symbol's candles into the workers' store on the `backfill` queue
         (exchange hiccups are retried with backoff, up to 5 times). `base_url`: the
-        exchange to fetch from (default: the worker's BST_BYBIT_BASE_URL)."""
+        exchange to fetch from (default: the worker's BST_BYBIT_BASE_URL). `window`:
+        fetch_history's exact (start, end) in ms; the job then answers as that tool (an
+        exchange error ends the fill and is reported, not retried: calling again resumes)."""
         job = request.model_dump(mode="json") | ({"base_url": base_url} if base_url else {})
+        if window is not None:
+            job["history"] = {"start": window[0], "end": window[1]}
         record = self._new("backfill", job, total=0, chunks=1)
         self._send(record, [("bst.jobs.backfill_fetch", (record.id,))])
         return record
@@ -209,6 +214,8 @@ class JobService:
         record = JobRecord(
             id=uuid.uuid4().hex, kind=kind, request=request, total=total, chunks=chunks
         )
+        if self._embedded is not None:  # its tasks use this server's data dir and exchange
+            self._embedded.runtime.own(record.id, self.settings)
         self.store().put(record)
         return record
 

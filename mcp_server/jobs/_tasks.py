@@ -310,17 +310,26 @@ class _ProgressOnly:
 
 
 def run_backfill_job(task: Task, job_id: str) -> dict[str, Any] | None:
-    from mcp_server.backfill import BackfillRequest, run_backfill
+    from mcp_server.backfill import BackfillRequest, run_backfill, run_history
     from mcp_server.context import AppContext
 
     def body(rt: JobRuntime, record: JobRecord) -> dict[str, Any]:
         raw = dict(record.request)
         base_url = raw.pop("base_url", None)  # the submitting server's exchange, if it set one
+        window = raw.pop("history", None)  # fetch_history's job: its exact window, its answer
         request = BackfillRequest.model_validate(raw)
-        context = AppContext(rt.settings, local=True, events=_ProgressOnly(rt.bus))
+        settings = rt.settings_for(job_id)  # embedded: the submitting server's data dir
+        context = AppContext(settings, local=True, events=_ProgressOnly(rt.bus))
+
+        def check() -> None:
+            if rt.store.cancelled(job_id):
+                raise _Cancelled
 
         async def fetch() -> dict[str, Any]:
             try:
+                if window is not None:
+                    return await run_history(context, request, window["start"], window["end"],
+                                             job_id, base_url=base_url, check=check)  # fmt: skip
                 done = await run_backfill(context, request, job_id, base_url=base_url)
                 return done.model_dump(mode="json")
             finally:

@@ -8,9 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
-from jobs_testkit import load, wait_event, wait_terminal
+from jobs_testkit import load, until_state, wait_event, wait_terminal
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
 
@@ -38,17 +37,6 @@ def _server(
 ) -> tuple[MCPServer[AppContext], AppContext]:
     jobs = jobs or JobsSettings(broker_url="", _env_file=None)  # type: ignore[call-arg]
     return build_server(Settings(ServerSettings(data_dir=tmp_path, _env_file=None), jobs=jobs))  # type: ignore[call-arg]
-
-
-async def _until(client: Client, job_id: str) -> dict[str, Any]:
-    with anyio.fail_after(120):
-        while True:
-            got = await client.call_tool("get_job", {"job_id": job_id, "include_result": True})
-            info = got.structured_content
-            assert info is not None, got.content
-            if info["state"] in ("succeeded", "failed", "cancelled"):
-                return info
-            await anyio.sleep(0.1)
 
 
 async def _in_process_runs(context: AppContext) -> list[dict[str, Any]]:
@@ -92,7 +80,7 @@ async def test_scenarios_run_as_a_job_equal_the_in_process_runs(tmp_path: Path) 
         t = await client.call_tool("generate_test_scenarios", {**args, "wait": False})
         ticket = t.structured_content
         assert not t.is_error and ticket is not None and set(ticket) == {"job_id", "state", "hint"}
-        info = await _until(client, ticket["job_id"])
+        info = await until_state(client, ticket["job_id"], "succeeded", "failed", "cancelled")
         assert info["state"] == "succeeded" and info["kind"] == "scenarios", info
         assert _scenario_runs(info["result"]) == _scenario_runs(waited)
         assert info["result"]["baseline"] == waited["baseline"]
@@ -137,7 +125,9 @@ async def test_many_candidates_compare_as_a_job_like_in_process(
         assert seen and seen[-1] == (6, 6)
         t = await client.call_tool("compare_strategies", {**args, "wait": False})
         assert t.structured_content is not None, t.content
-        info = await _until(client, t.structured_content["job_id"])
+        info = await until_state(
+            client, t.structured_content["job_id"], "succeeded", "failed", "cancelled"
+        )
         assert info["state"] == "succeeded" and info["kind"] == "compare", info
         assert _ranking(info["result"]) == _ranking(as_job)
         row = as_job["ranking"][0]
@@ -203,9 +193,9 @@ async def test_get_job_with_its_result_keeps_one_table_per_job(tmp_path: Path) -
             t = await client.call_tool("optimize_grid", grid)
             assert t.structured_content is not None, t.content
             ids.append(t.structured_content["job_id"])
-        first = await _until(client, ids[0])
-        again = await _until(client, ids[0])
-        other = await _until(client, ids[1])
+        first = await until_state(client, ids[0], "succeeded", "failed", "cancelled")
+        again = await until_state(client, ids[0], "succeeded", "failed", "cancelled")
+        other = await until_state(client, ids[1], "succeeded", "failed", "cancelled")
     assert first["result"]["table"] == again["result"]["table"]  # the same entry, not a copy
     assert other["result"]["table"] != first["result"]["table"]  # another job, its own
     rows = context.optimizations.get(first["result"]["id"])["rows"]

@@ -49,7 +49,7 @@ def run_scenarios_job(task: Task, job_id: str) -> dict[str, Any] | None:
 
     def body(rt: JobRuntime, record: JobRecord) -> dict[str, Any]:
         job = ScenariosJob.model_validate(record.request)
-        data = rt.load(job.data, job.fingerprint)
+        data = rt.load(job.data, job.fingerprint, record.id)
         results = _results(rt)
 
         async def step(done: float, total: float, _message: str) -> None:
@@ -78,7 +78,7 @@ def run_compare_chunk(
 ) -> dict[str, Any] | None:
     def body(rt: JobRuntime, record: JobRecord) -> dict[str, Any]:
         job = CompareJob.model_validate(record.request)
-        data = rt.load(job.data, job.fingerprint)
+        data = rt.load(job.data, job.fingerprint, record.id)
         results = _results(rt)
         report = _progress(rt, record, chunk, every_s=0.0)  # one event per candidate
 

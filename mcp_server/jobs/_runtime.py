@@ -65,9 +65,14 @@ class JobRuntime:
         with _OWNERS_LOCK:
             return self.owners.get(job_id, self.settings)
 
-    def load(self, spec: DataSpec, fingerprint: str) -> DataSet:
-        """The job's candles, loaded here by reference; refuses data that changed."""
-        data = anyio.run(self.candles.load, spec)
+    def load(self, spec: DataSpec, fingerprint: str, job_id: str = "") -> DataSet:
+        """The job's candles, loaded here by reference (from the store of the server that
+        submitted `job_id`, for the embedded runner); refuses data that changed."""
+        source = self.candles
+        owner = self.settings_for(job_id).server.data_dir
+        if owner != self.settings.server.data_dir:
+            source = CandleSource(M.CandleStore(owner), max_bars=None)
+        data = anyio.run(source.load, spec)
         if data.fingerprint != fingerprint:
             raise JobStateError(
                 f"the candles of {spec.label()} changed since the job was submitted "

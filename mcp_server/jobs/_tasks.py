@@ -144,7 +144,7 @@ def _guarded(task: Task, job_id: str, body: Callable[[JobRuntime, JobRecord], An
 def run_backtest_job(task: Task, job_id: str) -> dict[str, Any] | None:
     def body(rt: JobRuntime, record: JobRecord) -> dict[str, Any]:
         job = BacktestJob.model_validate(record.request)
-        data = rt.load(job.data, job.fingerprint)
+        data = rt.load(job.data, job.fingerprint, record.id)
         if rt.store.cancelled(job_id):
             raise _Cancelled
         result = E.backtest(data.candles, job.run.strategy, job.run.params, job.run.config)
@@ -162,7 +162,7 @@ def run_grid_chunk(
 ) -> dict[str, Any] | None:
     def body(rt: JobRuntime, record: JobRecord) -> dict[str, Any]:
         job = SearchJob.model_validate(record.request)
-        data = rt.load(job.data, job.fingerprint)
+        data = rt.load(job.data, job.fingerprint, record.id)
         space = job.search.space()
         combos = search_combos(space, job.method, n_samples=job.n_samples, seed=job.seed,
                                  allow_large=True)  # fmt: skip
@@ -221,7 +221,7 @@ def run_bayes_batch(task: Task, job_id: str, batch: int, half: bool) -> dict[str
 
     def body(rt: JobRuntime, record: JobRecord) -> dict[str, Any]:
         job = BayesJob.model_validate(record.request)
-        data = rt.load(job.data, job.fingerprint)
+        data = rt.load(job.data, job.fingerprint, record.id)
         raw = rt.store.get_blob(batch_key(job_id, batch))
         if raw is None:
             raise RuntimeError(f"batch {batch} of job {job_id} is missing from the job store")
@@ -246,7 +246,7 @@ def fold_key(job_id: str, fold: int) -> str:
 def run_walk_fold(task: Task, job_id: str, fold: int) -> dict[str, Any] | None:
     def body(rt: JobRuntime, record: JobRecord) -> dict[str, Any]:
         job = WalkForwardJob.model_validate(record.request)
-        data = rt.load(job.data, job.fingerprint)
+        data = rt.load(job.data, job.fingerprint, record.id)
         run, splits, trials = job.plan(data.candles)
         run = replace(run, should_stop=lambda: rt.store.cancelled(job_id))
         split = run_split(data.candles, run, splits[fold], trials, len(splits), None, None)

@@ -94,3 +94,19 @@ async def test_through_a_redis_worker_waiting_follows_the_job(  # type: ignore[n
     expected = await _in_process(tmp_path / "here", fake, args)
     assert r.structured_content == expected and expected["candles_added"] > 300
     assert "bst.jobs.backfill_fetch" in workers.log("w1")
+
+
+async def test_embedded_jobs_load_from_the_submitting_servers_store(
+    tmp_path: Path, fake: str
+) -> None:
+    # the process's embedded runner exists already (its first server's data dir is another)
+    build_server(_settings(tmp_path / "first", fake))[1].jobs.app()
+    async with Client(build_server(_settings(tmp_path / "mine", fake))[0]) as client:
+        h = await client.call_tool("fetch_history", _window(12))  # into this server's store
+        assert not h.is_error, h.content
+        grid = await client.call_tool("optimize_grid", {
+            "source": "store", "symbol": "BTCUSDT", "interval": "60",
+            "params": {"fast": [5, 10], "slow": [30, 50]},
+        })  # fmt: skip
+    assert not grid.is_error and grid.structured_content is not None, grid.content
+    assert grid.structured_content["evaluated"] == 4

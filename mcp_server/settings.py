@@ -411,7 +411,9 @@ class JobsSettings(BaseSettings):
         5, ge=1, le=1000, description="Deliveries of an event before it goes to the dead letters"
     )
     events_maxlen: int = Field(
-        100_000, ge=100, description="About how many entries the global (and dead-letter) stream keeps"
+        100_000,
+        ge=100,
+        description="About how many entries the global (and dead-letter) stream keeps",
     )
     events_job_maxlen: int = Field(
         10_000, ge=10, description="About how many entries each job's event stream keeps"

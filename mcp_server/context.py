@@ -71,6 +71,9 @@ class AppContext:
         )
         self.optimizations = OptimizationTables()
         self._market = market
+        # a MarketData the caller built (its own client or store): work that must use it runs
+        # here, never as a job (a worker builds its own from the settings)
+        self.market_given = market is not None
         self._http: httpx.AsyncClient | None = None
         self._router: MCPRouter | None = None
         self._events: EventBus | None = events

@@ -198,9 +198,9 @@ async def fetch_history(
     if lo > hi:
         raise DataUnavailableError(f"start {start} is after end {end or 'now'}; swap them")
     context = app(ctx)
-    if not wait or not context.jobs.embedded:
-        # a job on the `backfill` queue: with a broker, its workers fill their store (the one
-        # jobs load candles from); without one, waiting fills this process's store right here
+    if not (wait and context.market_given):
+        # a job on the `backfill` queue (the embedded worker, or the broker's workers filling
+        # the store jobs load candles from); a MarketData given to the context is used here
         base = context.settings.server.bybit_base_url
         submit = functools.partial(
             context.jobs.submit_backfill, backfill_of(key, lo, hi), base_url=base, window=(lo, hi)

@@ -1,6 +1,7 @@
-"""fetch_history as a job: with a broker, waiting follows the backfill job on the workers
-(progress from its events) and answers as the in-process fill; with wait=false get_job
-gives that answer; cancelling the job stops the fill."""
+"""fetch_history as a job: waiting follows the backfill job (on the embedded worker, or on
+the workers of a broker), relays its progress events and answers as the in-process fill;
+with wait=false get_job gives that answer; cancelling the job stops the fill; embedded
+jobs use the submitting server's data directory."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from jobs_testkit import until_state
 from mcp import Client
 
 import market as M
 from mcp_server.cli.data import build_fake
+from mcp_server.context import AppContext
 from mcp_server.server import build_server
 from mcp_server.settings import JobsSettings, ServerSettings, Settings
 
@@ -41,10 +44,33 @@ def _window(days: float, interval: str = "60") -> dict[str, Any]:
 
 
 async def _in_process(data_dir: Path, fake: str, args: dict[str, Any]) -> dict[str, Any]:
-    async with Client(build_server(_settings(data_dir, fake))[0]) as client:
-        r = await client.call_tool("fetch_history", args)
+    """fetch_history filled in this process: a context given its own MarketData uses it."""
+    settings = _settings(data_dir, fake)
+    async with httpx.AsyncClient() as http:
+        client = M.BybitClient(http, M.ClientConfig(base_url=fake))
+        context = AppContext(settings, market=M.MarketData(M.CandleStore(data_dir), client))
+        async with Client(build_server(settings, context=context)[0]) as mcp:
+            r = await mcp.call_tool("fetch_history", args)
     assert not r.is_error and r.structured_content is not None, r.content
     return r.structured_content
+
+
+async def test_waiting_follows_the_embedded_job_and_answers_as_in_process(
+    tmp_path: Path, fake: str
+) -> None:
+    args = _window(5, interval="15")
+    seen: list[tuple[float, float | None]] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        seen.append((done, total))
+
+    async with Client(build_server(_settings(tmp_path / "job", fake))[0]) as client:
+        r = await client.call_tool("fetch_history", args, progress_callback=on_progress)
+        listed = (await client.call_tool("list_jobs", {"limit": 1})).structured_content
+    assert not r.is_error and r.structured_content is not None, r.content
+    assert listed is not None and listed["jobs"][0]["kind"] == "backfill"  # it ran as a job
+    assert seen and seen[-1][0] > 0  # the job's progress events, relayed
+    assert r.structured_content == await _in_process(tmp_path / "here", fake, args)
 
 
 async def test_wait_false_answers_as_the_in_process_fill(tmp_path: Path, fake: str) -> None:

@@ -10,9 +10,7 @@ import io
 import json
 import logging
 import os
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -97,14 +95,6 @@ def _finish(rt: JobRuntime, job_id: str, state: str, **data: Any) -> None:
     rt.bus.emit(job_id, kind, **data)  # type: ignore[arg-type]
 
 
-# Chunks of one job run on several threads of a process: the total is read and emitted under
-# one lock, and never below what this process already emitted, so progress events stay in order
-# (two threads could otherwise read 2 and 4 and emit 4 before 2).
-_progress_lock = threading.Lock()
-_emitted: OrderedDict[str, int] = OrderedDict()  # job id -> highest `done` emitted here
-_EMITTED_KEPT = 1024
-
-
 def _progress(
     rt: JobRuntime, record: JobRecord, chunk: int, every_s: float = _PROGRESS_EVERY_S
 ) -> Callable[[int, int], None]:
@@ -113,17 +103,12 @@ def _progress(
     last = [0.0]
 
     def report(done: int, _total: int) -> None:
-        with _progress_lock:
-            total_done = rt.store.chunk_progress(record.id, chunk, done)
-            now = time.monotonic()
-            due = now - last[0] >= every_s or total_done >= record.total
-            if not due or total_done <= _emitted.get(record.id, -1):
-                return
+        total_done = rt.store.chunk_progress(record.id, chunk, done)
+        now = time.monotonic()
+        if now - last[0] >= every_s or total_done >= record.total:
             last[0] = now
-            _emitted[record.id] = total_done
-            _emitted.move_to_end(record.id)
-            if len(_emitted) > _EMITTED_KEPT:
-                _emitted.popitem(last=False)
+            # Chunks run on several threads and processes: one may read 2 and another 4 and
+            # emit 4 first; the bus drops the late 2, so the job's progress never goes back.
             rt.bus.emit(record.id, "progress", done=total_done, total=record.total)
 
     return report

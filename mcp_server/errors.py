@@ -10,7 +10,9 @@
      ├── JobStateError           a job that cannot do that now (result not ready, cancelled,
      │                           failed, or a job of another kind)
      ├── BrokerUnavailableError  the job broker or its store does not answer
-     └── LiveNotRunningError     live data asked for, but this process runs no live stream
+     ├── LiveNotRunningError     live data asked for, but this process runs no live stream
+     └── ResultKindError         a result id of another kind than asked (a walk-forward id
+                                 for a heatmap): 409, the id exists but cannot answer that
 
 `PROBLEMS` maps each error type (ours and the domain packages') to a `Problem`:
 the fix hint added to its message, the HTTP status, the CLI exit code and the
@@ -43,6 +45,7 @@ __all__ = [
     "JobStateError",
     "LiveNotRunningError",
     "Problem",
+    "ResultKindError",
     "ResultNotFoundError",
     "ServerError",
     "StartupError",
@@ -90,6 +93,11 @@ class BrokerUnavailableError(ServerError):
 
 class LiveNotRunningError(ServerError):
     """Live data was asked for, but no live stream runs in this process."""
+
+
+class ResultKindError(ServerError):
+    """A result id of another kind than the one asked for (e.g. a walk-forward id given
+    to the optimisation heatmap)."""
 
 
 Kind = Literal["bad_input", "not_found", "unavailable", "upstream"]
@@ -146,6 +154,7 @@ PROBLEMS: dict[type[BaseException], Problem] = {
         "unavailable", 503, "start the broker or unset BST_BROKER_URL to run jobs in-process"
     ),
     LiveNotRunningError: Problem("unavailable", 503),
+    ResultKindError: Problem("bad_input", 409, "open the view that matches the result's kind"),
     M.FanoutUnavailableError: Problem(
         "unavailable", 503, "start Redis, or set BST_LIVE_FANOUT_URL=memory:// for one process"
     ),

@@ -7,6 +7,8 @@ backtest://{id}/chart               equity chart (PNG)
 optimization://{id}/table{?cursor}  every evaluated combination (or walk-forward split), ranked,
                                     100 a page (JSON)
 optimization://{id}/heatmap         heatmap of the first two parameters (PNG)
+backtest://{id}/view                what the report view draws: bucketed candles, trades... (JSON)
+optimization://{id}/view{?x,y}      what the heatmap (axes x, y) or walk-forward view draws (JSON)
 klines://{category}/{symbol}/{interval}{?start,end,limit}   exchange candles (JSON rows)
 strategies://catalog         strategies and their parameter specs (JSON)
 job://{id}                   a job's record, progress and recent events; its result once done (JSON)
@@ -30,6 +32,7 @@ from mcp_server.errors import describe, lookup
 from mcp_server.numbers import round_json, significant
 from mcp_server.tools._runtime import app
 from mcp_server.tools.optimize import clean_json
+from mcp_server.ui import heatmap_data, report_data, walkforward_data
 from ohlcv import format_iso
 
 __all__ = ["register_resources"]
@@ -140,7 +143,7 @@ async def optimization_table(oid: str, ctx: Context, cursor: str = "") -> str:
     table = app(ctx).optimizations.get(oid)
     rows = table.get("rows", [])
     start, stop = _page(cursor, _TABLE_PAGE, len(rows))
-    page = {**{k: v for k, v in table.items() if k != "rows"}, "total": len(rows), "from": start,
+    page = {**{k: v for k, v in table.items() if k not in ("rows", "view")}, "total": len(rows), "from": start,
             "next": _next(f"optimization://{oid}/table", stop, len(rows)), "rows": rows[start:stop]}  # fmt: skip
     return _dump(round_json(clean_json(page)))
 
@@ -149,6 +152,23 @@ async def optimization_table(oid: str, ctx: Context, cursor: str = "") -> str:
 async def optimization_heatmap(oid: str, ctx: Context) -> bytes:
     """Heatmap of an optimisation's objective over its first two parameters (PNG)."""
     return await anyio.to_thread.run_sync(app(ctx).optimizations.heatmap, oid)
+
+
+@_resource_errors
+async def backtest_view(bid: str, ctx: Context) -> str:
+    """The report view's data for a backtest: candles in at most 2,000 buckets, trades,
+    equity, drawdown and buy-and-hold (for MCP Apps views; not meant for reading)."""
+    return _dump(await report_data(app(ctx), bid))
+
+
+@_resource_errors
+async def optimization_view(oid: str, ctx: Context, x: str = "", y: str = "") -> str:
+    """The heatmap view's data (axes x and y: parameter names) of an optimisation, or the
+    walk-forward view's data of a walk-forward (for MCP Apps views)."""
+    context = app(ctx)
+    if context.optimizations.get(oid).get("kind") == "walk_forward":
+        return _dump(await walkforward_data(context, oid))
+    return _dump(await heatmap_data(context, oid, x=x or None, y=y or None))
 
 
 async def strategies_catalog() -> str:
@@ -200,6 +220,8 @@ _RESOURCES: list[tuple[str, str, str, Callable[..., Awaitable[Any]]]] = [
     ("backtest://{bid}/chart", "backtest-chart", _PNG, backtest_chart),
     ("optimization://{oid}/table{?cursor}", "optimization-table", _JSON, optimization_table),
     ("optimization://{oid}/heatmap", "optimization-heatmap", _PNG, optimization_heatmap),
+    ("backtest://{bid}/view", "backtest-view", _JSON, backtest_view),
+    ("optimization://{oid}/view{?x,y}", "optimization-view", _JSON, optimization_view),
     ("strategies://catalog", "strategies-catalog", _JSON, strategies_catalog),
     ("klines://{category}/{symbol}/{interval}{?start,end,limit}", "klines", _JSON, klines),
     ("job://{jid}", "job", _JSON, job),

@@ -20,7 +20,8 @@ from mcp_server.live_subscriptions import enable_kline_subscriptions
 from mcp_server.prompts import register_prompts
 from mcp_server.resources import register_resources
 from mcp_server.settings import Settings
-from mcp_server.tools import register_tools
+from mcp_server.tools import bind_view_tools, register_tools
+from mcp_server.ui import view_apps
 
 __all__ = ["INSTRUCTIONS", "build_server"]
 
@@ -52,6 +53,8 @@ def build_server(
         finally:
             await app.exit()
 
+    apps = view_apps()  # MCP Apps: the ui:// views and the tools they render
+    bind_view_tools(apps, settings.server.toolsets)
     bus = InMemorySubscriptionBus()  # subscriptions/listen: live klines:// updates go here
     server: MCPServer[AppContext] = MCPServer(
         "bybit-strategy-tester",
@@ -61,6 +64,7 @@ def build_server(
         lifespan=lifespan,
         log_level=settings.server.log_level,
         subscriptions=bus,
+        extensions=[apps],
     )
     register_tools(server, settings.server.toolsets)
     register_resources(server)

@@ -50,9 +50,12 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     stop(proc)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless chromium (Debian's package, driven by Playwright), one per session."""
+    """Headless chromium (Debian's package, driven by Playwright), one per test module: the
+    sync API keeps its event loop running while it is open, and every async test that ran
+    after it in the session failed ("Runner.run() cannot be called from a running event
+    loop"), so it closes with the (sync-only) module that used it."""
     binary = find_chromium()
     if binary is None:
         if os.environ.get("BST_REQUIRE_CHROMIUM") == "1":

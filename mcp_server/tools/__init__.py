@@ -10,12 +10,13 @@ from collections.abc import Iterable
 from types import ModuleType
 from typing import Any
 
+from mcp.server.apps import Apps
 from mcp.server.mcpserver import MCPServer
 
 from mcp_server.tools import agents, analysis, backtest, jobs, live, market, optimize
-from mcp_server.tools._runtime import marked_tools, register
+from mcp_server.tools._runtime import bind_views, marked_tools, register
 
-__all__ = ["TOOLSET_MODULES", "TOOLSET_TOOLS", "register_tools"]
+__all__ = ["TOOLSET_MODULES", "TOOLSET_TOOLS", "bind_view_tools", "register_tools"]
 
 TOOLSET_MODULES: dict[str, ModuleType] = {
     "market": market,
@@ -34,7 +35,12 @@ TOOLSET_TOOLS: dict[str, tuple[str, ...]] = {
 }
 
 
+def bind_view_tools(apps: Apps, toolsets: Iterable[str]) -> None:
+    """Give `apps` (before the server is built) the tools of each named toolset that have an
+    MCP Apps view."""
+    bind_views(apps, [TOOLSET_MODULES[name] for name in toolsets])
+
+
 def register_tools(server: MCPServer[Any], toolsets: Iterable[str]) -> None:
-    """Register the tools of each named toolset."""
-    for name in toolsets:
-        register(server, TOOLSET_MODULES[name])
+    """Register the tools of each named toolset (after `bind_view_tools`)."""
+    register(server, [TOOLSET_MODULES[name] for name in toolsets])

@@ -22,6 +22,7 @@ from types import ModuleType
 from typing import Annotated, Any, TypeVar, cast
 
 import anyio
+from mcp.server.apps import Apps, Visibility
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.types import CallToolResult, ContentBlock, TextContent, ToolAnnotations
@@ -41,6 +42,7 @@ __all__ = [
     "READ_ONLY_OPEN",
     "WRITES_STORE",
     "app",
+    "bind_views",
     "marked_tools",
     "progress",
     "register",
@@ -68,13 +70,23 @@ class ToolMark:
     name: str
     title: str
     annotations: ToolAnnotations
+    view: str | None = None  # the ui:// resource an MCP Apps host renders the result with
+    visibility: tuple[Visibility, ...] | None = None  # ("app",): only views may call it
 
 
-def tool(title: str, annotations: ToolAnnotations, *, name: str | None = None) -> Callable[[F], F]:
-    """Mark a module-level function as an MCP tool (registered by its toolset)."""
+def tool(
+    title: str,
+    annotations: ToolAnnotations,
+    *,
+    name: str | None = None,
+    view: str | None = None,
+    visibility: tuple[Visibility, ...] | None = None,
+) -> Callable[[F], F]:
+    """Mark a module-level function as an MCP tool (registered by its toolset); `view`
+    and `visibility` bind it to an MCP Apps view (see `bind_views`)."""
 
     def mark(fn: F) -> F:
-        fn.__mcp_tool__ = ToolMark(name or fn.__name__, title, annotations)  # type: ignore[attr-defined]
+        fn.__mcp_tool__ = ToolMark(name or fn.__name__, title, annotations, view, visibility)  # type: ignore[attr-defined]
         return fn
 
     return mark
@@ -91,15 +103,42 @@ def marked_tools(module: ModuleType) -> list[tuple[Callable[..., Awaitable[Any]]
     return [(fn, mark) for fn, mark in found if isinstance(mark, ToolMark)]
 
 
-def register(server: MCPServer[Any], module: ModuleType) -> None:
-    """Add every `@tool` function of `module` to `server`."""
-    for fn, mark in marked_tools(module):
-        server.add_tool(
-            _instrumented(fn, mark.name), name=mark.name, title=mark.title,
-            description=inspect.cleandoc(fn.__doc__ or ""), annotations=mark.annotations,
-        )  # fmt: skip
+def bind_views(apps: Apps, modules: list[ModuleType]) -> None:
+    """Hand the tools of `modules` that have a view to the MCP Apps extension, which adds
+    them (with `_meta.ui`) when the server is built: extensions are applied only then."""
+    for fn, mark in (found for module in modules for found in marked_tools(module)):
+        if mark.view is not None:
+            apps.tool(
+                resource_uri=mark.view, visibility=mark.visibility, name=mark.name,
+                title=mark.title or None, description=inspect.cleandoc(fn.__doc__ or ""),
+                annotations=mark.annotations,
+            )(_instrumented(fn, mark.name))  # fmt: skip
+
+
+def register(server: MCPServer[Any], modules: list[ModuleType]) -> None:
+    """Add every `@tool` function of `modules` to `server` (those with a view came with the
+    Apps extension: see `bind_views`), listed in the modules' order."""
+    marks = [mark for module in modules for _, mark in marked_tools(module)]
+    for fn, mark in (found for module in modules for found in marked_tools(module)):
+        if mark.view is not None and server._tool_manager.get_tool(mark.name) is None:
+            raise RuntimeError(f"{mark.name} has a view: bind_views(apps, ...) before MCPServer(...)")
+        if mark.view is None:
+            server.add_tool(
+                _instrumented(fn, mark.name), name=mark.name, title=mark.title,
+                description=inspect.cleandoc(fn.__doc__ or ""), annotations=mark.annotations,
+            )  # fmt: skip
+    _in_order(server, [mark.name for mark in marks])
+    for mark in marks:
         _compact_schemas(server, mark.name)
         _readable_argument_errors(server, mark.name)
+
+
+def _in_order(server: MCPServer[Any], names: list[str]) -> None:
+    """List the tools in `names` order: the extension's tools were added first, but the
+    model reads the list top down, and a shared argument is described in its first tool."""
+    tools = server._tool_manager._tools  # the SDK has no public hook for the order
+    ordered = {n: tools[n] for n in names if n in tools}
+    server._tool_manager._tools = ordered | {n: t for n, t in tools.items() if n not in ordered}
 
 
 def _compact_schemas(server: MCPServer[Any], name: str) -> None:

@@ -24,6 +24,7 @@ from mcp_server.tools._jobwait import run_as_job
 from mcp_server.tools._routed import routed
 from mcp_server.tools._runtime import READ_ONLY, app, progress, tool, tool_result
 from mcp_server.tools._ticket import Wait
+from mcp_server.ui import VIEW_URIS
 
 __all__ = ["backtest_once", "compare_answer", "compare_strategies", "list_strategies", "run_backtest"]
 
@@ -112,7 +113,7 @@ async def backtest_once(
     return stored
 
 
-@tool("Run backtest", READ_ONLY)
+@tool("Run backtest", READ_ONLY, view=VIEW_URIS["report"])
 async def run_backtest(
     ctx: Context,
     run: StrategySpec = StrategySpec(),  # every model argument is shown flat (tools._runtime)

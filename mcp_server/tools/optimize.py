@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numba
 from mcp.server.mcpserver import Context
-from mcp.types import CallToolResult, ImageContent
+from mcp.types import CallToolResult, ImageContent, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 import engine as E
@@ -28,13 +28,14 @@ from mcp_server.tools._args import SearchSpec, config_or_default
 from mcp_server.tools._jobwait import run_as_job
 from mcp_server.tools._runtime import READ_ONLY, app, tool, tool_result
 from mcp_server.tools._ticket import Wait
+from mcp_server.ui import VIEW_URIS, run_cell
 from ohlcv import Candles, describe_data
 
 if TYPE_CHECKING:  # the jobs package imports this module (clean_json)
     from mcp_server.jobs import JobRecord, JobService
 
 __all__ = ["clean_json", "job_answer", "optimize_bayesian", "optimize_grid", "optimize_random",
-           "walk_forward"]  # fmt: skip
+           "run_backtest_cell", "walk_forward"]  # fmt: skip
 
 SearchSeed = Annotated[int, Field(ge=0, le=2**31 - 1, description="Seed of the sampler (reproducible)")]
 Heatmap = Annotated[
@@ -98,18 +99,21 @@ def clean_json(x: Any) -> Any:
 
 def _search_result(
     context: AppContext, payload: dict[str, Any], candles: Candles, search: SearchSpec, heatmap: bool,
-    key: str = "",
+    data: dict[str, Any], key: str = "",
 ) -> CallToolResult:  # fmt: skip
-    """The tool's answer from a search job's result (`summary` and ranked `table`); `key`:
-    the job id, so reading a job's result again reuses its table."""
+    """The tool's answer from a search job's result (`summary` and ranked `table`); `data`
+    (the data spec) is kept with the table, so the heatmap view can run a cell's backtest;
+    `key`: the job id, so reading a job's result again reuses its table."""
     s, rows = payload["summary"], payload["table"]
     varied = list(s["space"]["params"])
     draw: Callable[[], bytes] | None = None
     if len(varied) >= 2 and s["best"] is not None:
         tag = describe_data(None, candles.synthetic)  # story: the heatmap's title says synthetic data
         draw = functools.partial(_heatmap, s, rows, varied[0], varied[1], tag)
-    oid = context.optimizations.put({"kind": s["method"], "strategy": s["strategy"], "rows": rows},
-                                    heatmap=draw, key=key)  # fmt: skip
+    view = {"data": data, "config": config_or_default(search.config).model_dump(mode="json"),
+            "varied": varied, "objective": s["objective"], "overfit": s["overfit"]}  # fmt: skip
+    oid = context.optimizations.put({"kind": s["method"], "strategy": s["strategy"], "rows": rows,
+                                     "view": view}, heatmap=draw, key=key)  # fmt: skip
     model = OptimizationSummary(
         id=oid, method=s["method"], strategy=s["strategy"], objective=s["objective"],
         evaluated=s["evaluated"], planned=s["planned"], cancelled=s["cancelled"],
@@ -143,12 +147,16 @@ def _config_notes(config: E.BacktestConfig, candles: Candles) -> list[str]:
 
 
 def _walk_result(
-    context: AppContext, payload: dict[str, Any], candles: Candles, key: str = ""
+    context: AppContext, payload: dict[str, Any], candles: Candles, data: dict[str, Any],
+    key: str = "",
 ) -> WalkForwardSummary:
-    """The tool's answer from a walk-forward job's result (`key`: as `_search_result`)."""
+    """The tool's answer from a walk-forward job's result (`data`, `key`: as `_search_result`)."""
     s = payload["summary"]
+    view = {"data": data, "objective": s["objective"], "oos": s["oos"], "efficiency": s["efficiency"],
+            "mode": s["mode"]}  # fmt: skip
     oid = context.optimizations.put(
-        {"kind": "walk_forward", "strategy": s["strategy"], "rows": s["splits"]}, key=key
+        {"kind": "walk_forward", "strategy": s["strategy"], "rows": s["splits"], "view": view},
+        key=key,
     )
     return WalkForwardSummary(
         id=oid, strategy=s["strategy"], mode=s["mode"], n_splits=s["n_splits"],
@@ -171,7 +179,7 @@ def _check_grid(search: SearchSpec, max_combos: int, *, cap: int) -> None:
         ) from None
 
 
-@tool("Optimize (grid)", READ_ONLY)
+@tool("Optimize (grid)", READ_ONLY, view=VIEW_URIS["heatmap"])
 async def optimize_grid(
     ctx: Context,
     search: SearchSpec,  # every model argument is shown flat (tools._runtime)
@@ -188,7 +196,7 @@ async def optimize_grid(
         loaded, search, method="grid", max_combos=max_combos))  # fmt: skip
 
 
-@tool("Optimize (random)", READ_ONLY)
+@tool("Optimize (random)", READ_ONLY, view=VIEW_URIS["heatmap"])
 async def optimize_random(
     ctx: Context,
     search: SearchSpec,
@@ -204,7 +212,7 @@ async def optimize_random(
         loaded, search, method="random", n_samples=n_samples, seed=search_seed))  # fmt: skip
 
 
-@tool("Optimize (Bayesian)", READ_ONLY)
+@tool("Optimize (Bayesian)", READ_ONLY, view=VIEW_URIS["heatmap"])
 async def optimize_bayesian(
     ctx: Context,
     search: SearchSpec,
@@ -233,11 +241,12 @@ async def _search(
     loaded = await context.candles.load(data)
     return await run_as_job(
         ctx, context.jobs, lambda: submit(context.jobs, loaded), wait,
-        lambda payload: _search_result(context, payload, loaded.candles, search, heatmap),
+        lambda payload: _search_result(context, payload, loaded.candles, search, heatmap,
+                                       loaded.spec.model_dump(mode="json")),
     )  # fmt: skip
 
 
-@tool("Walk-forward", READ_ONLY)
+@tool("Walk-forward", READ_ONLY, view=VIEW_URIS["walkforward"])
 async def walk_forward(
     ctx: Context,
     search: SearchSpec,
@@ -263,8 +272,25 @@ async def walk_forward(
              "test_bars": test_bars}  # fmt: skip
     return await run_as_job(
         ctx, context.jobs, lambda: context.jobs.submit_walk_forward(loaded, search, **split), wait,
-        lambda payload: _walk_result(context, payload, loaded.candles),
+        lambda payload: _walk_result(context, payload, loaded.candles,
+                                     loaded.spec.model_dump(mode="json")),
     )  # fmt: skip
+
+
+# Only views call it (visibility "app"): no title, the least annotations, a one-line
+# description, since tools/list still carries it to the model's host.
+@tool("", ToolAnnotations(read_only_hint=True), view=VIEW_URIS["heatmap"], visibility=("app",))
+async def run_backtest_cell(
+    ctx: Context, id: Annotated[str, Field(max_length=40)], params: dict[str, Any]
+) -> CallToolResult:
+    """Backtest one heatmap cell."""
+    report = await run_cell(app(ctx), id, params)
+    m = report["metrics"]
+    text = (f"backtest {report['id']}: {report['strategy']} {report['params']}, "
+            f"{m.get('n_trades')} trades, total_return {m.get('total_return')}")  # fmt: skip
+    # the drawing data is for the view alone: hosts do not add structuredContent to the
+    # model's context, and the text stays one line
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=report)
 
 
 def _brief(best: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -284,7 +310,9 @@ async def job_answer(context: AppContext, kind: str, request: dict[str, Any],
         return payload
     candles = (await context.candles.load(LocalDataSpec.model_validate(request["data"]))).candles
     if kind == "walk_forward":
-        return _walk_result(context, payload, candles, job_id).model_dump(mode="json")
+        return _walk_result(context, payload, candles, request["data"], job_id).model_dump(mode="json")
     search = SearchSpec.model_validate(request["search"])
-    body = _search_result(context, payload, candles, search, False, job_id).structured_content
+    body = _search_result(
+        context, payload, candles, search, False, request["data"], job_id
+    ).structured_content
     return body or {}

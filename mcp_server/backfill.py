@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import suppress
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -150,26 +151,9 @@ async def run_backfill(
     key = M.DatasetKey.of(request.category, request.symbol, request.interval)
     await _emit(bus, job_id, "started", symbol=key.symbol, interval=key.interval,
                 start=format_iso(start), end=format_iso(end), truncated=truncated)  # fmt: skip
-    base = base_url or context.settings.server.bybit_base_url
-    limit = request.page_limit
-    config = (
-        M.ClientConfig(base_url=base, page_limit=limit)
-        if base
-        else M.ClientConfig(page_limit=limit)
-    )
-    loop = asyncio.get_running_loop()
+    config = _client_config(context, base_url, request.page_limit)
     reports: list[asyncio.Future[None]] = []
-    last_report = [0.0]
-
-    def on_progress(p: M.FetchProgress) -> None:
-        now = time.monotonic()
-        if now - last_report[0] >= 0.25:  # a page can take 1 ms: report at most 4 times a second
-            last_report[0] = now
-            report = _emit(
-                bus, job_id, "progress", candles=p.candles, expected=p.expected, pages=p.requests
-            )
-            reports.append(asyncio.ensure_future(report, loop=loop))
-
+    on_progress = _progress_sink(bus, job_id, reports)
     started = time.perf_counter()
     try:
         async with httpx.AsyncClient() as http:
@@ -190,6 +174,65 @@ async def run_backfill(
     )  # fmt: skip
     await _emit(bus, job_id, "succeeded", **result.model_dump())
     return result
+
+
+def _client_config(context: AppContext, base_url: str | None, page_limit: int) -> M.ClientConfig:
+    """The exchange client's config: `base_url`, else this context's BST_BYBIT_BASE_URL."""
+    base = base_url or context.settings.server.bybit_base_url
+    if base:
+        return M.ClientConfig(base_url=base, page_limit=page_limit)
+    return M.ClientConfig(page_limit=page_limit)
+
+
+def _progress_sink(
+    bus: EventBus, job_id: str, reports: list[asyncio.Future[None]],
+    check: Callable[[], None] | None = None,
+) -> Callable[[M.FetchProgress], None]:  # fmt: skip
+    """A fetch progress callback emitting `progress` events (candles so far as `done`) at
+    most 4 times a second (a page can take 1 ms); `check` runs first (it may raise to stop
+    the fetch, e.g. when the job is cancelled). Await `reports` before returning."""
+    loop = asyncio.get_running_loop()
+    last_report = [0.0]
+
+    def on_progress(p: M.FetchProgress) -> None:
+        if check is not None:
+            check()
+        now = time.monotonic()
+        if now - last_report[0] >= 0.25:
+            last_report[0] = now
+            report = _emit(bus, job_id, "progress", candles=p.candles, expected=p.expected,
+                           pages=p.requests, done=p.candles, total=max(p.expected, p.candles))  # fmt: skip
+            reports.append(asyncio.ensure_future(report, loop=loop))
+
+    return on_progress
+
+
+async def run_history(
+    context: AppContext, request: BackfillRequest, start: int, end: int, job_id: str, *,
+    base_url: str | None = None, check: Callable[[], None] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """fetch_history's backfill of exactly `start`..`end` (ms), as a job: the store's
+    read-through fill, which an exchange error ends instead of raising (calling again
+    resumes), then its account. The tool's answer, with `error` (the error and its fix)
+    when it gained nothing."""
+    from mcp_server.tools.market import history_report  # the tools import this module
+
+    key = M.DatasetKey.of(request.category, request.symbol, request.interval)
+    config = _client_config(context, base_url, request.page_limit)
+    reports: list[asyncio.Future[None]] = []
+    try:
+        async with httpx.AsyncClient() as http:
+            client = M.BybitClient(http, config)
+            market = M.MarketData(context.store, client, context.cache.backend)
+            sink = _progress_sink(context.events(), job_id, reports, check)
+            report = await market.backfill(key, start, end, on_progress=sink)
+    finally:
+        await asyncio.gather(*reports, return_exceptions=True)
+    infos = await anyio.to_thread.run_sync(context.store.datasets)
+    total = next((i.candles for i in infos if i.key == key), None)
+    body = history_report(key, start, end, report, total).model_dump(mode="json")
+    failed = report.error is not None and report.added == 0 and not report.complete
+    return {**body, "error": describe(report.error) if failed and report.error else None}
 
 
 def new_task_id() -> str:

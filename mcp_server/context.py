@@ -22,7 +22,7 @@ import market as M
 from agents import MCPRouter
 from mcp_server.cache import AgentsCache, ResultCache, make_cache
 from mcp_server.candles import CandleSource
-from mcp_server.events import EventBus, MemoryEventBus, make_event_bus
+from mcp_server.events import EventBus, MemoryEventBus
 from mcp_server.live import LiveService
 from mcp_server.results import BacktestResults, OptimizationTables
 from mcp_server.settings import Settings
@@ -71,6 +71,9 @@ class AppContext:
         )
         self.optimizations = OptimizationTables()
         self._market = market
+        # a MarketData the caller built (its own client or store): work that must use it runs
+        # here, never as a job (a worker builds its own from the settings)
+        self.market_given = market is not None
         self._http: httpx.AsyncClient | None = None
         self._router: MCPRouter | None = None
         self._events: EventBus | None = events
@@ -105,11 +108,11 @@ class AppContext:
         no I/O: a Redis that is down shows up on the first emit or read."""
         if self._events is None:
             from mcp_server.jobs._urls import (
-                job_events_url,  # jobs import the tools, which import us
+                job_event_bus,  # jobs import the tools, which import us
             )
 
             # the jobs' rule: with BST_EVENTS_URL empty, a Redis broker's Redis carries events
-            self._events = make_event_bus(job_events_url(self.settings))
+            self._events = job_event_bus(self.settings)
         return self._events
 
     @property

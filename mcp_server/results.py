@@ -209,6 +209,17 @@ class BacktestResults:
             await self.cache.set_bytes("backtest", key + ":png", png)
         return stored
 
+    async def adopt(self, request: dict[str, Any], summary: dict[str, Any]) -> StoredBacktest:
+        """Keep a backtest another process ran (a job's worker) as if it ran here: the same
+        id (its inputs'), its summary in the cache, the full result rebuilt on demand."""
+        config = E.BacktestConfig.model_validate(request["config"])
+        key = cache_key(request["fingerprint"], request["strategy"], request["params"], config)
+        stored = StoredBacktest(key[:16], request, summary)
+        self._remember(stored)
+        await self.cache.set_json("backtest", key, {"request": request, "summary": summary})
+        await self.cache.set_json("backtest", _id_key(stored.id), {"key": key})
+        return stored
+
     async def _cached(self, key: str, chart: bool) -> StoredBacktest | None:
         held = self._held_get(key[:16])
         if held is not None and (held.chart_png is not None or not chart):
@@ -369,15 +380,25 @@ class OptimizationTables:
         self._tables: TtlLru[str, dict[str, Any]] = TtlLru(slots)
         self._heatmaps: TtlLru[str, Callable[[], bytes] | bytes] = TtlLru(slots)
         self._created: dict[str, float] = {}
+        self._keyed: TtlLru[str, str] = TtlLru(slots)  # job id -> its table's id
         self._slots = slots
         self._next = 0
         self._lock = threading.Lock()
 
-    def put(self, table: dict[str, Any], heatmap: Callable[[], bytes] | None = None) -> str:
-        """Keep `table` under a new id, with the renderer of its heatmap (run on first read)."""
+    def put(
+        self, table: dict[str, Any], heatmap: Callable[[], bytes] | None = None, *, key: str = ""
+    ) -> str:
+        """Keep `table` under a new id, with the renderer of its heatmap (run on first read).
+        With a `key` (a job id), the table already kept for it is reused: reading a job's
+        result again must not fill the slots with copies."""
         with self._lock:
+            known = self._keyed.get(key) if key else None
+            if known is not None and self._tables.get(known) is not None:
+                return known
             self._next += 1
             oid = f"opt-{self._next}"
+            if key:
+                self._keyed.set(key, oid)
             self._tables.set(oid, table)
             self._created[oid] = time.time()
             for gone in set(self._created) - {k for k, _ in self._tables.items()}:

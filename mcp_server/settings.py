@@ -400,6 +400,24 @@ class JobsSettings(BaseSettings):
     embedded_workers: int = Field(
         2, ge=1, le=16, description="Worker threads of the embedded (no broker) job runner"
     )
+    events_group: str = Field(
+        "metrics", pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+        description="Consumer group of the global job-event stream that counts events for /metrics",
+    )  # fmt: skip
+    events_reclaim_idle_sec: float = Field(
+        60.0, gt=0, description="Seconds an event may stay pending before the reaper reclaims it"
+    )
+    events_max_deliveries: int = Field(
+        5, ge=1, le=1000, description="Deliveries of an event before it goes to the dead letters"
+    )
+    events_maxlen: int = Field(
+        100_000,
+        ge=100,
+        description="About how many entries the global (and dead-letter) stream keeps",
+    )
+    events_job_maxlen: int = Field(
+        10_000, ge=10, description="About how many entries each job's event stream keeps"
+    )
 
     @property
     def embedded(self) -> bool:

@@ -31,8 +31,7 @@ app.add_typer(jobs_app, name="jobs")
 
 def service() -> Any:
     """The JobService of this environment's settings (a broker is required)."""
-    from mcp_server.events import make_event_bus
-    from mcp_server.jobs import JobService, job_events_url
+    from mcp_server.jobs import JobService, job_event_bus
     from mcp_server.settings import Settings
 
     settings = Settings()
@@ -41,7 +40,7 @@ def service() -> Any:
                    "runs them; set BST_BROKER_URL=redis://127.0.0.1:6379/0 and start "
                    "`bybit-tester worker`", err)  # fmt: skip
         raise typer.Exit(2)
-    return JobService(settings, make_event_bus(job_events_url(settings)))
+    return JobService(settings, job_event_bus(settings))
 
 
 def search_spec_of(search: Any) -> Any:

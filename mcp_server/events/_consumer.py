@@ -14,6 +14,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from mcp_server.events._contract import EventBus, JobEvent
 from mcp_server.events._group import GroupConsumer
@@ -84,6 +85,9 @@ class EventConsumer:
             thread.join(timeout=self.block_s + 10.0)
 
 
-def event_consumer_for(bus: EventBus, handle: Callable[[JobEvent], None]) -> EventConsumer | None:
-    """The metrics consumer for `bus`, or None for a bus that needs none (in-process)."""
-    return EventConsumer(bus, handle) if isinstance(bus, RedisEventBus) else None
+def event_consumer_for(
+    bus: EventBus, handle: Callable[[JobEvent], None], **options: Any
+) -> EventConsumer | None:
+    """The metrics consumer for `bus` (`options`: `EventConsumer`'s group, min_idle_s,
+    max_deliveries...), or None for a bus that needs none (in-process)."""
+    return EventConsumer(bus, handle, **options) if isinstance(bus, RedisEventBus) else None

@@ -46,7 +46,9 @@ class EventBus(Protocol):
     it; async code wraps reads in `anyio.to_thread.run_sync`."""
 
     def emit(self, job_id: str, kind: EventKind, **data: Any) -> str:
-        """Append one event to the job's stream and the global stream; its id."""
+        """Append one event to the job's stream and the global stream; its id. A
+        `progress` event whose `done` is not above the job's highest one so far is dropped
+        (id ""): a job's progress never goes backwards, whichever process emits it."""
         ...
 
     def read(

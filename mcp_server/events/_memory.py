@@ -49,11 +49,17 @@ class MemoryEventBus:
         self._max_jobs = max_jobs
         self._global = _Stream(maxlen)
         self._jobs: OrderedDict[str, _Stream] = OrderedDict()
+        self._done: dict[str, float] = {}  # job id -> highest progress `done` emitted
         self._last: StreamId = (0, 0)
         self._closes = 0  # bumped by close(): wakes the readers blocked at that moment
 
     def emit(self, job_id: str, kind: EventKind, **data: Any) -> str:
         with self._cond:
+            done = data.get("done") if kind == "progress" else None
+            if isinstance(done, int | float) and not isinstance(done, bool):
+                if done <= self._done.get(job_id, -1):
+                    return ""  # progress never goes backwards (see EventBus.emit)
+                self._done[job_id] = done
             self._last = next_id(self._last)
             event = JobEvent(
                 id=format_id(self._last), job_id=job_id, kind=kind, at=time.time(), data=data
@@ -64,7 +70,8 @@ class MemoryEventBus:
             if stream is None:
                 stream = self._jobs[job_id] = _Stream(self._maxlen)
                 while len(self._jobs) > self._max_jobs:
-                    self._jobs.popitem(last=False)
+                    gone, _ = self._jobs.popitem(last=False)
+                    self._done.pop(gone, None)
             else:
                 self._jobs.move_to_end(job_id)
             stream.append(entry)

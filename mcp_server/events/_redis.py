@@ -38,6 +38,20 @@ redis.call('EXPIRE', KEYS[2], ARGV[7])
 return id
 """
 
+# A progress event is appended only if its `done` is above the highest one emitted for the
+# job (kept at KEYS[3]), checked and set in the same script: chunks of one job run in several
+# worker processes, and their events must never make the job's progress go backwards.
+_EMIT_PROGRESS = (
+    """
+local seen = tonumber(redis.call('GET', KEYS[3]) or '-1')
+if tonumber(ARGV[8]) <= seen then
+    return false
+end
+redis.call('SET', KEYS[3], ARGV[8], 'EX', ARGV[7])
+"""
+    + _EMIT
+)
+
 
 class StreamKeys:
     """The key names under one prefix."""
@@ -49,6 +63,10 @@ class StreamKeys:
 
     def job(self, job_id: str) -> str:
         return f"{self.prefix}:job:{job_id}"
+
+    def progress(self, job_id: str) -> str:
+        """The highest `done` a progress event of the job carried."""
+        return f"{self.prefix}:progress:{job_id}"
 
 
 def where(client: redis.Redis) -> str:
@@ -128,6 +146,7 @@ class RedisEventBus:
         self.ttl_s = ttl_s
         self.max_block_s = max_block_s
         self._emit = client.register_script(_EMIT)
+        self._emit_progress = client.register_script(_EMIT_PROGRESS)
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RedisEventBus:
@@ -148,6 +167,12 @@ class RedisEventBus:
         args: list[str | int] = [self.maxlen_global, self.maxlen_job, job_id, kind, repr(time.time()),
                 json.dumps(data, default=str), self.ttl_s]  # fmt: skip
         keys = [self.keys.jobs, self.keys.job(job_id)]
+        done = data.get("done") if kind == "progress" else None
+        if isinstance(done, int | float) and not isinstance(done, bool):
+            keys.append(self.keys.progress(job_id))
+            args.append(repr(float(done)))
+            got = self._call(self.client, lambda: self._emit_progress(keys=keys, args=args))
+            return "" if got is None else str(got)  # "": not above what was emitted, dropped
         return str(self._call(self.client, lambda: self._emit(keys=keys, args=args)))
 
     def read(

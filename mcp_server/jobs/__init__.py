@@ -15,7 +15,7 @@ from mcp_server.jobs._requests import BacktestJob, BayesJob, SearchJob, WalkForw
 from mcp_server.jobs._runtime import JobRuntime
 from mcp_server.jobs._service import JobService
 from mcp_server.jobs._store import JobKind, JobRecord, JobState, MemoryJobStore, RedisJobStore
-from mcp_server.jobs._urls import events_url_for, job_events_url, result_url_for
+from mcp_server.jobs._urls import events_url_for, job_event_bus, job_events_url, result_url_for
 
 __all__ = [
     "LIMITS",
@@ -33,6 +33,7 @@ __all__ = [
     "SearchJob",
     "WalkForwardJob",
     "events_url_for",
+    "job_event_bus",
     "job_events_url",
     "make_celery_app",
     "result_url_for",

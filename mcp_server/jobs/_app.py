@@ -43,6 +43,8 @@ ROUTES = {
     "bst.jobs.walk_*": {"queue": "optimizations.walk"},
     "bst.jobs.bayes_*": {"queue": "optimizations.bayes"},
     "bst.jobs.backfill_*": {"queue": "backfill"},
+    "bst.jobs.scenarios": {"queue": "backtest"},
+    "bst.jobs.compare_*": {"queue": "backtest"},
 }
 
 
@@ -54,6 +56,7 @@ def visibility_timeout(jobs: JobsSettings) -> float:
 
 def make_celery_app(jobs: JobsSettings) -> Celery:
     """A configured Celery app with the job tasks registered."""
+    from mcp_server.jobs._backtests import register_backtest_tasks
     from mcp_server.jobs._tasks import register_tasks
 
     if jobs.embedded:
@@ -97,4 +100,5 @@ def make_celery_app(jobs: JobsSettings) -> Celery:
         accept_content=["json"],
     )  # fmt: skip
     register_tasks(app)
+    register_backtest_tasks(app)
     return app

@@ -8,15 +8,17 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+from typing import Any
 
 from celery import Celery
 
 import market as M
 from mcp_server.candles import CandleSource
+from mcp_server.errors import StartupError
 from mcp_server.events import EventBus
 from mcp_server.jobs._runtime import JobRuntime, install_runtime
 from mcp_server.jobs._store import MemoryJobStore
-from mcp_server.settings import Settings
+from mcp_server.settings import JobsSettings, Settings
 
 __all__ = ["EmbeddedJobs", "EmbeddedWorker"]
 
@@ -66,11 +68,22 @@ class EmbeddedWorker:
             thread.join(timeout=10)
 
 
+# The job settings the embedded runner is built from (its threads, its store's TTL, its
+# Celery retry delay): a service asking for other values must not silently get the first's.
+_RUNNER_SETTINGS = {"embedded_workers": "BST_EMBEDDED_WORKERS", "job_ttl": "BST_JOB_TTL",
+                    "job_retry_delay": "BST_JOB_RETRY_DELAY"}  # fmt: skip
+
+
+def _runner_settings(jobs: JobsSettings) -> dict[str, Any]:
+    return {name: getattr(jobs, name) for name in _RUNNER_SETTINGS}
+
+
 class EmbeddedJobs:
     """The process's one embedded job runner: app, runtime and worker thread, shared by
     every `JobService` without a broker in this process (memory:// queues are global to
     the process, so two runners would take each other's tasks). The first service's
-    settings and event bus configure it; it lives as long as the process."""
+    settings and event bus configure it; it lives as long as the process. A later service
+    whose runner settings (`_RUNNER_SETTINGS`) differ gets a StartupError saying so."""
 
     _shared: EmbeddedJobs | None = None
     _lock = threading.Lock()
@@ -83,6 +96,8 @@ class EmbeddedJobs:
     @classmethod
     def get(cls, settings: Settings, bus: EventBus) -> EmbeddedJobs:
         with cls._lock:
+            if cls._shared is not None:
+                cls._shared.check(settings.jobs)
             if cls._shared is None:
                 from mcp_server.jobs._app import make_celery_app
 
@@ -93,6 +108,20 @@ class EmbeddedJobs:
                 install_runtime(app, runtime)
                 cls._shared = cls(app, runtime, settings.jobs.embedded_workers)
             return cls._shared
+
+    def check(self, jobs: JobsSettings) -> None:
+        """Refuse job settings other than the runner's (one embedded worker per process:
+        Celery keeps worker state in process globals)."""
+        mine, asked = _runner_settings(self.runtime.settings.jobs), _runner_settings(jobs)
+        if asked == mine:
+            return
+        differ = ", ".join(f"{env}={asked[name]} (running: {mine[name]})"
+                           for name, env in _RUNNER_SETTINGS.items() if asked[name] != mine[name])  # fmt: skip
+        raise StartupError(
+            f"this process already runs its embedded job worker with other settings: {differ}. "
+            "A process has one embedded worker: give every server in it the same job settings, "
+            "or set BST_BROKER_URL=redis://... and start `bybit-tester worker` processes"
+        )
 
     def started(self) -> Celery:
         with self._lock:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from mcp_server.candles import DataSpec, LocalDataSpec
 from mcp_server.tools._args import SearchSpec, StrategySpec
 
-__all__ = ["BacktestJob", "BayesJob", "SearchJob", "WalkForwardJob"]
+__all__ = ["BacktestJob", "BayesJob", "CompareJob", "ScenariosJob", "SearchJob", "WalkForwardJob"]
 
 
 class _ByReference(BaseModel):
@@ -77,3 +77,25 @@ class BayesJob(_ByReference):
     # the machine that coordinates
     batch_size: int = Field(16, ge=1, le=1000)
     overfit: bool = True
+
+
+class ScenariosJob(_ByReference):
+    """The analyst's stress scenarios of one backtest, run beside its baseline."""
+
+    strategy: str
+    params: dict[str, Any] = Field(description="The baseline's resolved parameters")
+    config: dict[str, Any] = Field(description="The baseline's BacktestConfig")
+    scenarios: list[dict[str, Any]]
+    baseline: dict[str, Any] = Field(description="The baseline's headline metrics")
+    answer: dict[str, Any] = Field(
+        default_factory=dict, description="What the submitting tool answers besides the runs"
+    )
+
+
+class CompareJob(_ByReference):
+    """Strategy configurations on the same data, split into chunks of candidates."""
+
+    candidates: list[dict[str, Any]] = Field(description="strategy, params, config (resolved)")
+    answer: dict[str, Any] = Field(
+        default_factory=dict, description="What the submitting tool answers besides the runs"
+    )

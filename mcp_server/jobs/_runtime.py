@@ -6,7 +6,9 @@ server's own."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
 
 import anyio
 from celery import Celery
@@ -14,14 +16,16 @@ from celery import Celery
 import market as M
 from mcp_server.candles import CandleSource, DataSet, DataSpec
 from mcp_server.errors import JobStateError
-from mcp_server.events import EventBus, make_event_bus
+from mcp_server.events import EventBus
 from mcp_server.jobs._store import JobStore, MemoryJobStore, RedisJobStore
-from mcp_server.jobs._urls import job_events_url, result_url_for
+from mcp_server.jobs._urls import job_event_bus, result_url_for
 from mcp_server.settings import Settings
 
 __all__ = ["JobRuntime", "install_runtime", "runtime_of"]
 
 log = logging.getLogger("mcp_server.jobs")
+_OWNERS_LOCK = threading.Lock()
+_OWNERS_KEPT = 4096
 
 
 @dataclass
@@ -32,6 +36,9 @@ class JobRuntime:
     bus: EventBus
     candles: CandleSource
     settings: Settings
+    # The embedded runner serves every server of its process: the settings of the server
+    # that submitted each job (its data directory, its exchange), by job id.
+    owners: OrderedDict[str, Settings] = field(default_factory=OrderedDict)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JobRuntime:
@@ -41,14 +48,31 @@ class JobRuntime:
             if url
             else MemoryJobStore(settings.jobs.job_ttl)
         )
-        bus = make_event_bus(job_events_url(settings))
+        bus = job_event_bus(settings)
         # The submitting surface checked bar limits and file locations already.
         source = CandleSource(M.CandleStore(settings.server.data_dir), max_bars=None)
         return cls(store, bus, source, settings)
 
-    def load(self, spec: DataSpec, fingerprint: str) -> DataSet:
-        """The job's candles, loaded here by reference; refuses data that changed."""
-        data = anyio.run(self.candles.load, spec)
+    def own(self, job_id: str, settings: Settings) -> None:
+        """Remember that `job_id` came from a server with these settings (embedded runner)."""
+        with _OWNERS_LOCK:
+            self.owners[job_id] = settings
+            while len(self.owners) > _OWNERS_KEPT:
+                self.owners.popitem(last=False)
+
+    def settings_for(self, job_id: str) -> Settings:
+        """The settings of the server that submitted `job_id` (this process's otherwise)."""
+        with _OWNERS_LOCK:
+            return self.owners.get(job_id, self.settings)
+
+    def load(self, spec: DataSpec, fingerprint: str, job_id: str = "") -> DataSet:
+        """The job's candles, loaded here by reference (from the store of the server that
+        submitted `job_id`, for the embedded runner); refuses data that changed."""
+        source = self.candles
+        owner = self.settings_for(job_id).server.data_dir
+        if owner != self.settings.server.data_dir:
+            source = CandleSource(M.CandleStore(owner), max_bars=None)
+        data = anyio.run(source.load, spec)
         if data.fingerprint != fingerprint:
             raise JobStateError(
                 f"the candles of {spec.label()} changed since the job was submitted "

@@ -22,7 +22,14 @@ from mcp_server.errors import BrokerUnavailableError, JobNotFoundError, JobState
 from mcp_server.events import EventBus, JobEvent
 from mcp_server.jobs._app import QUEUES, make_celery_app
 from mcp_server.jobs._embedded import EmbeddedJobs
-from mcp_server.jobs._requests import BacktestJob, BayesJob, SearchJob, WalkForwardJob
+from mcp_server.jobs._requests import (
+    BacktestJob,
+    BayesJob,
+    CompareJob,
+    ScenariosJob,
+    SearchJob,
+    WalkForwardJob,
+)
 from mcp_server.jobs._runtime import JobRuntime, install_runtime, runtime_of
 from mcp_server.jobs._store import JobKind, JobRecord, JobStore, RedisJobStore
 from mcp_server.jobs._tasks import result_key
@@ -162,20 +169,53 @@ class JobService:
         return record
 
     def submit_backfill(
-        self, request: BackfillRequest, *, base_url: str | None = None
-    ) -> JobRecord:
+        self, request: BackfillRequest, *, base_url: str | None = None,
+        window: tuple[int, int] | None = None,
+    ) -> JobRecord:  # fmt: skip
         """Fetch a symbol's candles into the workers' store on the `backfill` queue
         (exchange hiccups are retried with backoff, up to 5 times). `base_url`: the
-        exchange to fetch from (default: the worker's BST_BYBIT_BASE_URL)."""
+        exchange to fetch from (default: the worker's BST_BYBIT_BASE_URL). `window`:
+        fetch_history's exact (start, end) in ms; the job then answers as that tool (an
+        exchange error ends the fill and is reported, not retried: calling again resumes)."""
         job = request.model_dump(mode="json") | ({"base_url": base_url} if base_url else {})
+        if window is not None:
+            job["history"] = {"start": window[0], "end": window[1]}
         record = self._new("backfill", job, total=0, chunks=1)
         self._send(record, [("bst.jobs.backfill_fetch", (record.id,))])
+        return record
+
+    def submit_scenarios(self, data: DataSet, **job: Any) -> JobRecord:
+        """The analyst's stress scenarios of a backtest, one task on the `backtest` queue
+        (`job`: the `ScenariosJob` fields but the data)."""
+        spec = ScenariosJob(
+            data=ScenariosJob.spec_of(data.spec), fingerprint=data.fingerprint, **job
+        )
+        total = max(1, len(spec.scenarios))
+        record = self._new("scenarios", spec.model_dump(mode="json"), total=total, chunks=1)
+        self._send(record, [("bst.jobs.scenarios", (record.id,))])
+        return record
+
+    def submit_compare(self, data: DataSet, candidates: list[dict[str, Any]],
+                       answer: dict[str, Any], *, chunks: int | None = None) -> JobRecord:  # fmt: skip
+        """Backtests of `candidates` (strategy, params, config) split into `chunks`
+        (BST_GRID_CHUNKS) tasks on the `backtest` queue, merged in candidate order."""
+        job = CompareJob(data=CompareJob.spec_of(data.spec), fingerprint=data.fingerprint,
+                         candidates=candidates, answer=answer)  # fmt: skip
+        bounds = chunk_bounds(len(candidates), chunks or self.settings.jobs.grid_chunks)
+        record = self._new("compare", job.model_dump(mode="json"), total=len(candidates),
+                           chunks=len(bounds))  # fmt: skip
+        calls = [
+            ("bst.jobs.compare_chunk", (record.id, i, a, b)) for i, (a, b) in enumerate(bounds)
+        ]
+        self._send(record, calls)
         return record
 
     def _new(self, kind: JobKind, request: dict[str, Any], *, total: int, chunks: int) -> JobRecord:
         record = JobRecord(
             id=uuid.uuid4().hex, kind=kind, request=request, total=total, chunks=chunks
         )
+        if self._embedded is not None:  # its tasks use this server's data dir and exchange
+            self._embedded.runtime.own(record.id, self.settings)
         self.store().put(record)
         return record
 
@@ -275,7 +315,12 @@ class JobService:
         return out
 
     def queue_depths(self) -> dict[str, int]:
-        """Messages waiting per queue (Redis broker; {} otherwise)."""
+        """Messages waiting per queue ({} when embedded). A broker that is down raises
+        within seconds (a scrape must never stall on it)."""
+        if self.mode == "amqp":
+            from mcp_server.jobs._depths import amqp_queue_depths
+
+            return amqp_queue_depths(self.settings.jobs.broker_url, QUEUES)
         if self.mode != "redis":
             return {}
         import redis

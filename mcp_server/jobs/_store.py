@@ -20,7 +20,9 @@ from mcp_server.errors import BrokerUnavailableError
 
 __all__ = ["JobKind", "JobRecord", "JobState", "JobStore", "MemoryJobStore", "RedisJobStore"]
 
-JobKind = Literal["backtest", "grid", "random", "walk_forward", "bayes", "backfill"]
+JobKind = Literal[
+    "backtest", "grid", "random", "walk_forward", "bayes", "backfill", "scenarios", "compare"
+]
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 TERMINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 T = TypeVar("T")

@@ -10,9 +10,7 @@ import io
 import json
 import logging
 import os
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -97,30 +95,20 @@ def _finish(rt: JobRuntime, job_id: str, state: str, **data: Any) -> None:
     rt.bus.emit(job_id, kind, **data)  # type: ignore[arg-type]
 
 
-# Chunks of one job run on several threads of a process: the total is read and emitted under
-# one lock, and never below what this process already emitted, so progress events stay in order
-# (two threads could otherwise read 2 and 4 and emit 4 before 2).
-_progress_lock = threading.Lock()
-_emitted: OrderedDict[str, int] = OrderedDict()  # job id -> highest `done` emitted here
-_EMITTED_KEPT = 1024
-
-
-def _progress(rt: JobRuntime, record: JobRecord, chunk: int) -> Callable[[int, int], None]:
-    """A run_grid progress callback: the job's total over all chunks, throttled."""
+def _progress(
+    rt: JobRuntime, record: JobRecord, chunk: int, every_s: float = _PROGRESS_EVERY_S
+) -> Callable[[int, int], None]:
+    """A run_grid progress callback: the job's total over all chunks, throttled to one
+    event per `every_s`."""
     last = [0.0]
 
     def report(done: int, _total: int) -> None:
-        with _progress_lock:
-            total_done = rt.store.chunk_progress(record.id, chunk, done)
-            now = time.monotonic()
-            due = now - last[0] >= _PROGRESS_EVERY_S or total_done >= record.total
-            if not due or total_done <= _emitted.get(record.id, -1):
-                return
+        total_done = rt.store.chunk_progress(record.id, chunk, done)
+        now = time.monotonic()
+        if now - last[0] >= every_s or total_done >= record.total:
             last[0] = now
-            _emitted[record.id] = total_done
-            _emitted.move_to_end(record.id)
-            if len(_emitted) > _EMITTED_KEPT:
-                _emitted.popitem(last=False)
+            # Chunks run on several threads and processes: one may read 2 and another 4 and
+            # emit 4 first; the bus drops the late 2, so the job's progress never goes back.
             rt.bus.emit(record.id, "progress", done=total_done, total=record.total)
 
     return report
@@ -141,7 +129,7 @@ def _guarded(task: Task, job_id: str, body: Callable[[JobRuntime, JobRecord], An
 def run_backtest_job(task: Task, job_id: str) -> dict[str, Any] | None:
     def body(rt: JobRuntime, record: JobRecord) -> dict[str, Any]:
         job = BacktestJob.model_validate(record.request)
-        data = rt.load(job.data, job.fingerprint)
+        data = rt.load(job.data, job.fingerprint, record.id)
         if rt.store.cancelled(job_id):
             raise _Cancelled
         result = E.backtest(data.candles, job.run.strategy, job.run.params, job.run.config)
@@ -159,7 +147,7 @@ def run_grid_chunk(
 ) -> dict[str, Any] | None:
     def body(rt: JobRuntime, record: JobRecord) -> dict[str, Any]:
         job = SearchJob.model_validate(record.request)
-        data = rt.load(job.data, job.fingerprint)
+        data = rt.load(job.data, job.fingerprint, record.id)
         space = job.search.space()
         combos = search_combos(space, job.method, n_samples=job.n_samples, seed=job.seed,
                                  allow_large=True)  # fmt: skip
@@ -218,7 +206,7 @@ def run_bayes_batch(task: Task, job_id: str, batch: int, half: bool) -> dict[str
 
     def body(rt: JobRuntime, record: JobRecord) -> dict[str, Any]:
         job = BayesJob.model_validate(record.request)
-        data = rt.load(job.data, job.fingerprint)
+        data = rt.load(job.data, job.fingerprint, record.id)
         raw = rt.store.get_blob(batch_key(job_id, batch))
         if raw is None:
             raise RuntimeError(f"batch {batch} of job {job_id} is missing from the job store")
@@ -243,7 +231,7 @@ def fold_key(job_id: str, fold: int) -> str:
 def run_walk_fold(task: Task, job_id: str, fold: int) -> dict[str, Any] | None:
     def body(rt: JobRuntime, record: JobRecord) -> dict[str, Any]:
         job = WalkForwardJob.model_validate(record.request)
-        data = rt.load(job.data, job.fingerprint)
+        data = rt.load(job.data, job.fingerprint, record.id)
         run, splits, trials = job.plan(data.candles)
         run = replace(run, should_stop=lambda: rt.store.cancelled(job_id))
         split = run_split(data.candles, run, splits[fold], trials, len(splits), None, None)
@@ -307,17 +295,26 @@ class _ProgressOnly:
 
 
 def run_backfill_job(task: Task, job_id: str) -> dict[str, Any] | None:
-    from mcp_server.backfill import BackfillRequest, run_backfill
+    from mcp_server.backfill import BackfillRequest, run_backfill, run_history
     from mcp_server.context import AppContext
 
     def body(rt: JobRuntime, record: JobRecord) -> dict[str, Any]:
         raw = dict(record.request)
         base_url = raw.pop("base_url", None)  # the submitting server's exchange, if it set one
+        window = raw.pop("history", None)  # fetch_history's job: its exact window, its answer
         request = BackfillRequest.model_validate(raw)
-        context = AppContext(rt.settings, local=True, events=_ProgressOnly(rt.bus))
+        settings = rt.settings_for(job_id)  # embedded: the submitting server's data dir
+        context = AppContext(settings, local=True, events=_ProgressOnly(rt.bus))
+
+        def check() -> None:
+            if rt.store.cancelled(job_id):
+                raise _Cancelled
 
         async def fetch() -> dict[str, Any]:
             try:
+                if window is not None:
+                    return await run_history(context, request, window["start"], window["end"],
+                                             job_id, base_url=base_url, check=check)  # fmt: skip
                 done = await run_backfill(context, request, job_id, base_url=base_url)
                 return done.model_dump(mode="json")
             finally:

@@ -9,9 +9,10 @@ from __future__ import annotations
 from urllib.parse import urlsplit, urlunsplit
 
 from mcp_server.errors import StartupError
+from mcp_server.events import EventBus, make_event_bus
 from mcp_server.settings import JobsSettings, Settings
 
-__all__ = ["events_url_for", "is_redis_url", "job_events_url", "result_url_for"]
+__all__ = ["events_url_for", "is_redis_url", "job_event_bus", "job_events_url", "result_url_for"]
 
 _REDIS = ("redis", "rediss")
 RESULT_DB = 1
@@ -60,3 +61,10 @@ def job_events_url(settings: Settings) -> str:
     jobs = settings.jobs
     result = "" if jobs.embedded else result_url_for(jobs)
     return events_url_for(jobs.broker_url, settings.server.events_url, result)
+
+
+def job_event_bus(settings: Settings) -> EventBus:
+    """The bus `job_events_url` names, its streams as long as BST_EVENTS_*MAXLEN say."""
+    jobs = settings.jobs
+    return make_event_bus(job_events_url(settings), maxlen_job=jobs.events_job_maxlen,
+                          maxlen_global=jobs.events_maxlen)  # fmt: skip

@@ -4,6 +4,7 @@ notifications, and cancel the job when the MCP call is cancelled."""
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from collections.abc import Callable
@@ -60,7 +61,8 @@ async def run_as_job(
     wait: bool,
     answer: Callable[[dict[str, Any]], Any],
 ) -> Any:
-    """Submit the job; without `wait` its ticket, else `answer(result)` once it succeeded."""
+    """Submit the job; without `wait` its ticket, else `answer(result)` (awaited when it
+    is a coroutine) once it succeeded."""
     record = await anyio.to_thread.run_sync(submit)
     if not wait:
         return ticket(record)
@@ -76,7 +78,8 @@ async def run_as_job(
                             exc_info=True)  # fmt: skip
         raise
     # a failed or cancelled job raises here, with what went wrong
-    return answer(await anyio.to_thread.run_sync(job_result, jobs, record.id))
+    out = answer(await anyio.to_thread.run_sync(job_result, jobs, record.id))
+    return await out if inspect.isawaitable(out) else out
 
 
 def job_result(jobs: JobService, job_id: str) -> dict[str, Any]:

@@ -6,16 +6,19 @@ from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult
 from pydantic import Field
 
 import engine as E
 from mcp_server.candles import DataSpec
 from mcp_server.context import AppContext
 from mcp_server.results import headline
-from mcp_server.scenarios import ScenarioRun, run_scenarios
+from mcp_server.scenarios import ScenarioRun
 from mcp_server.tools._args import AgentArg, BacktestId, StrategySpec, config_or_default
+from mcp_server.tools._jobwait import run_as_job
 from mcp_server.tools._routed import AgentAnswer, answer_fields, ask, routed
-from mcp_server.tools._runtime import READ_ONLY, READ_ONLY_OPEN, app, progress, tool
+from mcp_server.tools._runtime import READ_ONLY, READ_ONLY_OPEN, app, tool
+from mcp_server.tools._ticket import Wait
 
 __all__ = [
     "analyze_backtest_results",
@@ -24,6 +27,7 @@ __all__ = [
     "generate_test_scenarios",
     "market_regime_detection",
     "risk_management_advice",
+    "scenario_report",
     "technical_indicator_research",
 ]
 
@@ -166,7 +170,8 @@ async def generate_test_scenarios(
     run: StrategySpec = StrategySpec(),  # every model argument is shown flat (tools._runtime)
     data: DataSpec = DataSpec(),
     agent: AgentArg = "auto",
-) -> ScenarioReport:
+    wait: Wait = True,
+) -> Annotated[CallToolResult, ScenarioReport]:
     """Propose stress scenarios (costs, fill timing, crash gap, volatility, parameter
     neighbourhood, walk-forward...) and run them beside the baseline. Scenarios that
     cannot change this run are listed as not applicable, others needing other data as
@@ -179,15 +184,23 @@ async def generate_test_scenarios(
     task = {"strategy": strategy, "params": {**resolved, **cfg.model_dump(exclude_none=True)},
             "metrics": base.summary["metrics"]}  # fmt: skip
     result = await routed(context, "test_scenarios", task, agent)
-    runs = await run_scenarios(
-        context.results, ds, strategy, resolved, cfg, (result.output or {}).get("scenarios", []),
-        baseline=headline(base.summary["metrics"]),
-        on_progress=lambda done, total, msg: progress(ctx, done, total, msg),
+    baseline = headline(base.summary["metrics"])
+    answer = {**answer_fields(result), "output": None,  # the runs carry the scenarios
+              "baseline": baseline, "data": data.label(), "synthetic": ds.candles.synthetic}  # fmt: skip
+    job = {"strategy": strategy, "params": resolved, "config": cfg.model_dump(mode="json"),
+           "scenarios": (result.output or {}).get("scenarios", []), "baseline": baseline,
+           "answer": answer}  # fmt: skip
+    return await run_as_job(
+        ctx, context.jobs, lambda: context.jobs.submit_scenarios(ds, **job), wait,
+        lambda payload: scenario_report(context, job, payload),
     )  # fmt: skip
-    return ScenarioReport(
-        **{**answer_fields(result), "output": None},  # the runs carry the scenarios
-        runs=runs,
-        baseline=headline(base.summary["metrics"]),
-        data=data.label(),
-        synthetic=ds.candles.synthetic,
-    )
+
+
+async def scenario_report(
+    context: AppContext, request: dict[str, Any], payload: dict[str, Any]
+) -> ScenarioReport:
+    """The tool's answer from a scenarios job: its backtests kept here under their ids."""
+    for b in payload["backtests"]:
+        await context.results.adopt(b["request"], b["summary"])
+    runs = [ScenarioRun.model_validate(r) for r in payload["runs"]]
+    return ScenarioReport(**request["answer"], runs=runs)

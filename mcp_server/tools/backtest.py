@@ -20,12 +20,14 @@ from mcp_server.tools._args import (
     StrategySpec,
     config_or_default,
 )
+from mcp_server.tools._jobwait import run_as_job
 from mcp_server.tools._routed import routed
 from mcp_server.tools._runtime import READ_ONLY, app, progress, tool, tool_result
+from mcp_server.tools._ticket import Wait
 from mcp_server.ui import VIEW_URIS
 from mcp_server.ui_links import page_address, page_path
 
-__all__ = ["backtest_once", "compare_strategies", "list_strategies", "run_backtest"]
+__all__ = ["backtest_once", "compare_answer", "compare_strategies", "list_strategies", "run_backtest"]
 
 RankBy = Literal["sharpe", "sortino", "calmar", "total_return", "profit_factor", "max_drawdown"]
 
@@ -140,6 +142,11 @@ async def run_backtest(
     return tool_result(body, *blocks)
 
 
+# More candidates than this run as a job, split over the workers (fewer are quicker here,
+# where the result cache can answer them); with wait=false every comparison is a job.
+_IN_PROCESS_UP_TO = 4
+
+
 @tool("Compare strategies", READ_ONLY)
 async def compare_strategies(
     ctx: Context,
@@ -153,12 +160,24 @@ async def compare_strategies(
     commentary: Annotated[
         bool, Field(description="Also ask the analyst (router) to compare and explain")
     ] = False,
-) -> Comparison:
+    wait: Wait = True,
+) -> Annotated[CallToolResult, Comparison]:
     """Run several strategy configurations on the same data and rank them by `rank_by`
     (max_drawdown: smallest first). Each row has a backtest id; commentary=true adds the
     analyst's ranking with reasons."""
     context = app(ctx)
     dataset = await context.candles.load(data)
+    cands = [{"strategy": c.strategy, "params": c.params, "label": c.label,
+              "config": (c.config or config_or_default(config)).model_dump(mode="json")}
+             for c in candidates]  # fmt: skip
+    answer = {"rank_by": rank_by, "commentary": commentary, "data": data.label(),
+              "synthetic": dataset.candles.synthetic}  # fmt: skip
+    if not wait or len(candidates) > _IN_PROCESS_UP_TO:
+        request = {"candidates": cands, "answer": answer}
+        return await run_as_job(
+            ctx, context.jobs, lambda: context.jobs.submit_compare(dataset, cands, answer), wait,
+            lambda payload: compare_answer(context, request, payload, ctx),
+        )  # fmt: skip
     total = len(candidates) + (1 if commentary else 0)
     rows: list[tuple[str, StoredBacktest]] = []
     for i, cand in enumerate(candidates):
@@ -166,19 +185,39 @@ async def compare_strategies(
         cfg = cand.config or config_or_default(config)
         stored = await context.results.run(dataset, cand.strategy, cand.params, cfg, chart=False)
         rows.append((cand.label or _label(cand.strategy, stored.summary["params"]), stored))
-    out = Comparison(
-        rank_by=rank_by,
-        synthetic=dataset.candles.synthetic,
-        data=data.label(),
-        ranking=_ranking(rows, rank_by),
-        commentary=None,
-    )
-    if commentary:
-        await progress(ctx, len(candidates), total, "asking the analyst")
+    return tool_result((await _compared(context, rows, answer, ctx)).model_dump(mode="json"))
+
+
+async def compare_answer(
+    context: AppContext,
+    request: dict[str, Any],
+    payload: dict[str, Any],
+    ctx: Context | None = None,
+) -> Comparison:
+    """The tool's answer from a comparison job: its backtests kept here under their ids."""
+    rows = []
+    for cand, b in zip(request["candidates"], payload["backtests"], strict=True):
+        stored = await context.results.adopt(b["request"], b["summary"])
+        rows.append(
+            (cand.get("label") or _label(cand["strategy"], stored.summary["params"]), stored)
+        )
+    return await _compared(context, rows, request["answer"], ctx)
+
+
+async def _compared(
+    context: AppContext, rows: list[tuple[str, StoredBacktest]], answer: dict[str, Any],
+    ctx: Context | None,
+) -> Comparison:  # fmt: skip
+    """The ranking of the candidates' backtests, with the analyst's commentary if asked."""
+    n = len(rows) + (1 if answer["commentary"] else 0)
+    out = Comparison(rank_by=answer["rank_by"], synthetic=answer["synthetic"], data=answer["data"],
+                     ranking=_ranking(rows, answer["rank_by"]), commentary=None)  # fmt: skip
+    if answer["commentary"]:
+        await progress(ctx, len(rows), n, "asking the analyst")
         field = [{"name": r.label, "metrics": r.metrics, "params": r.params} for r in out.ranking]
         result = await routed(context, "compare_strategies", {"strategies": field})
         out.commentary, out.commentary_agent = result.text[:4000], result.agent
-    await progress(ctx, total, total, "done")
+    await progress(ctx, n, n, "done")
     return out
 
 

@@ -12,9 +12,12 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from mcp_server.candles import DataSpec
+from mcp_server.context import AppContext
 from mcp_server.tools._args import SearchSpec
 from mcp_server.tools._jobwait import job_result
 from mcp_server.tools._runtime import READ_ONLY, app, tool
+from mcp_server.tools.analysis import scenario_report
+from mcp_server.tools.backtest import compare_answer
 from mcp_server.tools.optimize import job_answer
 
 if TYPE_CHECKING:  # the jobs package imports the tools' argument models
@@ -83,7 +86,7 @@ async def get_job(
     if include_result and record.state == "succeeded":
         # in the shape the synchronous tool (optimize_*, walk_forward) answers
         payload = await anyio.to_thread.run_sync(job_result, context.jobs, job_id)
-        result = await job_answer(context, record.kind, record.request, payload)
+        result = await _answer(context, record, payload)
     return JobInfo.of(record, result)
 
 
@@ -99,3 +102,15 @@ async def list_jobs(
 ) -> JobList:
     """The newest jobs (any surface started them) with their state and progress."""
     return JobList(jobs=[JobInfo.of(r) for r in app(ctx).jobs.recent(limit)])
+
+
+async def _answer(
+    context: AppContext, record: JobRecord, payload: dict[str, Any]
+) -> dict[str, Any]:
+    """A finished job's result as the tool that started it answers."""
+    if record.kind == "scenarios":
+        report = await scenario_report(context, record.request, payload)
+        return report.model_dump(mode="json")
+    if record.kind == "compare":
+        return (await compare_answer(context, record.request, payload)).model_dump(mode="json")
+    return await job_answer(context, record.kind, record.request, payload, record.id)

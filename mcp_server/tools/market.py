@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+import functools
+from typing import Annotated, Any
 
 import anyio
 from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
@@ -21,12 +23,12 @@ from mcp_server.candles import (
     TimeArg,
 )
 from mcp_server.errors import DataUnavailableError
-from mcp_server.tools._jobwait import backfill_of, ticket
+from mcp_server.tools._jobwait import backfill_of, run_as_job
 from mcp_server.tools._runtime import READ_ONLY_OPEN, WRITES_STORE, app, progress, tool, tool_result
 from mcp_server.tools._ticket import Wait
 from ohlcv import Candles, Interval, format_iso, now_ms, parse_time_ms
 
-__all__ = ["fetch_history", "get_klines", "get_mtf", "list_datasets"]
+__all__ = ["fetch_history", "get_klines", "get_mtf", "history_answer", "history_report", "list_datasets"]
 
 _INLINE_ROWS = 100
 
@@ -195,10 +197,16 @@ async def fetch_history(
         hi = _newest_closed_open(Interval.parse(key.interval))
     if lo > hi:
         raise DataUnavailableError(f"start {start} is after end {end or 'now'}; swap them")
-    if not wait:  # a backfill job on the `backfill` queue (its result: get_job)
-        jobs = app(ctx).jobs
-        return ticket(await anyio.to_thread.run_sync(jobs.submit_backfill, backfill_of(key, lo, hi)))
-    market = app(ctx).market()
+    context = app(ctx)
+    if not (wait and context.market_given):
+        # a job on the `backfill` queue (the embedded worker, or the broker's workers filling
+        # the store jobs load candles from); a MarketData given to the context is used here
+        base = context.settings.server.bybit_base_url
+        submit = functools.partial(
+            context.jobs.submit_backfill, backfill_of(key, lo, hi), base_url=base, window=(lo, hi)
+        )
+        return await run_as_job(ctx, context.jobs, submit, wait, history_answer)
+    market = context.market()
     # market calls the sink synchronously from its event loop: schedule the
     # notifications and await them all before returning.
     pending: list[asyncio.Task[None]] = []
@@ -216,7 +224,23 @@ async def fetch_history(
     if report.error is not None and report.added == 0 and not report.complete:
         raise report.error  # nothing gained: the error and its fix are the answer
     infos = await anyio.to_thread.run_sync(market.store.datasets)
-    return tool_result(HistoryReport(
+    total = next((i.candles for i in infos if i.key == key), None)
+    return tool_result(history_report(key, lo, hi, report, total).model_dump(mode="json"))
+
+
+def history_answer(payload: dict[str, Any]) -> CallToolResult:
+    """fetch_history's answer from its job's result (the error, when it gained nothing)."""
+    if payload.get("error"):
+        raise ToolError(payload["error"])
+    fields = {k: v for k, v in payload.items() if k != "error"}
+    return tool_result(HistoryReport.model_validate(fields).model_dump(mode="json"))
+
+
+def history_report(
+    key: M.DatasetKey, lo: int, hi: int, report: M.BackfillReport, stored_total: int | None
+) -> HistoryReport:
+    """fetch_history's answer for a backfill of `lo`..`hi` (here or on a worker)."""
+    return HistoryReport(
         symbol=key.symbol,
         interval=key.interval,
         category=key.category,
@@ -228,14 +252,14 @@ async def fetch_history(
         requests=report.requests,
         exchange_gaps=len(report.gaps),
         reached_first_candle=report.reached_first_candle,
-        stored_total=next((i.candles for i in infos if i.key == key), None),
+        stored_total=stored_total,
         complete=report.complete,
         stored=report.stored,
         first=_iso(report.first),
         last=_iso(report.last),
         missing=report.missing,
         note=market_views.backfill_note(report),
-    ).model_dump(mode="json"))
+    )
 
 
 @tool("List datasets", READ_ONLY_OPEN)

@@ -99,10 +99,11 @@ def clean_json(x: Any) -> Any:
 
 def _search_result(
     context: AppContext, payload: dict[str, Any], candles: Candles, search: SearchSpec, heatmap: bool,
-    data: dict[str, Any],
+    data: dict[str, Any], key: str = "",
 ) -> CallToolResult:  # fmt: skip
     """The tool's answer from a search job's result (`summary` and ranked `table`); `data`
-    (the data spec) is kept with the table, so the heatmap view can run a cell's backtest."""
+    (the data spec) is kept with the table, so the heatmap view can run a cell's backtest;
+    `key`: the job id, so reading a job's result again reuses its table."""
     s, rows = payload["summary"], payload["table"]
     varied = list(s["space"]["params"])
     draw: Callable[[], bytes] | None = None
@@ -112,7 +113,7 @@ def _search_result(
     view = {"data": data, "config": config_or_default(search.config).model_dump(mode="json"),
             "varied": varied, "objective": s["objective"], "overfit": s["overfit"]}  # fmt: skip
     oid = context.optimizations.put({"kind": s["method"], "strategy": s["strategy"], "rows": rows,
-                                     "view": view}, heatmap=draw)  # fmt: skip
+                                     "view": view}, heatmap=draw, key=key)  # fmt: skip
     model = OptimizationSummary(
         id=oid, method=s["method"], strategy=s["strategy"], objective=s["objective"],
         evaluated=s["evaluated"], planned=s["planned"], cancelled=s["cancelled"],
@@ -146,14 +147,16 @@ def _config_notes(config: E.BacktestConfig, candles: Candles) -> list[str]:
 
 
 def _walk_result(
-    context: AppContext, payload: dict[str, Any], candles: Candles, data: dict[str, Any]
+    context: AppContext, payload: dict[str, Any], candles: Candles, data: dict[str, Any],
+    key: str = "",
 ) -> WalkForwardSummary:
-    """The tool's answer from a walk-forward job's result (`data`: as `_search_result`)."""
+    """The tool's answer from a walk-forward job's result (`data`, `key`: as `_search_result`)."""
     s = payload["summary"]
     view = {"data": data, "objective": s["objective"], "oos": s["oos"], "efficiency": s["efficiency"],
             "mode": s["mode"]}  # fmt: skip
     oid = context.optimizations.put(
-        {"kind": "walk_forward", "strategy": s["strategy"], "rows": s["splits"], "view": view}
+        {"kind": "walk_forward", "strategy": s["strategy"], "rows": s["splits"], "view": view},
+        key=key,
     )
     return WalkForwardSummary(
         id=oid, strategy=s["strategy"], mode=s["mode"], n_splits=s["n_splits"],
@@ -300,14 +303,16 @@ def _brief(best: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 async def job_answer(context: AppContext, kind: str, request: dict[str, Any],
-                     payload: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+                     payload: dict[str, Any], job_id: str = "") -> dict[str, Any]:  # fmt: skip
     """A finished job's result as the synchronous tool answers it (optimize_* and
-    walk_forward); any other kind's result as stored."""
+    walk_forward); any other kind's result as stored. Its table is kept once per `job_id`."""
     if kind not in ("grid", "random", "bayes", "walk_forward"):
         return payload
     candles = (await context.candles.load(LocalDataSpec.model_validate(request["data"]))).candles
     if kind == "walk_forward":
-        return _walk_result(context, payload, candles, request["data"]).model_dump(mode="json")
+        return _walk_result(context, payload, candles, request["data"], job_id).model_dump(mode="json")
     search = SearchSpec.model_validate(request["search"])
-    body = _search_result(context, payload, candles, search, False, request["data"]).structured_content
+    body = _search_result(
+        context, payload, candles, search, False, request["data"], job_id
+    ).structured_content
     return body or {}

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import anyio
+from mcp import Client
 
 from mcp_server.candles import CandleSource, DataSet, DataSpec
 from mcp_server.jobs import JobRecord, JobService
@@ -37,3 +39,15 @@ def wait_event(service: JobService, job_id: str, kind: str, timeout: float = 60.
 
 def load(source: CandleSource, **spec: object) -> DataSet:
     return anyio.run(source.load, DataSpec.model_validate(spec))
+
+
+async def until_state(client: Client, job_id: str, *states: str) -> dict[str, Any]:
+    """get_job (with its result) through the MCP client until the job is in one of `states`."""
+    with anyio.fail_after(120):
+        while True:
+            got = await client.call_tool("get_job", {"job_id": job_id, "include_result": True})
+            info = got.structured_content
+            assert info is not None, got.content
+            if info["state"] in states:
+                return info
+            await anyio.sleep(0.05)

@@ -11,6 +11,7 @@ from typing import Any
 
 import anyio
 import numba
+from jobs_testkit import until_state
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
 
@@ -36,17 +37,6 @@ def _same_search(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k not in RUN_FACTS}
 
 
-async def _until(client: Client, job_id: str, *states: str) -> dict[str, Any]:
-    with anyio.fail_after(120):
-        while True:
-            got = await client.call_tool("get_job", {"job_id": job_id, "include_result": True})
-            info = got.structured_content
-            assert info is not None, got.content
-            if info["state"] in states:
-                return info
-            await anyio.sleep(0.1)
-
-
 async def test_start_follow_list_cancel(tmp_path: Path) -> None:
     server, _ = _server(tmp_path)
     async with Client(server) as client:
@@ -58,7 +48,7 @@ async def test_start_follow_list_cancel(tmp_path: Path) -> None:
         started = (await client.call_tool("start_search_job", args)).structured_content
         assert started is not None and started["state"] == "queued" and started["total"] == 4
         job_id = started["id"]
-        info = await _until(client, job_id, "succeeded")
+        info = await until_state(client, job_id, "succeeded")
         # the result as optimize_grid answers it, the ranked table a resource
         assert info["result"]["evaluated"] == 4 and info["done"] == 4
         table = (await client.read_resource(info["result"]["table"])).contents[0]
@@ -127,12 +117,12 @@ async def test_wait_false_answers_a_ticket_and_get_job_the_same_result(tmp_path:
         ticket = r.structured_content
         assert not r.is_error and ticket is not None, r.content
         assert set(ticket) == {"job_id", "state", "hint"} and "get_job" in ticket["hint"]
-        info = await _until(client, ticket["job_id"], "succeeded", "failed")
+        info = await until_state(client, ticket["job_id"], "succeeded", "failed")
         assert info["state"] == "succeeded", info
         assert waited is not None and _same_search(info["result"]) == _same_search(waited)
         w = await client.call_tool("walk_forward", {**SMALL, "n_splits": 2, "wait": False})
         assert w.structured_content is not None, w.content
-        walked = await _until(client, w.structured_content["job_id"], "succeeded", "failed")
+        walked = await until_state(client, w.structured_content["job_id"], "succeeded", "failed")
         assert walked["state"] == "succeeded" and len(walked["result"]["splits"]) == 2
 
 
@@ -157,7 +147,7 @@ async def test_cancelling_the_call_cancels_its_job(tmp_path: Path) -> None:
         listed = (await client.call_tool("list_jobs", {"limit": 1})).structured_content
         assert listed is not None
         job_id = listed["jobs"][0]["id"]
-        info = await _until(client, job_id, "cancelled", "succeeded", "failed")
+        info = await until_state(client, job_id, "cancelled", "succeeded", "failed")
         assert info["state"] == "cancelled" and info["done"] < info["total"], info
 
 
@@ -175,7 +165,7 @@ async def test_a_job_result_before_it_is_ready_and_unknown_ids(tmp_path: Path) -
         )
         stopped = (await client.call_tool("cancel_job", {"job_id": job_id})).structured_content
         assert stopped is not None
-        info = await _until(client, job_id, "cancelled", "succeeded", "failed")
+        info = await until_state(client, job_id, "cancelled", "succeeded", "failed")
         assert info["state"] == "cancelled" and info["result"] is None
         bad = await client.call_tool("get_job", {"job_id": "not-a-job"})
         assert bad.is_error and "job_id" in bad.content[0].text  # type: ignore[union-attr]
@@ -205,9 +195,10 @@ async def test_through_redis_workers_fetch_history_as_a_job_and_a_grid(  # type:
                     "wait": False}  # fmt: skip
             r = await client.call_tool("fetch_history", args)
             assert not r.is_error and r.structured_content is not None, r.content
-            info = await _until(client, r.structured_content["job_id"], "succeeded", "failed")
+            info = await until_state(client, r.structured_content["job_id"], "succeeded", "failed")
             assert info["state"] == "succeeded", workers.log("w1")[-3000:]
-            assert info["kind"] == "backfill" and info["result"]["upserts"] >= 40
+            assert info["kind"] == "backfill" and info["result"]["candles_added"] >= 40
+            assert info["result"]["complete"] and info["result"]["error"] is None
             listed = (await client.call_tool("list_datasets", {})).structured_content
             assert listed is not None
             assert any(d["symbol"] == "BTCUSDT" for d in listed["datasets"])  # in the shared store

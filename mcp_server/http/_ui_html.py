@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from mcp_server.results import RecentResult
 from mcp_server.ui_links import page_path
 
-__all__ = ["PAGE_CSP", "error_page", "index_page", "login_page", "page"]
+__all__ = ["PAGE_CSP", "error_page", "index_page", "login_page", "page", "signin_page"]
 
 # The view's own rules (spec §6): inline script and style only, fetch back to this server
 # only (the heatmap click), no plugins, no framing, no form posts, no <base> rewrites.
@@ -56,6 +56,24 @@ def error_page(status: int, message: str) -> HTMLResponse:
              403: "Link refused"}.get(status, "Cannot show this page")  # fmt: skip
     body = f'<h1>{title}</h1><p>{html.escape(message)}</p><p><a href="/ui/">Recent results</a></p>'
     return page(_document(title, body), status)
+
+
+def signin_page(path: str) -> tuple[str, dict[str, str]]:
+    """The body and headers of a page request refused for want of the token (the guard sends
+    it, before any route): a browser cannot send a bearer token, so say how to get a link."""
+    where = html.escape(path)
+    body = (
+        "<h1>Not signed in</h1><p>This server asks for its token (<code>BST_HTTP_TOKEN</code>), "
+        "which a browser cannot send. Open the page through a short-lived signed link instead:</p>"
+        f"<ul><li>on the server's machine: <code>bybit-tester ui-link {where}</code> "
+        "(add <code>--open</code> to open it);</li>"
+        f'<li>or <code>POST /api/v1/ui/links</code> with <code>{{"page": "{where}"}}</code> and '
+        "<code>Authorization: Bearer &lt;BST_HTTP_TOKEN&gt;</code>, then open the "
+        "<code>url</code> it answers.</li></ul>"
+        "<p>The link sets a session cookie that opens the other pages for a working day.</p>"
+    )
+    headers = {**_HEADERS, "Content-Type": "text/html; charset=utf-8"}
+    return _document("Not signed in", body), headers
 
 
 def login_page(to: str, cookie: str) -> HTMLResponse:

@@ -21,6 +21,7 @@ import hmac
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_server.errors import StartupError
+from mcp_server.http._ui_html import signin_page
 from mcp_server.settings import Settings, is_loopback
 from mcp_server.telemetry import Telemetry
 from mcp_server.ui_links import LOGIN_PATH, UiSigner, is_page_path
@@ -34,6 +35,7 @@ _PAGE_401 = (
     "Unauthorized: open this page through a signed link (`bybit-tester ui-link PAGE`, or POST "
     "/api/v1/ui/links with Authorization: Bearer <BST_HTTP_TOKEN>)"
 )
+_PAGE_API = "/ui/api/"  # under /ui but called by a view's script: its errors stay text
 
 
 def check_bind(settings: Settings, host: str) -> None:
@@ -120,7 +122,10 @@ class Guard:
         grow the metrics without bound)."""
         if path.startswith("/mcp"):
             return "/mcp"
-        return path if path in self.routes else "other"
+        if path in self.routes:
+            return path
+        # one label for every result page: their ids are unbounded too
+        return "/ui" if is_page_path(path) else "other"
 
     def _refusal(self, headers: dict[str, str], path: str) -> tuple[int, str, list[tuple[bytes, bytes]]] | None:
         if not _match(headers.get("host", ""), self.hosts):
@@ -135,6 +140,9 @@ class Guard:
             given = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
             if not hmac.compare_digest(given.encode(), self.token.encode()):
                 challenge = [(b"www-authenticate", b'Bearer realm="bybit-strategy-tester"')]
+                if is_page_path(path) and not path.startswith(_PAGE_API):
+                    body, headers = signin_page(path)
+                    return 401, body, challenge + _raw(headers)
                 return 401, _PAGE_401 if is_page_path(path) else _API_401, challenge
         return None
 
@@ -173,9 +181,16 @@ class Guard:
     ) -> None:
         self.telemetry.http_requests.labels(route, str(status)).inc()
         body = text.encode()
-        head = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": status, "headers": [*head, *(extra or [])]})
+        extra = extra or []
+        head = [(b"content-length", str(len(body)).encode())]
+        if not any(k == b"content-type" for k, _ in extra):
+            head.append((b"content-type", b"text/plain; charset=utf-8"))
+        await send({"type": "http.response.start", "status": status, "headers": [*head, *extra]})
         await send({"type": "http.response.body", "body": body})
+
+
+def _raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:

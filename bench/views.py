@@ -230,7 +230,8 @@ def _measure(browser: Any, url: str, ids: dict[str, Any], args: argparse.Namespa
     cells = f"{heat_state['cells']} cells"
     return [
         _row("report", data, "navigation → chart drawn", _median(drawn),
-             f"{state['bars']:,} drawn bars, {state['markers']:,} markers, {state['rows']:,} table rows"),
+             f"{state['bars']:,} drawn bars, {state['markers']:,} markers"
+             f" ({state.get('markersDrawn', state['markers']):,} drawn), {state['rows']:,} table rows"),
         _row("report", data, "of which server answer (TTFB)", _median(ttfb), "report_data + the page"),
         _row("report", data, "of which the view's parts", ", ".join(
             f"{k} {statistics.median(v):,.0f}" for k, v in state["parts"].items()) or "n/a",

@@ -129,3 +129,39 @@ _INK = """(sel) => {
 def inked_pixels(frame: Any, selector: str = ".chart canvas") -> int:
     """How many sampled pixels of the chart's canvases are not background: 0 = blank."""
     return int(frame.evaluate(_INK, selector))
+
+
+_ROWS = """async ([sel, fractions]) => {
+  // the trades table is a virtual list: scroll it to each place, let it draw, read its rows
+  const wrap = document.querySelector(sel);
+  const frames = () => new Promise((r) => requestAnimationFrame(() =>
+    requestAnimationFrame(() => requestAnimationFrame(r))));
+  const seen = new Map();
+  let most = 0;
+  const span = wrap.scrollHeight - wrap.clientHeight;
+  const tops = fractions === null
+    ? Array.from({length: Math.ceil(span / wrap.clientHeight) + 1}, (_, k) => k * wrap.clientHeight)
+    : fractions.map((f) => Math.round(f * span));
+  for (const top of tops) {
+    wrap.scrollTop = top;
+    await frames();
+    const rows = wrap.querySelectorAll('.tbody .tr');
+    most = Math.max(most, rows.length);
+    for (const tr of rows) seen.set(Number(tr.getAttribute('data-i')), tr.textContent.trim().split(/ +/)[0]);
+  }
+  wrap.scrollTop = 0;
+  await frames();
+  return {index: [...seen.keys()].sort((a, b) => a - b), labels: Object.fromEntries(seen), most};
+}"""
+
+
+def listed_rows(
+    target: Any, scope: str = "", at: list[float] | None = None
+) -> tuple[list[int], int]:
+    """The trades table's rows a reader can reach: the trade indices drawn while scrolling it
+    from top to bottom (or only to the fractions `at` of its height), each checked to show
+    its own number; and the most rows in the DOM at once (the list draws only those in view)."""
+    got = target.evaluate(_ROWS, [f"{scope} .table-wrap".strip(), at])
+    for i in got["index"]:
+        assert got["labels"][str(i)] == str(i + 1), (i, got["labels"][str(i)])
+    return list(got["index"]), int(got["most"])

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apps_testkit import WAIT_MS, app_server, harness, inked_pixels, open_view, view
+from apps_testkit import WAIT_MS, app_server, harness, inked_pixels, listed_rows, open_view, view
 from browser_testkit import artefact_dir
 
 from mcp_server.ui import view_html
@@ -60,7 +60,8 @@ def test_plain_heatmap_click_posts_to_the_cell_route(page: Any, base: str) -> No
     page.wait_for_function("() => window.__view.cellRuns === 1", timeout=WAIT_MS)
     v = view(page)
     assert posted[0]["optimization_id"] == oid and posted[0]["params"]
-    assert v["rows"] == v["trades"] == page.locator("#detail .trades .tbody .tr").count()
+    assert v["rows"] == v["trades"]
+    assert listed_rows(page, "#detail")[0] == list(range(v["trades"]))
     assert inked_pixels(page, "#detail .chart canvas") > 100
     page.screenshot(path=str(Path(artefact_dir()) / "page_heatmap_click.png"), full_page=True)
     assert page.errors == []

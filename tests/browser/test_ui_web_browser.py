@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from apps_testkit import listed_rows
 from browser_testkit import artefact_dir
 from ui_web_testkit import UiServer, ui_server
 
@@ -79,10 +80,31 @@ def test_the_report_page_draws_candles_markers_and_the_trades_table(
     assert v["trades"] == n_trades > 0 and v["markers"] == 2 * n_trades, (
         v
     )  # an entry and an exit each
-    assert v["rows"] == v["trades"] == page.locator(".trades .tbody .tr").count()
+    assert v["rows"] == v["trades"] and listed_rows(page)[0] == list(range(n_trades))
     assert _drawn(page) >= 3  # candles, equity and drawdown panes
+    picked = _pick_on_chart(page)  # the whole run in view: most likely a trade far down the list
+    row = page.locator(f'.trades .tr[data-i="{picked}"]')  # drawn, marked and scrolled into view
+    assert "selected" in row.get_attribute("class")
+    wrap, box = page.locator(".table-wrap").bounding_box(), row.bounding_box()
+    assert wrap["y"] <= box["y"] and box["y"] + box["height"] <= wrap["y"] + wrap["height"]
+    other = picked + 1 if picked + 1 < n_trades else picked - 1
+    page.locator(f'.trades .tr[data-i="{other}"]').click()  # a row beside it: picked in turn
+    assert page.evaluate("window.__view.selected") == other
+    assert page.locator(".trades .tr.selected").count() == 1
     assert page.errors == []
     assert _shot(page, "report").stat().st_size > 10_000
+
+
+def _pick_on_chart(page: Any) -> int:
+    """Click along the candles until a click lands on a bar with a trade; that trade."""
+    page.evaluate("window.__view.selected = -1")
+    box = page.locator(".chart").bounding_box()
+    for x in range(10, int(box["width"]) - 80, 7):
+        page.mouse.click(box["x"] + x, box["y"] + box["height"] * 0.3)
+        picked = int(page.evaluate("window.__view.selected"))
+        if picked >= 0:
+            return picked
+    raise AssertionError("no click on the chart picked a trade")
 
 
 def test_the_heatmap_page_runs_a_clicked_cell_through_the_rest_route(
@@ -98,7 +120,8 @@ def test_the_heatmap_page_runs_a_clicked_cell_through_the_rest_route(
     assert answer.value.status == 200 and answer.value.request.method == "POST"
     page.wait_for_function("() => window.__view.cellRuns === 1", timeout=WAIT_MS)
     v = page.evaluate("() => ({...window.__view})")
-    assert v["rows"] == v["trades"] == page.locator("#detail .trades .tbody .tr").count()
+    assert v["rows"] == v["trades"]
+    assert listed_rows(page, "#detail")[0] == list(range(v["trades"]))
     assert _drawn(page, "#detail .chart canvas") >= 3
     assert page.errors == []
     _shot(page, "heatmap")

@@ -250,7 +250,20 @@
       setStatus('error', String(data.error));
       return;
     }
-    if (handlers.data) handlers.data(data);
+    if (handlers.data) safely(handlers.data)(data);
+  }
+
+  // A result the view cannot draw (a column missing, times out of order) is said in the page,
+  // never left as an exception in the console.
+  function safely(fn) {
+    return function (arg) {
+      try {
+        return fn(arg);
+      } catch (e) {
+        setStatus('error', 'The view could not show this result: ' + errorText(e));
+        return undefined;
+      }
+    };
   }
 
   function wrongKind(data, want) {
@@ -316,7 +329,7 @@
   window.BST = {
     V: V, esc: esc, num: num, pct: pct, colors: colors, setStatus: setStatus, onCleanup: onCleanup,
     clear: clear, readJson: readJson, callTool: callTool, postJson: postJson, errorText: errorText,
-    wrongKind: wrongKind,
+    wrongKind: wrongKind, safely: safely,
     serve: serve, chartOptions: chartOptions, candleSeries: candleSeries, candleStyle: candleStyle,
     indexOfTime: indexOfTime,
     on: function (name, fn) { handlers[name] = fn; }

@@ -36,29 +36,6 @@
     return out;
   }
 
-  // One element per trade (a line of fixed-width columns, its PnL in a coloured span),
-  // not a <table>: 5,000 trades as table cells cost most of a second to build and lay out;
-  // these lines also skip layout while scrolled out of view (content-visibility).
-  var WIDTHS = [6, 6, 17, 17, 12, 12, 11, 9];
-  var HEAD = ['#', 'side', 'entry (UTC)', 'exit (UTC)', 'entry', 'exit', 'PnL', 'return'];
-  function pad(v, w) { v = String(v); return v.length >= w ? v + ' ' : ' '.repeat(w - v.length) + v; }
-  function sideName(t, i) { return t.side[i] === 1 ? 'long' : 'short'; }
-  function when(s) { return new Date(s * 1000).toISOString().slice(0, 16).replace('T', ' '); }
-  function tableHtml(t) {
-    var n = t.side.length;
-    var rows = new Array(n);
-    for (var i = 0; i < n; i++) {
-      rows[i] = '<div class="tr" role="row" data-i="' + i + '">' + pad(i + 1, WIDTHS[0]) + pad(sideName(t, i), WIDTHS[1]) +
-        pad(when(t.entry_time[i]), WIDTHS[2]) + pad(when(t.exit_time[i]), WIDTHS[3]) + pad(t.entry_price[i], WIDTHS[4]) +
-        pad(t.exit_price[i], WIDTHS[5]) + '<span class="' + (t.pnl[i] >= 0 ? 'win' : 'loss') + '">' +
-        pad(B.num(t.pnl[i], 2), WIDTHS[6]) + pad(B.pct(t['return'][i]), WIDTHS[7] + 2) + '</span>  ' +
-        B.esc(t.reasons[t.reason[i]]) + '</div>';
-    }
-    var head = HEAD.map(function (c, k) { return pad(c, WIDTHS[k] + (k === 7 ? 2 : 0)); }).join('') + '  exit reason';
-    return '<div class="trades" role="table"><div class="th" role="row">' + head + '</div><div class="tbody">' +
-      rows.join('') + '</div></div>';
-  }
-
   function series(times, values) {
     var out = new Array(times.length);
     for (var i = 0; i < times.length; i++) {
@@ -68,18 +45,33 @@
     return out;
   }
 
+  // One entry and one exit marker per trade, none with text unless there are few (the
+  // tooltip tells the trade). Trades that share a drawn bar would stack their markers in a
+  // column of look-alikes that costs a shape each on every frame of a pan: only the first
+  // of each look (shape and colour) on a bar is drawn, the others have size 0 (kept, not
+  // drawn, and listed in that bar's tooltip); the selected trade's are always drawn, larger.
   function markersOf(t, selected, col) {
     var n = t.side.length;
     var few = n <= 40;  // labels on every marker only while they stay readable
     var out = new Array(2 * n);
+    var shown = new Set();
+    function size(i, time, look) {
+      if (i === selected) return 2;
+      if (few) return 1;
+      var key = time + look;
+      if (shown.has(key)) return 0;
+      shown.add(key);
+      return 1;
+    }
     for (var i = 0; i < n; i++) {
       var long = t.side[i] === 1;
-      var size = i === selected ? 2 : 1;
+      var win = t.pnl[i] >= 0;
       out[2 * i] = {time: t.entry_at[i], position: long ? 'belowBar' : 'aboveBar',
-        shape: long ? 'arrowUp' : 'arrowDown', color: long ? col.up : col.down, size: size,
+        shape: long ? 'arrowUp' : 'arrowDown', color: long ? col.up : col.down,
+        size: size(i, t.entry_at[i], long ? 'L' : 'S'),
         text: few || i === selected ? (long ? 'L' : 'S') : ''};
       out[2 * i + 1] = {time: t.exit_at[i], position: long ? 'aboveBar' : 'belowBar', shape: 'circle',
-        color: t.pnl[i] >= 0 ? col.up : col.down, size: size,
+        color: win ? col.up : col.down, size: size(i, t.exit_at[i], (long ? 'l' : 's') + (win ? '+' : '-')),
         text: few || i === selected ? B.num(t.pnl[i], 2) : ''};
     }
     out.sort(function (a, b) { return a.time - b.time; });
@@ -107,8 +99,40 @@
     }
   }
 
+  // What the drawing assumes of a report, checked before anything is drawn: the chart library
+  // throws on times out of order, and a short column would throw later, in a scroll or hover.
+  var CANDLE_COLS = ['time', 'open', 'high', 'low', 'close'];
+  var TRADE_COLS = ['side', 'entry_time', 'exit_time', 'entry_price', 'exit_price', 'pnl', 'return', 'reason'];
+  function columns(obj, names, n, what) {
+    if (!obj || typeof obj !== 'object') throw new Error('the report has no ' + what);
+    names.forEach(function (k) {
+      if (!Array.isArray(obj[k])) throw new Error('the ' + what + ' have no ' + k + ' column');
+      if (n !== undefined && obj[k].length !== n) {
+        throw new Error('the ' + what + "' " + k + ' column has ' + obj[k].length + ' values, not ' + n);
+      }
+    });
+  }
+  function checkReport(d) {
+    columns(d.candles, CANDLE_COLS, (d.candles && d.candles.time || []).length, 'candles');
+    var time = d.candles.time;
+    for (var i = 0; i < time.length; i++) {
+      if (typeof time[i] !== 'number' || !isFinite(time[i]) || (i && time[i] <= time[i - 1])) {
+        throw new Error('the candles\' times are not ascending numbers (at bar ' + i + ')');
+      }
+    }
+    columns(d, ['equity', 'drawdown', 'buy_hold'], undefined, 'curves');
+    columns(d.trades, TRADE_COLS, (d.trades && d.trades.side || []).length, 'trades');
+    if (!Array.isArray(d.trades.reasons)) throw new Error('the trades have no list of exit reasons');
+    [d.trades.entry_time, d.trades.exit_time].forEach(function (col) {
+      col.forEach(function (v) {
+        if (typeof v !== 'number' || !isFinite(v)) throw new Error('a trade has no time: ' + v);
+      });
+    });
+  }
+
   B.renderReport = function (root, d) {
     var t0 = performance.now();
+    checkReport(d);
     // a heatmap shows one report after another in the same place: one chart at a time
     if (root.__dispose) root.__dispose();
     var t = d.trades;
@@ -116,15 +140,17 @@
     var col = B.colors();
     root.innerHTML = '<h2 class="title"></h2><div class="metrics">' + metricsHtml(d.metrics || {}) +
       '</div><ul class="notes"></ul><div class="chart-wrap"><div class="chart"></div>' +
-      '<div class="tooltip" hidden></div></div><div class="table-wrap">' + tableHtml(t) + '</div>';
+      '<div class="tooltip" hidden></div></div>' + B.tradesTableHtml(t);
     root.querySelector('.title').textContent = title(d);
     root.querySelector('.notes').innerHTML = notes(d).map(function (s) {
       return '<li>' + B.esc(s) + '</li>';
     }).join('');
     var V = B.V;
     V.trades = t.side.length;
-    V.rows = root.querySelectorAll('.trades .tbody .tr').length;
+    V.rows = t.side.length;  // logical rows: the table draws only those in view (trades.js)
     V.bars = d.candles.time.length;
+    var onPick = null;  // set once the chart exists
+    var table = B.mountTradesTable(root, t, function (i) { if (onPick) onPick(i, false); });
     if (!d.candles.time.length) {
       B.setStatus('empty', 'This backtest has no bars to draw.');
       return;
@@ -138,6 +164,7 @@
     var markers = markersOf(t, -1, col);
     var plugin = LC.createSeriesMarkers(candles, markers);
     V.markers = markers.length;
+    V.markersDrawn = markers.filter(function (m) { return m.size > 0; }).length;
     var tMarkers = performance.now();
     var equity = chart.addSeries(LC.LineSeries, {color: col.accent, lineWidth: 2, title: 'equity'}, 1);
     equity.setData(series(d.candles.time, d.equity));
@@ -157,14 +184,16 @@
     }
     chart.timeScale().fitContent();
 
-    var at = tradesByBar(t);
+    // built on the first hover or click, not before the first paint
+    var byBar = null;
+    function tradesAt() { return byBar || (byBar = tradesByBar(t)); }
     var tip = root.querySelector('.tooltip');
     chart.subscribeCrosshairMove(function (p) {
-      var list = p && p.time !== undefined ? at[p.time] : null;
+      var list = p && p.time !== undefined ? tradesAt()[p.time] : null;
       if (!list || !p.point) { tip.hidden = true; return; }
       tip.innerHTML = list.slice(0, 6).map(function (e) {
         var i = e[1];
-        return '<div>#' + (i + 1) + ' ' + sideName(t, i) + ' ' + e[0] +
+        return '<div>#' + (i + 1) + ' ' + B.sideName(t, i) + ' ' + e[0] +
           (e[0] === 'exit' ? ' (' + B.esc(t.reasons[t.reason[i]]) + ') PnL ' + B.num(t.pnl[i], 2) : ' @ ' + t.entry_price[i]) +
           '</div>';
       }).join('') + (list.length > 6 ? '<div>… ' + (list.length - 6) + ' more</div>' : '');
@@ -173,25 +202,25 @@
       tip.hidden = false;
     });
 
-    var tbody = root.querySelector('.trades .tbody');
-    var selectedRow = null;
-    tbody.addEventListener('click', function (ev) {
-      var tr = ev.target.closest('.tr');
-      if (!tr) return;
-      var i = Number(tr.getAttribute('data-i'));
-      if (selectedRow) selectedRow.classList.remove('selected');
-      tr.classList.add('selected');
-      selectedRow = tr;
+    var selected = -1;
+    function pick(i, fromChart) {
       selected = i;
+      V.selected = i;
+      table.select(i, fromChart);
       plugin.setMarkers(markersOf(t, i, B.colors()));
+      if (fromChart) return;  // the reader is looking at that bar already
       var a = B.indexOfTime(d.candles.time, t.entry_at[i]);
       var b = B.indexOfTime(d.candles.time, t.exit_at[i]);
       var pad = Math.max(20, (b - a) * 2);
       chart.timeScale().setVisibleLogicalRange({from: a - pad, to: b + pad});
-      V.selected = i;
+    }
+    onPick = pick;
+    // a click on a bar with a trade on it picks that trade's row
+    chart.subscribeClick(function (p) {
+      var list = p && p.time !== undefined ? tradesAt()[p.time] : null;
+      if (list && list.length) pick(list[0][1], true);
     });
 
-    var selected = -1;
     B.on('theme', function (c) {
       chart.applyOptions(B.chartOptions(c));
       candles.applyOptions(B.candleStyle(c));

@@ -20,8 +20,8 @@ __all__ = ["VIEW_KINDS", "view_html"]
 VIEW_KINDS = ("report", "heatmap", "walkforward")
 LIBRARY = "lightweight-charts.standalone.production.js"
 _SCRIPTS: dict[str, tuple[str, ...]] = {
-    "report": ("common.js", "trades.js", "report_render.js", "report.js"),
-    "heatmap": ("common.js", "trades.js", "report_render.js", "heatmap.js"),
+    "report": ("common.js", "trades.js", "markers.js", "report_render.js", "report.js"),
+    "heatmap": ("common.js", "trades.js", "markers.js", "report_render.js", "heatmap.js"),
     "walkforward": ("common.js", "walkforward.js"),
 }
 _TITLES = {

@@ -45,39 +45,6 @@
     return out;
   }
 
-  // One entry and one exit marker per trade, none with text unless there are few (the
-  // tooltip tells the trade). Trades that share a drawn bar would stack their markers in a
-  // column of look-alikes that costs a shape each on every frame of a pan: only the first
-  // of each look (shape and colour) on a bar is drawn, the others have size 0 (kept, not
-  // drawn, and listed in that bar's tooltip); the selected trade's are always drawn, larger.
-  function markersOf(t, selected, col) {
-    var n = t.side.length;
-    var few = n <= 40;  // labels on every marker only while they stay readable
-    var out = new Array(2 * n);
-    var shown = new Set();
-    function size(i, time, look) {
-      if (i === selected) return 2;
-      if (few) return 1;
-      var key = time + look;
-      if (shown.has(key)) return 0;
-      shown.add(key);
-      return 1;
-    }
-    for (var i = 0; i < n; i++) {
-      var long = t.side[i] === 1;
-      var win = t.pnl[i] >= 0;
-      out[2 * i] = {time: t.entry_at[i], position: long ? 'belowBar' : 'aboveBar',
-        shape: long ? 'arrowUp' : 'arrowDown', color: long ? col.up : col.down,
-        size: size(i, t.entry_at[i], long ? 'L' : 'S'),
-        text: few || i === selected ? (long ? 'L' : 'S') : ''};
-      out[2 * i + 1] = {time: t.exit_at[i], position: long ? 'aboveBar' : 'belowBar', shape: 'circle',
-        color: win ? col.up : col.down, size: size(i, t.exit_at[i], (long ? 'l' : 's') + (win ? '+' : '-')),
-        text: few || i === selected ? B.num(t.pnl[i], 2) : ''};
-    }
-    out.sort(function (a, b) { return a.time - b.time; });
-    return out;
-  }
-
   // trades by drawn bar, for the hover tooltip: one pass over the trades
   function tradesByBar(t) {
     var at = {};
@@ -161,10 +128,8 @@
     var candles = chart.addSeries(LC.CandlestickSeries, B.candleStyle(col));
     candles.setData(B.candleSeries(d.candles));
     var tCandles = performance.now();
-    var markers = markersOf(t, -1, col);
-    var plugin = LC.createSeriesMarkers(candles, markers);
-    V.markers = markers.length;
-    V.markersDrawn = markers.filter(function (m) { return m.size > 0; }).length;
+    var marks = B.tradeMarkers(candles, chart, t, d.candles, col);
+    V.markers = marks.count;
     var tMarkers = performance.now();
     var equity = chart.addSeries(LC.LineSeries, {color: col.accent, lineWidth: 2, title: 'equity'}, 1);
     equity.setData(series(d.candles.time, d.equity));
@@ -202,12 +167,10 @@
       tip.hidden = false;
     });
 
-    var selected = -1;
     function pick(i, fromChart) {
-      selected = i;
       V.selected = i;
       table.select(i, fromChart);
-      plugin.setMarkers(markersOf(t, i, B.colors()));
+      marks.select(i);
       if (fromChart) return;  // the reader is looking at that bar already
       var a = B.indexOfTime(d.candles.time, t.entry_at[i]);
       var b = B.indexOfTime(d.candles.time, t.exit_at[i]);
@@ -227,7 +190,7 @@
       equity.applyOptions({color: c.accent});
       hold.applyOptions({color: c.hold});
       draw.applyOptions({lineColor: c.down, topColor: c.down});
-      plugin.setMarkers(markersOf(t, selected, c));
+      marks.colors(c);
     });
     root.__dispose = function () { chart.remove(); root.__dispose = null; };
     B.onCleanup(function () { if (root.__dispose) root.__dispose(); });

@@ -118,19 +118,20 @@ def bind_views(apps: Apps, modules: list[ModuleType]) -> None:
 def register(server: MCPServer[Any], modules: list[ModuleType]) -> None:
     """Add every `@tool` function of `modules` to `server` (those with a view came with the
     Apps extension: see `bind_views`), listed in the modules' order."""
-    marks = [mark for module in modules for _, mark in marked_tools(module)]
-    for fn, mark in (found for module in modules for found in marked_tools(module)):
-        if mark.view is not None and server._tool_manager.get_tool(mark.name) is None:
-            raise RuntimeError(f"{mark.name} has a view: bind_views(apps, ...) before MCPServer(...)")
+    found = [pair for module in modules for pair in marked_tools(module)]
+    for fn, mark in found:
         if mark.view is None:
             server.add_tool(
                 _instrumented(fn, mark.name), name=mark.name, title=mark.title,
                 description=inspect.cleandoc(fn.__doc__ or ""), annotations=mark.annotations,
             )  # fmt: skip
-    _in_order(server, [mark.name for mark in marks])
-    for mark in marks:
-        _compact_schemas(server, mark.name)
-        _readable_argument_errors(server, mark.name)
+        elif server._tool_manager.get_tool(mark.name) is None:
+            raise RuntimeError(f"{mark.name} has a view: bind_views(apps, ...) before MCPServer(...)")
+    names = [mark.name for _, mark in found]
+    _in_order(server, names)
+    for name in names:
+        _compact_schemas(server, name)
+        _readable_argument_errors(server, name)
 
 
 def _in_order(server: MCPServer[Any], names: list[str]) -> None:

@@ -47,6 +47,11 @@ def _parts(kind: str) -> dict[str, str]:
     }
 
 
+@functools.cache
+def _shell() -> str:
+    return _read("views", "shell.html")
+
+
 def embed_json(data: Any) -> str:
     """`data` as JSON that is safe inside a <script> element."""
     return json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
@@ -57,5 +62,4 @@ def view_html(kind: str, data: dict[str, Any] | None = None) -> str:
     if kind not in VIEW_KINDS:
         raise ValueError(f"unknown view {kind!r}: use one of {', '.join(VIEW_KINDS)}")
     slots = {**_parts(kind), "DATA": embed_json(data)}
-    shell = _read("views", "shell.html")
-    return _SLOT.sub(lambda m: slots[m.group(1)], shell)  # one pass: pasted text is not re-read
+    return _SLOT.sub(lambda m: slots[m.group(1)], _shell())  # one pass: pasted text is not re-read

@@ -29,6 +29,7 @@ from mcp_server.settings import Settings
 from mcp_server.telemetry import Telemetry
 
 if TYPE_CHECKING:
+    from mcp_server.catalog import CatalogRecorder
     from mcp_server.jobs import JobService
 
 __all__ = ["AppContext", "open_context"]
@@ -78,6 +79,7 @@ class AppContext:
         self._router: MCPRouter | None = None
         self._events: EventBus | None = events
         self._jobs: JobService | None = None
+        self._catalog: CatalogRecorder | None = None
         self._users = 0
         self.live = LiveService(
             settings.live, self.store, self.telemetry, settings.server.cache_url
@@ -116,6 +118,17 @@ class AppContext:
         return self._events
 
     @property
+    def catalog(self) -> CatalogRecorder:
+        """The results catalog (DATABASE_URL, else SQLite in the data dir), behind the
+        recorder that spools what the database refuses. Creating it does no I/O; a bad
+        DATABASE_URL raises CatalogConfigError here."""
+        if self._catalog is None:
+            from mcp_server.catalog import open_recorder
+
+            self._catalog = open_recorder(self.settings, self.telemetry)
+        return self._catalog
+
+    @property
     def jobs(self) -> JobService:
         """Jobs (Celery; an in-process worker thread when no broker is configured)."""
         if self._jobs is None:
@@ -137,6 +150,9 @@ class AppContext:
         """Close network clients; they are created again on next use."""
         if self._jobs is not None:
             await anyio.to_thread.run_sync(self._jobs.close)
+        if self._catalog is not None:
+            catalog, self._catalog = self._catalog, None
+            await anyio.to_thread.run_sync(catalog.close)
         # The in-process bus is kept: its events are this process's only record of its jobs.
         if self._events is not None and not isinstance(self._events, MemoryEventBus):
             events, self._events = self._events, None

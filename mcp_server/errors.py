@@ -11,6 +11,13 @@
      │                           failed, or a job of another kind)
      ├── BrokerUnavailableError  the job broker or its store does not answer
      ├── LiveNotRunningError     live data asked for, but this process runs no live stream
+     ├── CatalogError            the results catalog (the database behind list_runs)
+     │    ├── CatalogConfigError      a DATABASE_URL that is not a database URL we can use
+     │    ├── CatalogUnavailableError the database does not answer
+     │    ├── CatalogVersionError     a schema revision this version cannot use (newer, or
+     │    │                           older with BST_DB_AUTO_UPGRADE=false)
+     │    └── UnknownMetricError      a filter or sort on a metric no run has
+     ├── RunNotFoundError        (a ResultNotFoundError) a run id the catalog does not hold
      └── ResultKindError         a result id of another kind than asked (a walk-forward id
                                  for a heatmap): 409, the id exists but cannot answer that
 
@@ -38,6 +45,10 @@ from mcp_server.validation import field_lines
 __all__ = [
     "PROBLEMS",
     "BrokerUnavailableError",
+    "CatalogConfigError",
+    "CatalogError",
+    "CatalogUnavailableError",
+    "CatalogVersionError",
     "DataUnavailableError",
     "EventBusUnavailableError",
     "InvalidEventIdError",
@@ -47,8 +58,10 @@ __all__ = [
     "Problem",
     "ResultKindError",
     "ResultNotFoundError",
+    "RunNotFoundError",
     "ServerError",
     "StartupError",
+    "UnknownMetricError",
     "describe",
     "lookup",
 ]
@@ -93,6 +106,30 @@ class BrokerUnavailableError(ServerError):
 
 class LiveNotRunningError(ServerError):
     """Live data was asked for, but no live stream runs in this process."""
+
+
+class CatalogError(ServerError):
+    """The results catalog (the run database) could not do what was asked."""
+
+
+class CatalogConfigError(CatalogError):
+    """DATABASE_URL is not a database URL the catalog can use."""
+
+
+class CatalogUnavailableError(CatalogError):
+    """The catalog's database does not answer (down, unreachable, or refusing us)."""
+
+
+class CatalogVersionError(CatalogError):
+    """The database's schema is at a revision this version of the package cannot use."""
+
+
+class UnknownMetricError(CatalogError):
+    """A filter or a sort on a metric name that no run has."""
+
+
+class RunNotFoundError(ResultNotFoundError):
+    """A run id the catalog does not hold."""
 
 
 class ResultKindError(ServerError):
@@ -155,6 +192,17 @@ PROBLEMS: dict[type[BaseException], Problem] = {
     ),
     LiveNotRunningError: Problem("unavailable", 503),
     ResultKindError: Problem("bad_input", 409, "open the view that matches the result's kind"),
+    CatalogConfigError: Problem(
+        "bad_input", _BAD, "fix DATABASE_URL (e.g. postgresql://user@host:5432/db) or unset it "
+        "for the SQLite catalog in BST_DATA_DIR"
+    ),
+    CatalogUnavailableError: Problem(
+        "unavailable", 503, "start the database or fix DATABASE_URL; results are still returned, "
+        "and recorded when it is back"
+    ),
+    CatalogVersionError: Problem("bad_input", 409, exit=EXIT_USAGE),
+    UnknownMetricError: Problem("bad_input", _BAD),
+    RunNotFoundError: Problem("not_found", 404, "list_runs (or `bybit-tester runs list`) shows the stored ids"),
     M.FanoutUnavailableError: Problem(
         "unavailable", 503, "start Redis, or set BST_LIVE_FANOUT_URL=memory:// for one process"
     ),

@@ -25,6 +25,7 @@ from agents import ConfigError, DeepSeekConfig, PerplexityConfig, RouterConfig, 
 __all__ = [
     "TOOLSETS",
     "AdminSettings",
+    "CatalogSettings",
     "JobsSettings",
     "LiveSettings",
     "RouterSettings",
@@ -341,8 +342,46 @@ class LiveSettings(BaseSettings):
         return {str(f.validation_alias) for f in cls.model_fields.values()}
 
 
+class CatalogSettings(BaseSettings):
+    """The results catalog: where every backtest, optimisation and job is kept. Empty
+    DATABASE_URL (the seeds' variable): SQLite in BST_DATA_DIR, nothing to set up."""
+
+    model_config = ServerSettings.model_config  # the BST_ prefix, .env and blank rules
+
+    database_url: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("DATABASE_URL", "BST_DATABASE_URL"),
+        description="Results catalog: empty = SQLite in BST_DATA_DIR, or "
+        "postgresql://user:pass@host:5432/db, or sqlite:////path/file.sqlite3",
+    )
+    db_auto_upgrade: bool = Field(
+        True, description="Migrate an older catalog schema at start (false: refuse and say how)"
+    )
+    db_retry_sec: float = Field(
+        5.0, gt=0, le=3600, description="Seconds between retries of records the database refused"
+    )
+    db_connect_timeout: float = Field(
+        3.0, gt=0, le=120, description="Seconds to wait for the database before a record is kept for later"
+    )
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _blank_url(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    def secrets(self) -> list[str]:
+        """The password in DATABASE_URL, for log redaction."""
+        if self.database_url is None:
+            return []
+        rest = self.database_url.get_secret_value().split("://", 1)[-1]
+        creds = rest.rsplit("@", 1)[0] if "@" in rest else ""
+        password = creds.split(":", 1)[1] if ":" in creds else ""
+        return [password] if password else []
+
+
 class Settings:
-    """Server, router, admin, jobs and live-stream settings read together (one .env pass each)."""
+    """Server, router, admin, jobs, live-stream and catalog settings read together (one .env
+    pass each)."""
 
     def __init__(
         self,
@@ -352,16 +391,19 @@ class Settings:
         admin: AdminSettings | None = None,
         jobs: JobsSettings | None = None,
         live: LiveSettings | None = None,
+        catalog: CatalogSettings | None = None,
     ) -> None:
         self.server = server or ServerSettings()  # type: ignore[call-arg]
         self.router = router or RouterSettings()
         self.admin = admin or AdminSettings()  # type: ignore[call-arg]
         self.jobs = jobs or JobsSettings()  # type: ignore[call-arg]
         self.live = live or LiveSettings()  # type: ignore[call-arg]
+        self.catalog = catalog or CatalogSettings()  # type: ignore[call-arg]
 
     def secrets(self) -> list[str]:
         """Every secret value, for log redaction."""
         out = self.server.secrets() + self.admin.secrets() + self.jobs.secrets()
+        out += self.catalog.secrets()
         for key in (self.router.deepseek_api_key, self.router.perplexity_api_key):
             if key is not None:
                 out.append(key.get_secret_value())

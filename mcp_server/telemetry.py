@@ -42,6 +42,18 @@ class Telemetry:
             "bst_results_in_memory", "Backtest results held for resources", registry=r
         )
         self._add_live(r)
+        self.catalog_records = Counter(
+            "bst_catalog_records", "Results catalog records by item (run, optimization, job, "
+            "backfill) and outcome (written, duplicate, spooled: kept for retry)",
+            ["item", "outcome"], registry=r,
+        )  # fmt: skip
+        self.catalog_pending = Gauge(
+            "bst_catalog_pending", "Catalog records waiting in the spool for the database",
+            registry=r,
+        )
+        self.catalog_up = Gauge(
+            "bst_catalog_up", "1 when the last catalog write or retry succeeded", registry=r
+        )
         self.job_events = Counter(
             "bst_job_events", "Job events handled by the metrics consumer group (Redis events "
             "only), by kind", ["kind"], registry=r,

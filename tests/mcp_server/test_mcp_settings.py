@@ -12,6 +12,7 @@ from mcp_server.logs import redact
 from mcp_server.settings import (
     TOOLSETS,
     AdminSettings,
+    CatalogSettings,
     JobsSettings,
     LiveSettings,
     RouterSettings,
@@ -29,6 +30,9 @@ def test_env_example_lists_every_variable() -> None:
     }
     wanted |= {"BST_ADMIN_" + k.upper() for k in AdminSettings.model_fields}
     wanted |= {"BST_" + k.upper() for k in JobsSettings.model_fields}
+    wanted |= {"DATABASE_URL"} | {
+        "BST_" + k.upper() for k in CatalogSettings.model_fields if k != "database_url"
+    }
     assert listed == wanted | LiveSettings.env_names()
 
 

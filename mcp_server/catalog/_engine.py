@@ -1,0 +1,54 @@
+"""SQLAlchemy engines for the catalog: SQLite tuned for several writing processes, and
+PostgreSQL (psycopg 3) that gives up quickly when the server does not answer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL
+
+from mcp_server.errors import CatalogUnavailableError
+
+__all__ = ["make_engine"]
+
+# Two workers and the server may write at once: a writer waits for the lock this long
+# before SQLite says "database is locked".
+_SQLITE_BUSY_MS = 30_000
+
+
+def make_engine(url: URL, *, connect_timeout: float) -> Engine:
+    """An engine for `url`; a SQLite file's directory is created."""
+    if url.get_backend_name() == "sqlite":
+        return _sqlite(url)
+    args: dict[str, Any] = {"connect_timeout": max(1, round(connect_timeout))}
+    # Pre-ping: a pooled connection the server closed (restart, failover) is replaced
+    # before use instead of failing the write.
+    return create_engine(
+        url, connect_args=args, pool_pre_ping=True, pool_size=4, max_overflow=4,
+        pool_timeout=connect_timeout,
+    )  # fmt: skip
+
+
+def _sqlite(url: URL) -> Engine:
+    path = Path(url.database or "")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CatalogUnavailableError(
+            f"cannot create the catalog's folder {path.parent}: {exc.strerror}"
+        ) from exc
+    # Pooled connections never cross a fork: the catalog makes a new engine in a child.
+    engine = create_engine(url, connect_args={"timeout": _SQLITE_BUSY_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+        cur.execute("PRAGMA synchronous=NORMAL")  # WAL stays crash-safe; commits skip fsync
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_MS}")
+        cur.close()
+
+    return engine

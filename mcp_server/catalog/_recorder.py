@@ -1,0 +1,183 @@
+"""`CatalogRecorder`: records results without ever failing the call that made them.
+
+A record the database takes is written at once. One it refuses (down, unreachable, a
+schema it cannot use) is kept as a file in the spool folder (one file per item, named by
+its key, written atomically) and retried every BST_DB_RETRY_SEC by a background thread:
+no work is lost, even if this process exits before the database is back (the next
+process with the same data directory sends it). After a failure, records go straight to
+the spool until a retry succeeds, so a dead database costs the user's calls nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import TypeAdapter, ValidationError
+
+from mcp_server.catalog._catalog import Catalog
+from mcp_server.catalog._records import CatalogItem
+from mcp_server.errors import CatalogError, describe
+
+__all__ = ["CatalogRecorder", "Outcome"]
+
+log = logging.getLogger("mcp_server.catalog")
+Outcome = Literal["written", "duplicate", "spooled"]
+_ITEM: TypeAdapter[CatalogItem] = TypeAdapter(CatalogItem)
+
+
+class CatalogRecorder:
+    """Writes items to `catalog`, spooling what it refuses (see the module docstring).
+    `on_outcome(item kind, outcome)` counts for telemetry."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        spool: Path,
+        *,
+        retry_s: float = 5.0,
+        on_outcome: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.spool = spool
+        self.retry_s = retry_s
+        self._on_outcome = on_outcome
+        self._lock = threading.Lock()
+        self._down_until = 0.0
+        self.last_error: str | None = None
+        self.last_error_at: float | None = None
+        self.written = 0
+        self.failed = 0
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # -- recording --------------------------------------------------------------------
+    def record(self, item: CatalogItem) -> Outcome:
+        """Write `item` now, or spool it for later; never raises for the database."""
+        outcome: Outcome
+        if time.monotonic() < self._down_until:
+            outcome = self._spool(item)
+        else:
+            try:
+                outcome = "written" if self.catalog.write(item) else "duplicate"
+                self._up()
+            except CatalogError as exc:
+                self._down(exc)
+                outcome = self._spool(item)
+        if self._on_outcome is not None:
+            self._on_outcome(item.item, outcome)
+        return outcome
+
+    def _up(self) -> None:
+        with self._lock:
+            self.written += 1
+            self._down_until = 0.0
+
+    def _down(self, exc: Exception) -> None:
+        with self._lock:
+            self.failed += 1
+            self.last_error, self.last_error_at = describe(exc), time.time()
+            self._down_until = time.monotonic() + self.retry_s
+        log.warning("catalog write failed, kept for retry: %s", self.last_error)
+
+    def _spool(self, item: CatalogItem) -> Outcome:
+        self.spool.mkdir(parents=True, exist_ok=True)
+        final = self.spool / f"{item.spool_name()}.json"
+        tmp = self.spool / f".{final.name}.{uuid.uuid4().hex}.tmp"
+        tmp.write_bytes(_ITEM.dump_json(item))
+        os.replace(tmp, final)  # a reader never sees half a record
+        self._ensure_retrying()
+        return "spooled"
+
+    # -- the spool --------------------------------------------------------------------
+    def pending(self) -> int:
+        try:
+            return sum(1 for p in self.spool.iterdir() if p.suffix == ".json")
+        except FileNotFoundError:
+            return 0
+
+    def drain(self) -> int:
+        """Send every spooled record (oldest first); how many the database took. Stops
+        at the first refusal: the database is still down."""
+        try:
+            files = sorted((p for p in self.spool.iterdir() if p.suffix == ".json"),
+                           key=_mtime)  # fmt: skip
+        except FileNotFoundError:
+            return 0
+        sent = 0
+        for path in files:
+            try:
+                item = _ITEM.validate_json(path.read_bytes())
+            except FileNotFoundError:
+                continue  # another process sent it
+            except (ValidationError, ValueError):
+                path.rename(path.with_suffix(".bad"))  # keep it for a human, stop retrying
+                log.error("catalog spool file %s is unreadable; renamed to .bad", path.name)
+                continue
+            try:
+                self.catalog.write(item)
+            except CatalogError as exc:
+                self._down(exc)
+                return sent
+            path.unlink(missing_ok=True)
+            sent += 1
+            self._up()
+        return sent
+
+    def start(self) -> None:
+        """Retry spooled records in the background (started by itself when needed)."""
+        self._ensure_retrying()
+
+    def _ensure_retrying(self) -> None:
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._retry_loop, name="catalog-retry", daemon=True)
+            self._thread.start()
+
+    def _retry_loop(self) -> None:
+        while not self._stop.is_set():
+            if self.pending() == 0:
+                with self._lock:
+                    self._thread = None
+                return
+            try:
+                self.drain()
+            except Exception:  # the loop must outlive any one bad record
+                log.exception("catalog retry failed")
+            self._stop.wait(self.retry_s)
+
+    def close(self) -> None:
+        self._stop.set()
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout=5)
+        self.catalog.close()
+
+    # -- health -----------------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        """What /health shows: where, ok or not, and what waits in the spool."""
+        pending = self.pending()
+        down = time.monotonic() < self._down_until
+        status = "down" if down else ("degraded" if pending else "ok")
+        out: dict[str, Any] = {"status": status, "database": self.catalog.where,
+                               "dialect": self.catalog.dialect, "pending": pending,
+                               "written": self.written, "failed": self.failed}  # fmt: skip
+        if self.last_error is not None:
+            out["last_error"] = self.last_error
+            out["last_error_at"] = self.last_error_at
+        return out
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0

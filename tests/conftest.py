@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +14,22 @@ from browser_testkit import LAUNCH_ARGS, find_chromium
 from servers_testkit import start_redis, stop
 
 _LOOPBACK = ("127.", "::1", "localhost", "0.0.0.0")
+_CATALOG_DIR: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The results catalog of the whole run is a SQLite file of its own (set before any
+    settings are read, and inherited by CLI and worker subprocesses), so tests never write
+    to the user's data directory. A test that needs its own catalog sets DATABASE_URL."""
+    if "DATABASE_URL" not in os.environ:
+        folder = tempfile.mkdtemp(prefix="bst-catalog-")
+        _CATALOG_DIR.append(folder)
+        os.environ["DATABASE_URL"] = f"sqlite:///{folder}/catalog.sqlite3"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for folder in _CATALOG_DIR:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -173,8 +173,8 @@ class Catalog:
             "summary": s, "note": "", "origin": item.origin, "job_id": item.job_id,
         }  # fmt: skip
         with self._tx() as conn:
-            done = conn.execute(self._insert(RunRow).values(row).on_conflict_do_nothing())
-            if done.rowcount != 1:
+            stmt = self._insert(RunRow).values(row).on_conflict_do_nothing().returning(RunRow.id)
+            if conn.execute(stmt).first() is None:  # rowcount is -1 on some drivers
                 return False
             values = [{"run_id": item.id, "name": k, "value": float(v)}
                       for k, v in _finite(metrics).items() if v is not None]  # fmt: skip
@@ -202,8 +202,8 @@ class Catalog:
             "origin": item.origin, "job_id": item.job_id,
         }  # fmt: skip
         with self._tx() as conn:
-            done = conn.execute(self._insert(OptimizationRow).values(row).on_conflict_do_nothing())
-            if done.rowcount != 1:
+            stmt = self._insert(OptimizationRow).values(row).on_conflict_do_nothing()
+            if conn.execute(stmt.returning(OptimizationRow.id)).first() is None:
                 return False
             if item.table:
                 conn.execute(insert(ArtifactRow), [{"owner": item.id, "name": "table",
@@ -238,14 +238,14 @@ class Catalog:
             where=JobRow.state.in_(earlier),
         )  # fmt: skip
         with self._tx() as conn:
-            return conn.execute(stmt).rowcount == 1
+            return conn.execute(stmt.returning(JobRow.id)).first() is not None
 
     def _write_backfill(self, item: BackfillItem) -> bool:
         row = item.model_dump(exclude={"item"})
         row["created"] = utc(item.created)
         with self._tx() as conn:
             stmt = self._insert(BackfillAuditRow).values(row).on_conflict_do_nothing()
-            return conn.execute(stmt).rowcount == 1
+            return conn.execute(stmt.returning(BackfillAuditRow.id)).first() is not None
 
     def tag_run(self, run_id: str, add: list[str], remove: list[str], note: str | None) -> RunDetail:
         """Add and remove tags (and set the note) of a stored run."""

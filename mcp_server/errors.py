@@ -16,7 +16,9 @@
      │    ├── CatalogUnavailableError the database does not answer
      │    ├── CatalogVersionError     a schema revision this version cannot use (newer, or
      │    │                           older with BST_DB_AUTO_UPGRADE=false)
-     │    └── UnknownMetricError      a filter or sort on a metric no run has
+     │    ├── UnknownMetricError      a filter or sort on a metric no run has
+     │    └── RunArgumentError        run listing/tagging/comparison arguments that cannot be
+     │                                used (a bound not `name:value`, a malformed tag)
      ├── RunNotFoundError        (a ResultNotFoundError) a run id the catalog does not hold
      └── ResultKindError         a result id of another kind than asked (a walk-forward id
                                  for a heatmap): 409, the id exists but cannot answer that
@@ -58,6 +60,7 @@ __all__ = [
     "Problem",
     "ResultKindError",
     "ResultNotFoundError",
+    "RunArgumentError",
     "RunNotFoundError",
     "ServerError",
     "StartupError",
@@ -126,6 +129,11 @@ class CatalogVersionError(CatalogError):
 
 class UnknownMetricError(CatalogError):
     """A filter or a sort on a metric name that no run has."""
+
+
+class RunArgumentError(CatalogError):
+    """Arguments of a run listing, tagging or comparison that cannot be used as given (a
+    metric bound that is not `name:value`, a malformed tag, too few run ids...)."""
 
 
 class RunNotFoundError(ResultNotFoundError):
@@ -202,6 +210,7 @@ PROBLEMS: dict[type[BaseException], Problem] = {
     ),
     CatalogVersionError: Problem("bad_input", 409, exit=EXIT_USAGE),
     UnknownMetricError: Problem("bad_input", _BAD),
+    RunArgumentError: Problem("bad_input", _BAD),
     RunNotFoundError: Problem("not_found", 404, "list_runs (or `bybit-tester runs list`) shows the stored ids"),
     M.FanoutUnavailableError: Problem(
         "unavailable", 503, "start Redis, or set BST_LIVE_FANOUT_URL=memory:// for one process"

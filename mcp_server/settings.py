@@ -36,7 +36,7 @@ __all__ = [
     "router_config_from_env",
 ]
 
-Toolset = Literal["market", "backtest", "analysis", "agents", "optimize", "jobs", "live"]
+Toolset = Literal["market", "backtest", "analysis", "agents", "optimize", "jobs", "runs", "live"]
 TOOLSETS: tuple[Toolset, ...] = (
     "market",
     "backtest",
@@ -44,6 +44,7 @@ TOOLSETS: tuple[Toolset, ...] = (
     "agents",
     "optimize",
     "jobs",
+    "runs",
     "live",
 )
 

@@ -13,7 +13,7 @@ from typing import Any
 from mcp.server.apps import Apps
 from mcp.server.mcpserver import MCPServer
 
-from mcp_server.tools import agents, analysis, backtest, jobs, live, market, optimize
+from mcp_server.tools import agents, analysis, backtest, jobs, live, market, optimize, runs
 from mcp_server.tools._runtime import bind_views, marked_tools, register
 
 __all__ = ["TOOLSET_MODULES", "TOOLSET_TOOLS", "bind_view_tools", "register_tools"]
@@ -25,6 +25,7 @@ TOOLSET_MODULES: dict[str, ModuleType] = {
     "agents": agents,
     "optimize": optimize,
     "jobs": jobs,
+    "runs": runs,
     "live": live,
 }
 

@@ -33,7 +33,7 @@ from mcp_server.context import AppContext
 from mcp_server.errors import describe, lookup
 from mcp_server.numbers import round_json
 from mcp_server.tools._args import SearchSpec, StrategySpec
-from mcp_server.tools._schema import compact_input, compact_output
+from mcp_server.tools._schema import compact_input, compact_output, refer_listed_enums
 from mcp_server.tools._ticket import widen_output
 from mcp_server.validation import argument_errors
 
@@ -56,8 +56,10 @@ F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 _CONFIG_HOME = "run_backtest"  # the one tool schema that spells out the execution config
 _FLAT: tuple[type[BaseModel], ...] = (DataSpec, StrategySpec, SearchSpec)
 
-READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
-READ_ONLY_OPEN = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=True)
+# The MCP spec gives idempotentHint and destructiveHint meaning only for tools that are not
+# read-only: a read-only tool leaves them out (bytes every session's tools/list pays).
+READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+READ_ONLY_OPEN = ToolAnnotations(read_only_hint=True, open_world_hint=True)
 WRITES_STORE = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
 )
@@ -150,6 +152,7 @@ def _compact_schemas(server: MCPServer[Any], name: str) -> None:
         return
     info.parameters = compact_input(info.parameters, primary=name == _CONFIG_HOME)
     _drop_told(info.parameters, _told(server, name))
+    refer_listed_enums(info.parameters, _listed_enums(server, name))
     meta = info.fn_metadata
     if meta.output_schema is not None:
         meta.output_schema = compact_output(meta.output_schema)
@@ -188,6 +191,18 @@ def _told(server: MCPServer[Any], name: str) -> set[tuple[str, str]]:
             if isinstance(spec, dict) and isinstance(spec.get("description"), str):
                 told.add((arg, spec["description"]))
     return told
+
+
+def _listed_enums(server: MCPServer[Any], name: str) -> dict[tuple[str, str], str]:
+    """(argument, its enum as JSON) -> the first tool listed before `name` that spells it."""
+    homes: dict[tuple[str, str], str] = {}
+    for other in server._tool_manager.list_tools():
+        if other.name == name:
+            break
+        for arg, spec in other.parameters.get("properties", {}).items():
+            if isinstance(spec, dict) and "enum" in spec:
+                homes.setdefault((arg, json.dumps(spec["enum"])), other.name)
+    return homes
 
 
 def _drop_told(schema: dict[str, Any], told: set[tuple[str, str]]) -> None:

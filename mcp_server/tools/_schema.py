@@ -10,10 +10,11 @@ structured results against them.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["CONFIG_BRIEF", "CONFIG_REF", "compact_input", "compact_output"]
+__all__ = ["CONFIG_BRIEF", "CONFIG_REF", "compact_input", "compact_output", "refer_listed_enums"]
 
 _NULL = {"type": "null"}
 # Size caps guard the server against abuse; a model never needs them to fill a call, and
@@ -34,10 +35,11 @@ CONFIG_BRIEF = (
     "[false], maintenance_margin [0.005]."
 )
 # Every other tool points at run_backtest's paragraph (the model reads the whole list).
-CONFIG_REF = (
-    "Execution options as in run_backtest's `config` (fee, slippage, sl/tp/trail, size_mode/"
-    "size, leverage, direction, fill...); fractions: fee 0.00055 = 0.055 %."
-)
+CONFIG_REF = "Execution options, as in run_backtest's `config` (fractions: fee 0.00055 = 0.055 %)."
+# A list of names this long (the strategies) is spelled out in the first tool that takes
+# it; later tools name that tool, as `config` names run_backtest (the server still checks
+# every value, and an unknown one gets the list in its error).
+_LONG_ENUM = 6
 _BRIEFS = {"BacktestConfig": CONFIG_BRIEF}
 _REFS = {"BacktestConfig": CONFIG_REF}
 
@@ -48,11 +50,25 @@ def compact_input(schema: dict[str, Any], *, primary: bool = True) -> dict[str, 
     return _strip_keys(_compact(schema, drop_null=True, briefs=_BRIEFS if primary else _REFS), _CAPS)
 
 
+def refer_listed_enums(schema: dict[str, Any], homes: Mapping[tuple[str, str], str]) -> None:
+    """Replace each long enum of an argument that an earlier tool lists (`homes`: argument
+    and enum JSON -> that tool) by a pointer to it."""
+    for arg, spec in schema.get("properties", {}).items():
+        if not isinstance(spec, dict) or len(spec.get("enum", ())) < _LONG_ENUM:
+            continue
+        values = spec["enum"]
+        home = homes.get((arg, json.dumps(values)))
+        if home is not None and all(isinstance(v, str) for v in values):
+            del spec["enum"]
+            spec["type"] = "string"
+            spec.setdefault("description", f"As in {home}")
+
+
 def compact_output(schema: dict[str, Any]) -> dict[str, Any]:
     """A result schema for the client's validation: the top level typed, nested models
     left open, and no titles, descriptions or defaults (the model reads the result itself)."""
     slim = _strip_keys(_compact(schema, drop_null=False), {"description", "required", "default"})
-    return _open_refs({k: v for k, v in slim.items() if k != "$defs"}, depth=0)
+    return _plain(_open_refs({k: v for k, v in slim.items() if k != "$defs"}, depth=0))
 
 
 def _compact(node: Any, *, drop_null: bool, briefs: Mapping[str, str] | None = None) -> Any:
@@ -89,6 +105,23 @@ def _open_refs(node: Any, depth: int) -> Any:
     if depth > 2 and node.get("type") == "object":
         return {"type": "object"}
     return {k: _open_refs(v, depth + 1) for k, v in node.items()}
+
+
+def _plain(node: Any) -> Any:
+    """An opened result schema in its shortest spelling: what any JSON value satisfies
+    anyway (`additionalProperties: true`, `items: {}`) left out, and the `anyOf` of bare
+    types the opened references leave as one `type` list."""
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "properties" and isinstance(value, dict):  # field names, not keywords
+            out[key] = {name: _plain(v) for name, v in value.items()}
+        elif not ((key, value) == ("additionalProperties", True) or (key, value) == ("items", {})):
+            out[key] = _plain(value)
+    return _type_list(out)
 
 
 def _no_int_cap(node: dict[str, Any]) -> dict[str, Any]:

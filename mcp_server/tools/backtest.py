@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Annotated, Any, Literal
 
+import anyio
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ImageContent
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -12,7 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 import engine as E
 from mcp_server.candles import DataSpec
 from mcp_server.context import AppContext
+from mcp_server.errors import RunArgumentError
 from mcp_server.results import BacktestSummary, StoredBacktest, headline, summary_model
+from mcp_server.stored_runs import data_sets
 from mcp_server.tools._args import (
     ConfigArg,
     ParamsArg,
@@ -24,10 +27,18 @@ from mcp_server.tools._jobwait import run_as_job
 from mcp_server.tools._routed import routed
 from mcp_server.tools._runtime import READ_ONLY, app, progress, tool, tool_result
 from mcp_server.tools._ticket import Wait
+from mcp_server.tools.runs import RunId
 from mcp_server.ui import VIEW_URIS
 from mcp_server.ui_links import page_address, page_path
 
-__all__ = ["backtest_once", "compare_answer", "compare_strategies", "list_strategies", "run_backtest"]
+__all__ = [
+    "backtest_once",
+    "compare_answer",
+    "compare_stored",
+    "compare_strategies",
+    "list_strategies",
+    "run_backtest",
+]
 
 RankBy = Literal["sharpe", "sortino", "calmar", "total_return", "profit_factor", "max_drawdown"]
 
@@ -151,9 +162,13 @@ _IN_PROCESS_UP_TO = 4
 async def compare_strategies(
     ctx: Context,
     candidates: Annotated[
-        list[Candidate],
+        list[Candidate] | None,
         Field(min_length=2, max_length=12, description="Two to twelve strategy configurations"),
-    ],
+    ] = None,
+    runs: Annotated[
+        list[RunId] | None,
+        Field(min_length=2, max_length=12, description="Instead: stored run ids, ranked unrun"),
+    ] = None,
     rank_by: RankBy = "sharpe",
     data: DataSpec = DataSpec(),
     config: ConfigArg = None,
@@ -163,9 +178,14 @@ async def compare_strategies(
     wait: Wait = True,
 ) -> Annotated[CallToolResult, Comparison]:
     """Run several strategy configurations on the same data and rank them by `rank_by`
-    (max_drawdown: smallest first). Each row has a backtest id; commentary=true adds the
-    analyst's ranking with reasons."""
+    (max_drawdown: smallest first), or rank stored `runs` (list_runs) by their metrics.
+    Each row has a backtest id; commentary=true adds the analyst's ranking with reasons."""
     context = app(ctx)
+    if (candidates is None) == (runs is None):
+        raise RunArgumentError("give either candidates (to run) or runs (stored ids), not both")
+    if runs is not None:
+        return tool_result((await compare_stored(context, runs, rank_by, commentary, ctx)).model_dump(mode="json"))
+    assert candidates is not None
     dataset = await context.candles.load(data)
     cands = [{"strategy": c.strategy, "params": c.params, "label": c.label,
               "config": (c.config or config_or_default(config)).model_dump(mode="json")}
@@ -186,6 +206,20 @@ async def compare_strategies(
         stored = await context.results.run(dataset, cand.strategy, cand.params, cfg, chart=False)
         rows.append((cand.label or _label(cand.strategy, stored.summary["params"]), stored))
     return tool_result((await _compared(context, rows, answer, ctx)).model_dump(mode="json"))
+
+
+async def compare_stored(
+    context: AppContext, run_ids: list[str], rank_by: str, commentary: bool, ctx: Context | None = None
+) -> Comparison:
+    """The ranking of stored runs by their recorded metrics (nothing is re-run)."""
+    catalog = context.catalog.catalog
+    details = [await anyio.to_thread.run_sync(catalog.get_run, rid) for rid in dict.fromkeys(run_ids)]
+    rows = [(_label(d.strategy, d.params),
+             StoredBacktest(d.id, {"data": d.data, "fingerprint": d.fingerprint}, d.summary))
+            for d in details]  # fmt: skip
+    answer = {"rank_by": rank_by, "commentary": commentary, "data": data_sets(details),
+              "synthetic": any(d.synthetic for d in details)}  # fmt: skip
+    return await _compared(context, rows, answer, ctx)
 
 
 async def compare_answer(

@@ -17,6 +17,7 @@ from mcp_server.http.guard import Guard, check_bind
 from mcp_server.http.jobs import add_job_routes
 from mcp_server.http.live import add_live_routes
 from mcp_server.http.routes import BacktestRequest, add_routes
+from mcp_server.http.runs import add_run_routes
 from mcp_server.http.ui import add_ui_routes
 from mcp_server.server import build_server
 from mcp_server.settings import Settings
@@ -73,6 +74,7 @@ def build_http_app(
     )  # fmt: skip
     app.state.context = context
     routes = add_routes(app, context) | add_admin_routes(app, context) | add_job_routes(app, context)
+    routes |= add_run_routes(app, context)
     app.mount("/mcp", mcp_app)
     token = settings.server.http_token.get_secret_value() if settings.server.http_token else None
     routes |= add_live_routes(app, context, token)

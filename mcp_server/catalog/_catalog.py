@@ -25,7 +25,13 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 import engine as E
 from mcp_server import __version__
 from mcp_server.catalog._engine import make_engine
-from mcp_server.catalog._migrate import SchemaState, refuse_newer, schema_state, upgrade
+from mcp_server.catalog._migrate import (
+    SchemaState,
+    downgrade,
+    refuse_newer,
+    schema_state,
+    upgrade,
+)
 from mcp_server.catalog._query import run_page
 from mcp_server.catalog._records import (
     BackfillItem,
@@ -110,6 +116,14 @@ class Catalog:
                 )
             state = self._guard(lambda: upgrade(self.engine(), self.where))
         self._ready = True
+        return state
+
+    def migrate(self, revision: str = "head", *, down: bool = False) -> SchemaState:
+        """Move the schema up (or `down`) to `revision` (`bybit-tester db upgrade|downgrade`);
+        the state after. A database that does not answer: CatalogUnavailableError."""
+        move = downgrade if down else upgrade
+        state = self._guard(lambda: move(self.engine(), self.where, revision))
+        self._ready = False  # the next use checks the schema again
         return state
 
     def ping(self) -> None:

@@ -11,13 +11,32 @@ from typing import Any
 
 import engine as E
 from mcp_server.catalog import Catalog, catalog_url, run_item
-from mcp_server.settings import CatalogSettings
+from mcp_server.settings import CatalogSettings, RouterSettings, ServerSettings, Settings
 
-__all__ = ["catalog_settings", "open_test_catalog", "store_run"]
+__all__ = ["open_test_catalog", "server_settings", "store_run", "three_runs"]
+
+DAY = 86_400.0
 
 
-def catalog_settings(url: str) -> CatalogSettings:
-    return CatalogSettings(database_url=url)  # type: ignore[call-arg]
+def server_settings(tmp: Path, url: str) -> Settings:
+    """A server's settings, blind to the environment, on the catalog at `url`."""
+    server = ServerSettings(_env_file=None, data_dir=tmp / "store", cache_url="memory://")  # type: ignore[call-arg]
+    router = RouterSettings(_env_file=None, router_mode="live")  # type: ignore[call-arg]
+    return Settings(server, router, catalog=CatalogSettings(database_url=url))  # type: ignore[call-arg]
+
+
+def three_runs(url: str) -> dict[str, dict[str, Any]]:
+    """ema (BTCUSDT, 2025-06-15), sma (BTCUSDT, 06-16) and rsi (ETHUSDT, 06-17) stored at
+    `url`; their summaries with ids."""
+    catalog = open_test_catalog(url)
+    t0 = 1_750_000_000.0  # 2025-06-15T15:06:40Z
+    runs = {
+        "ema": store_run(catalog, params={"fast": 10, "slow": 30}, created=t0),
+        "sma": store_run(catalog, strategy="sma_cross", created=t0 + DAY),
+        "rsi": store_run(catalog, strategy="rsi", symbol="ETHUSDT", created=t0 + 2 * DAY),
+    }
+    catalog.close()
+    return runs
 
 
 def open_test_catalog(url: str) -> Catalog:

@@ -10,17 +10,10 @@ from typing import Any
 
 import pytest
 from mcp import Client
-from surfaces_testkit import catalog_settings, open_test_catalog, store_run
+from surfaces_testkit import open_test_catalog, server_settings, store_run
 
 from mcp_server.catalog import Catalog
 from mcp_server.server import build_server
-from mcp_server.settings import RouterSettings, ServerSettings, Settings
-
-
-def _settings(tmp: Path, url: str) -> Settings:
-    server = ServerSettings(_env_file=None, data_dir=tmp / "store", cache_url="memory://")  # type: ignore[call-arg]
-    router = RouterSettings(_env_file=None, router_mode="live")  # type: ignore[call-arg]
-    return Settings(server, router, catalog=catalog_settings(url))
 
 
 @pytest.fixture
@@ -58,7 +51,7 @@ async def _error(client: Client, name: str, args: dict[str, Any]) -> str:
 
 
 async def test_list_filters_sorts_and_pages(tmp_path: Path, url: str, stored: dict[str, Any]) -> None:
-    server, _ = build_server(_settings(tmp_path, url))
+    server, _ = build_server(server_settings(tmp_path, url))
     async with Client(server) as client:
         page = await _call(client, "list_runs", {})
         assert page["total"] == 5
@@ -95,7 +88,7 @@ async def test_list_filters_sorts_and_pages(tmp_path: Path, url: str, stored: di
 
 
 async def test_list_by_dates(tmp_path: Path, url: str, stored: dict[str, Any]) -> None:
-    server, _ = build_server(_settings(tmp_path, url))
+    server, _ = build_server(server_settings(tmp_path, url))
     created = {k: v for k, v in stored.items()}
     async with Client(server) as client:
         every = {r["id"]: r["created"] for r in (await _call(client, "list_runs", {}))["runs"]}
@@ -109,7 +102,7 @@ async def test_list_by_dates(tmp_path: Path, url: str, stored: dict[str, Any]) -
 
 
 async def test_unknown_metric_and_unknown_id_are_clear_errors(tmp_path: Path, url: str, stored: dict[str, Any]) -> None:
-    server, _ = build_server(_settings(tmp_path, url))
+    server, _ = build_server(server_settings(tmp_path, url))
     async with Client(server) as client:
         text = await _error(client, "list_runs", {"sort": "sharpness"})
         assert "sharpness" in text and "sharpe" in text and "total_return" in text
@@ -120,7 +113,7 @@ async def test_unknown_metric_and_unknown_id_are_clear_errors(tmp_path: Path, ur
 
 
 async def test_get_run_has_everything_but_arrays(tmp_path: Path, url: str, stored: dict[str, Any]) -> None:
-    server, _ = build_server(_settings(tmp_path, url))
+    server, _ = build_server(server_settings(tmp_path, url))
     rid = stored["ema_a"]["id"]
     async with Client(server) as client:
         body = await _call(client, "get_run", {"run_id": rid})
@@ -135,7 +128,7 @@ async def test_get_run_has_everything_but_arrays(tmp_path: Path, url: str, store
 
 
 async def test_compare_stored_runs_ranks_without_rerunning(tmp_path: Path, url: str, stored: dict[str, Any]) -> None:
-    server, _ = build_server(_settings(tmp_path, url))
+    server, _ = build_server(server_settings(tmp_path, url))
     keys = ("ema_a", "ema_b", "sma")
     async with Client(server) as client:
         body = await _call(client, "compare_strategies", {"runs": [stored[k]["id"] for k in keys], "rank_by": "total_return"})
@@ -159,7 +152,7 @@ async def test_compare_stored_runs_ranks_without_rerunning(tmp_path: Path, url: 
 async def test_the_tools_read_the_shared_catalog_recorded_by_another_process(tmp_path: Path) -> None:
     """A run recorded by a Catalog opened elsewhere (a worker) is listed by the server's."""
     url = f"sqlite:///{tmp_path}/shared.sqlite3"
-    server, _ = build_server(_settings(tmp_path, url))
+    server, _ = build_server(server_settings(tmp_path, url))
     async with Client(server) as client:
         assert (await _call(client, "list_runs", {}))["total"] == 0
         worker: Catalog = open_test_catalog(url)

@@ -9,36 +9,22 @@ from typing import Any
 
 import httpx
 import pytest
-from surfaces_testkit import catalog_settings, open_test_catalog, store_run
+from surfaces_testkit import server_settings, three_runs
 
 from mcp_server.http import build_http_app
-from mcp_server.settings import RouterSettings, ServerSettings, Settings
 
 BASE = "http://127.0.0.1:8000"
-
-
-def _settings(tmp: Path, url: str) -> Settings:
-    server = ServerSettings(_env_file=None, data_dir=tmp / "store", cache_url="memory://")  # type: ignore[call-arg]
-    router = RouterSettings(_env_file=None, router_mode="live")  # type: ignore[call-arg]
-    return Settings(server, router, catalog=catalog_settings(url))
 
 
 @pytest.fixture
 def stored(tmp_path: Path) -> tuple[str, dict[str, dict[str, Any]]]:
     url = f"sqlite:///{tmp_path}/runs.sqlite3"
-    catalog = open_test_catalog(url)
-    runs = {
-        "ema": store_run(catalog, params={"fast": 10, "slow": 30}, created=1_750_000_000.0),
-        "sma": store_run(catalog, strategy="sma_cross", created=1_750_086_400.0),
-        "eth": store_run(catalog, symbol="ETHUSDT", strategy="rsi", created=1_750_172_800.0),
-    }
-    catalog.close()
-    return url, runs
+    return url, three_runs(url)
 
 
 @pytest.fixture
 async def rest(tmp_path: Path, stored: tuple[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
-    app = build_http_app(_settings(tmp_path, stored[0]), host="127.0.0.1", port=8000)
+    app = build_http_app(server_settings(tmp_path, stored[0]), host="127.0.0.1", port=8000)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as http:
         yield http
 
@@ -48,7 +34,7 @@ async def test_list_filters_sorts_bounds_and_pages(rest: httpx.AsyncClient, stor
     r = await rest.get("/api/v1/runs")
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["total"] == 3 and [x["id"] for x in body["runs"]] == [runs[k]["id"] for k in ("eth", "sma", "ema")]
+    assert body["total"] == 3 and [x["id"] for x in body["runs"]] == [runs[k]["id"] for k in ("rsi", "sma", "ema")]
     assert body["runs"][0]["created"].startswith("2025-06-17")
 
     r = await rest.get("/api/v1/runs", params={"symbol": "BTCUSDT", "sort": "total_return", "ascending": "true"})
@@ -109,7 +95,7 @@ async def test_unknown_run_is_404(rest: httpx.AsyncClient) -> None:
 async def test_a_database_that_does_not_answer_is_503(tmp_path: Path) -> None:
     # a closed port on loopback: refused at once
     url = "postgresql://bst@127.0.0.1:9/nothing"
-    app = build_http_app(_settings(tmp_path, url), host="127.0.0.1", port=8000)
+    app = build_http_app(server_settings(tmp_path, url), host="127.0.0.1", port=8000)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as http:
         r = await http.get("/api/v1/runs")
     assert r.status_code == 503 and "DATABASE_URL" in r.json()["detail"]

@@ -52,6 +52,18 @@ async def test_a_shared_argument_is_described_once(server: MCPServer[Any]) -> No
                for t in tools if "mode" in t.input_schema["properties"])  # fmt: skip
 
 
+async def test_the_strategy_list_is_spelled_out_once_and_still_enforced(server: MCPServer[Any]) -> None:
+    async with Client(server) as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+        bad = await client.call_tool("optimize_grid", {"strategy": "nope", "params": {"fast": "5:10:5"}})
+    assert "ema_cross" in tools["run_backtest"].input_schema["properties"]["strategy"]["enum"]
+    pointer = tools["optimize_grid"].input_schema["properties"]["strategy"]
+    assert "enum" not in pointer and pointer["description"] == "As in run_backtest"
+    assert bad.is_error and "ema_cross" in bad.content[0].text  # type: ignore[union-attr]
+    read_only = tools["list_runs"].annotations
+    assert read_only is not None and read_only.read_only_hint and read_only.idempotent_hint is None
+
+
 async def test_results_are_compact_and_rounded(server: MCPServer[Any]) -> None:
     async with Client(server) as client:
         r = await client.call_tool("run_backtest", {**SMALL, "strategy": "sma_cross"})

@@ -16,8 +16,11 @@ from mcp_server.catalog import Catalog
 from mcp_server.server import build_server
 
 
-@pytest.fixture
-def url(tmp_path: Path) -> str:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same tools on both engines (postgresql: a fresh database on the test server)."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
     return f"sqlite:///{tmp_path}/runs.sqlite3"
 
 

@@ -5,8 +5,10 @@ resolved parameters, config), so the same request always gets the same id. The
 summary and the request live in the result cache under that key (and the id
 points at it), so an id outlives the in-memory result: resources re-run the
 request when needed, if its data still loads with the same fingerprint (the
-engine is deterministic); otherwise the id is reported as gone, never answered
-with another backtest's trades.
+engine is deterministic). Every backtest computed here is also recorded in the results
+catalog, which answers for an id the process and the cache have forgotten (after a
+restart): re-run as above, or, when the data no longer loads the same, its stored
+trades and equity outline; never another backtest's trades.
 """
 
 from __future__ import annotations
@@ -16,17 +18,20 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 import anyio
 from pydantic import BaseModel, Field
 
 import engine as E
+from mcp_server._recording import Recording, outline_result
 from mcp_server.cache import ResultCache
 from mcp_server.candles import CandleSource, DataSet, DataSpec
-from mcp_server.errors import DataUnavailableError, ResultNotFoundError
+from mcp_server.errors import DataUnavailableError, ResultNotFoundError, RunNotFoundError
 from mcp_server.numbers import round_json
 from mcp_server.telemetry import Telemetry
 from ohlcv import Candles, TtlLru, describe_data
@@ -152,8 +157,10 @@ class BacktestResults:
         *,
         slots: int = 64,
         engine_lane: anyio.CapacityLimiter | None = None,
+        recording: Recording | None = None,
     ) -> None:
         self.candles = candles
+        self.recording = recording
         self.cache = cache
         self.telemetry = telemetry
         self._held: TtlLru[str, StoredBacktest] = TtlLru(slots)
@@ -207,6 +214,7 @@ class BacktestResults:
         await self.cache.set_json("backtest", _id_key(stored.id), {"key": key})
         if png is not None:
             await self.cache.set_bytes("backtest", key + ":png", png)
+        await self._record(key, request, summary, result)
         return stored
 
     async def adopt(self, request: dict[str, Any], summary: dict[str, Any]) -> StoredBacktest:
@@ -218,7 +226,20 @@ class BacktestResults:
         self._remember(stored)
         await self.cache.set_json("backtest", key, {"request": request, "summary": summary})
         await self.cache.set_json("backtest", _id_key(stored.id), {"key": key})
+        # usually a duplicate of the worker's own record (which has the trades too)
+        await self._record(key, request, summary, None)
         return stored
+
+    async def _record(
+        self, key: str, request: dict[str, Any], summary: dict[str, Any],
+        result: E.BacktestResult | None,
+    ) -> None:  # fmt: skip
+        rec = self.recording
+        if rec is None:
+            return
+        from mcp_server.catalog import run_item
+
+        await rec.record(lambda: run_item(key, request, summary, result, role=rec.role))
 
     async def _cached(self, key: str, chart: bool) -> StoredBacktest | None:
         held = self._held_get(key[:16])
@@ -235,14 +256,52 @@ class BacktestResults:
         return stored
 
     async def get(self, bid: str, *, need_result: bool = True) -> StoredBacktest:
-        """The backtest `bid`: from memory, else from the result cache (re-run from its
-        request when the full result is needed and the same data still loads)."""
-        stored = self._held_get(bid) or await self._from_cache(bid)
+        """The backtest `bid`: from memory, else from the result cache, else from the
+        catalog (re-run from its request when the full result is needed and the same
+        data still loads; else the catalog's stored trades and equity outline)."""
+        stored = self._held_get(bid) or await self._from_cache(bid) or await self._from_catalog(bid)
         if stored is None:
-            raise ResultNotFoundError(f"no backtest with id {bid!r} on this server")
+            raise ResultNotFoundError(f"no backtest with id {bid!r} on this server or in the catalog")
         if need_result and stored.result is None:
-            stored.result = await self._rebuild(stored)
+            try:
+                stored.result = await self._rebuild(stored)
+            except (ResultNotFoundError, DataUnavailableError):
+                outlined = await self._outlined(stored)
+                if outlined is None:
+                    raise
+                stored.result = outlined
         return stored
+
+    async def _from_catalog(self, bid: str) -> StoredBacktest | None:
+        if self.recording is None:
+            return None
+        try:
+            detail = await self.recording.read(lambda c: c.get_run(bid))
+        except RunNotFoundError:
+            return None
+        if detail is None:
+            return None
+        request = {"data": detail.data, "fingerprint": detail.fingerprint,
+                   "strategy": detail.strategy, "params": detail.params, "config": detail.config}  # fmt: skip
+        created = datetime.fromisoformat(detail.created.replace("Z", "+00:00")).timestamp()
+        stored = StoredBacktest(bid, request, dict(detail.summary), created=created)
+        self._remember(stored)
+        return stored
+
+    async def _outlined(self, stored: StoredBacktest) -> E.BacktestResult | None:
+        """`stored` from the catalog's trades and equity outline (None when it has none)."""
+        if self.recording is None:
+            return None
+        blobs = await self.recording.read(
+            lambda c: (c.artifact(stored.id, "trades"), c.artifact(stored.id, "equity"))
+        )
+        if blobs is None or blobs[1] is None:
+            return None
+        result = outline_result(stored.summary, blobs[0] or b"", blobs[1])
+        n = int(result.extra["equity_outline"])
+        stored.notes = (*stored.notes, f"The data this backtest ran on no longer loads the same: "
+                        f"trades as stored in the catalog, equity outline of {n} points.")  # fmt: skip
+        return result
 
     def recent(self) -> list[RecentResult]:
         """The backtests held in memory, newest first."""
@@ -374,31 +433,33 @@ def _notes(stored: StoredBacktest) -> list[str]:
 
 
 class OptimizationTables:
-    """The last few optimisation tables, by id (`opt-N`), for the optimization:// resource."""
+    """The last few optimisation tables in memory, by id, for the optimization://
+    resources and views; every table kept is recorded in the catalog, which answers for
+    an id memory has forgotten. A job's table is `opt-` + the job id's first 12
+    characters (the same id on every server and after a restart), any other's a random one."""
 
-    def __init__(self, slots: int = 32) -> None:
+    def __init__(self, slots: int = 32, recording: Recording | None = None) -> None:
         self._tables: TtlLru[str, dict[str, Any]] = TtlLru(slots)
         self._heatmaps: TtlLru[str, Callable[[], bytes] | bytes] = TtlLru(slots)
         self._created: dict[str, float] = {}
-        self._keyed: TtlLru[str, str] = TtlLru(slots)  # job id -> its table's id
         self._slots = slots
-        self._next = 0
         self._lock = threading.Lock()
+        self.recording = recording
+
+    @staticmethod
+    def id_for(key: str = "") -> str:
+        return "opt-" + (key[:12] if key else uuid.uuid4().hex[:12])
 
     def put(
         self, table: dict[str, Any], heatmap: Callable[[], bytes] | None = None, *, key: str = ""
     ) -> str:
-        """Keep `table` under a new id, with the renderer of its heatmap (run on first read).
-        With a `key` (a job id), the table already kept for it is reused: reading a job's
-        result again must not fill the slots with copies."""
+        """Keep `table` in memory, with the renderer of its heatmap (run on first read).
+        With a `key` (a job id) the id is the job's, and a table already kept for it is
+        reused: reading a job's result again must not fill the slots with copies."""
+        oid = self.id_for(key)
         with self._lock:
-            known = self._keyed.get(key) if key else None
-            if known is not None and self._tables.get(known) is not None:
-                return known
-            self._next += 1
-            oid = f"opt-{self._next}"
-            if key:
-                self._keyed.set(key, oid)
+            if key and self._tables.get(oid) is not None:
+                return oid
             self._tables.set(oid, table)
             self._created[oid] = time.time()
             for gone in set(self._created) - {k for k, _ in self._tables.items()}:
@@ -407,13 +468,33 @@ class OptimizationTables:
                 self._heatmaps.set(oid, heatmap)
             return oid
 
+    async def keep(
+        self, table: dict[str, Any], heatmap: Callable[[], bytes] | None = None, *, key: str = "",
+        request: dict[str, Any], summary: dict[str, Any],
+    ) -> str:  # fmt: skip
+        """`put`, then record the table in the catalog (`request`: symbol, interval,
+        strategy, data, fingerprint, space, objective, options; `summary`: evaluated,
+        best, overfitting) as the job `key`'s result."""
+        oid = self.put(table, heatmap, key=key)
+        rec = self.recording
+        if rec is not None:
+            from mcp_server.catalog import optimization_item
+
+            kind = str(table.get("kind", ""))
+            await rec.record(lambda: optimization_item(
+                oid, key or oid, kind, request, summary, table, role=rec.role, job_id=key or None))  # fmt: skip
+        return oid
+
     def heatmap(self, oid: str) -> bytes:
-        """The heatmap PNG of `oid`, rendered once."""
+        """The heatmap PNG of `oid`, rendered once (`load` it first after a restart)."""
         self.get(oid)
         with self._lock:
             made = self._heatmaps.get(oid)
         if made is None:
-            raise ResultNotFoundError(f"optimization {oid!r} has no heatmap: it varied one parameter")
+            raise ResultNotFoundError(
+                f"optimization {oid!r} has no heatmap: it varied one parameter, or it was "
+                "read back from the catalog (the heatmap view draws it)"
+            )
         if callable(made):
             with _CHART_LOCK:
                 made = made()
@@ -422,13 +503,34 @@ class OptimizationTables:
         return made
 
     def get(self, oid: str) -> dict[str, Any]:
+        """The table `oid` if memory still holds it (`load` also asks the catalog)."""
         with self._lock:
             table = self._tables.get(oid)
         if table is None:
             raise ResultNotFoundError(
-                f"no optimization with id {oid!r}: ids live for the last {self._slots} runs"
+                f"no optimization with id {oid!r}: ids live for the last {self._slots} runs "
+                "in memory, and in the results catalog"
             )
         return table
+
+    async def load(self, oid: str) -> dict[str, Any]:
+        """The table `oid`: from memory, else from the catalog (kept in memory again)."""
+        with self._lock:
+            table = self._tables.get(oid)
+        if table is not None or self.recording is None:
+            return table if table is not None else self.get(oid)
+        try:
+            found = await self.recording.read(lambda c: c.get_optimization(oid))
+        except ResultNotFoundError:
+            found = None
+        row, stored = found if found is not None else ({}, None)
+        if stored is None:
+            return self.get(oid)  # raises, saying where ids live
+        with self._lock:
+            self._tables.set(oid, stored)
+            created = datetime.fromisoformat(str(row["created"]).replace("Z", "+00:00"))
+            self._created[oid] = created.timestamp()
+        return stored
 
     def recent(self) -> list[RecentResult]:
         """The optimisations and walk-forwards still held, newest first."""

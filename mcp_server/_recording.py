@@ -18,7 +18,7 @@ import anyio
 import numpy as np
 
 import engine as E
-from mcp_server.errors import CatalogConfigError, describe
+from mcp_server.errors import PROBLEMS, CatalogConfigError, CatalogUnavailableError, describe
 
 if TYPE_CHECKING:
     from mcp_server.catalog import Catalog, CatalogItem, CatalogRecorder, Outcome
@@ -62,23 +62,24 @@ class Recording:
         """Build the item (arrays to blobs: off the loop too) and record it; None when
         there is no catalog. Never raises: the result is the user's, the record is extra."""
 
-        def run() -> Outcome | None:
+        return await anyio.to_thread.run_sync(self.record_now, make)
+
+    def record_now(self, make: Callable[[], CatalogItem]) -> Outcome | None:
+        """`record` on this thread (the CLI's commands, the thread `record` uses)."""
+        try:
             recorder = self.recorder()
             if recorder is None:
                 return None
             outcome = recorder.record(make())
-            if outcome == "spooled":
-                self._say(
-                    f"results catalog unavailable: {recorder.last_error}; results are kept in "
-                    f"{recorder.spool} and recorded when it is back"
-                )
-            return outcome
-
-        try:
-            return await anyio.to_thread.run_sync(run)
         except Exception:  # a bug in building the item must not fail the backtest
             log.exception("recording a result in the catalog failed")
             return None
+        if outcome == "spooled":
+            self._say(
+                f"results catalog unavailable: {_reason(recorder.last_error)}; results are kept "
+                f"in {recorder.spool} and recorded when it is back"
+            )
+        return outcome
 
     async def read(self, fn: Callable[[Catalog], T]) -> T | None:
         """`fn(catalog)` in a thread; None when there is no catalog."""
@@ -94,6 +95,12 @@ class Recording:
                 return
             self._warned = True
         self._warn(text)
+
+
+def _reason(error: str | None) -> str:
+    """The recorder's last error without the table's hint (the line says what happens)."""
+    text = error or "the database refused the record"
+    return text.removesuffix("; " + PROBLEMS[CatalogUnavailableError].hint)
 
 
 def outline_result(summary: dict[str, Any], trades: bytes, equity: bytes) -> E.BacktestResult:

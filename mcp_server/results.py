@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
 from pydantic import BaseModel, Field
@@ -44,9 +44,14 @@ __all__ = [
     "OptimizationTables",
     "RecentResult",
     "StoredBacktest",
+    "backtest_item",
+    "backtest_request",
     "headline",
     "summary_model",
 ]
+
+if TYPE_CHECKING:
+    from mcp_server.catalog import CatalogItem
 
 log = logging.getLogger("mcp_server.results")
 
@@ -194,13 +199,7 @@ class BacktestResults:
             self.telemetry.cache_requests.labels("backtest", "hit").inc()
             return replace(hit, cached=True, notes=data.notes)
         self.telemetry.cache_requests.labels("backtest", "miss").inc()
-        request = {
-            "data": data.spec.model_dump(mode="json"),
-            "fingerprint": data.fingerprint,  # what the spec loaded then: checked on rebuild
-            "strategy": strat.name,
-            "params": resolved,
-            "config": config.model_dump(mode="json"),
-        }
+        request = backtest_request(data, strat.name, resolved, config)
 
         def work() -> tuple[E.BacktestResult, bytes | None]:
             result = E.backtest(data.candles, strat, resolved, config)
@@ -365,6 +364,34 @@ class BacktestResults:
 
 
 _RECENT_METRICS = ("total_return", "sharpe", "max_drawdown", "n_trades")
+
+
+def backtest_request(
+    data: DataSet, strategy: str, resolved: Mapping[str, Any], config: E.BacktestConfig
+) -> dict[str, Any]:
+    """What a backtest ran: enough to run it again, and to tell whether its data still
+    loads the same (the fingerprint)."""
+    return {
+        "data": data.spec.model_dump(mode="json"),
+        "fingerprint": data.fingerprint,  # what the spec loaded then: checked on rebuild
+        "strategy": strategy,
+        "params": dict(resolved),
+        "config": config.model_dump(mode="json"),
+    }
+
+
+def backtest_item(
+    data: DataSet, result: E.BacktestResult, config: E.BacktestConfig, role: str
+) -> CatalogItem:
+    """The catalog's record of `result` (computed on `data` with `config`) by `role`: the
+    same id and key the server gives the same backtest."""
+    from mcp_server.catalog import run_item
+
+    strat = E.get_strategy(result.strategy)
+    resolved = strat.resolve_params(result.params)
+    key = cache_key(data.fingerprint, strat.name, resolved, config)
+    request = backtest_request(data, strat.name, resolved, config)
+    return run_item(key, request, _summary(result, data.spec), result, role=role)
 
 
 def _backtest_title(s: Mapping[str, Any]) -> str:

@@ -31,7 +31,12 @@ import engine as E
 from mcp_server._recording import Recording, outline_result
 from mcp_server.cache import ResultCache
 from mcp_server.candles import CandleSource, DataSet, DataSpec
-from mcp_server.errors import DataUnavailableError, ResultNotFoundError, RunNotFoundError
+from mcp_server.errors import (
+    CatalogError,
+    DataUnavailableError,
+    ResultNotFoundError,
+    RunNotFoundError,
+)
 from mcp_server.numbers import round_json
 from mcp_server.telemetry import Telemetry
 from ohlcv import Candles, TtlLru, describe_data
@@ -264,10 +269,13 @@ class BacktestResults:
         if need_result and stored.result is None:
             try:
                 stored.result = await self._rebuild(stored)
-            except (ResultNotFoundError, DataUnavailableError):
-                outlined = await self._outlined(stored)
+            except (ResultNotFoundError, DataUnavailableError) as exc:
+                try:
+                    outlined = await self._outlined(stored)
+                except CatalogError:
+                    outlined = None  # a catalog that is down: the data's own reason stands
                 if outlined is None:
-                    raise
+                    raise exc from None
                 stored.result = outlined
         return stored
 

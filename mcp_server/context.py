@@ -14,7 +14,7 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
@@ -77,7 +77,7 @@ class AppContext:
             engine_lane=self.engine_lane,
             recording=self.recording,
         )
-        self.optimizations = OptimizationTables(recording=self.recording)
+        self.optimizations = OptimizationTables(recording=self.recording, redraw=_table_heatmap)
         self._market = market
         # a MarketData the caller built (its own client or store): work that must use it runs
         # here, never as a job (a worker builds its own from the settings)
@@ -187,6 +187,12 @@ async def open_context(settings: Settings | None = None) -> AsyncIterator[AppCon
     finally:
         await context.aclose()
         await context.cache.aclose()
+
+
+def _table_heatmap(table: dict[str, Any]) -> Callable[[], bytes] | None:
+    from mcp_server.tools.optimize import table_heatmap  # the tools import this module
+
+    return table_heatmap(table)
 
 
 def _stderr_line(text: str) -> None:

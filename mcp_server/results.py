@@ -473,7 +473,13 @@ class OptimizationTables:
     an id memory has forgotten. A job's table is `opt-` + the job id's first 12
     characters (the same id on every server and after a restart), any other's a random one."""
 
-    def __init__(self, slots: int = 32, recording: Recording | None = None) -> None:
+    def __init__(
+        self,
+        slots: int = 32,
+        recording: Recording | None = None,
+        redraw: Callable[[dict[str, Any]], Callable[[], bytes] | None] | None = None,
+    ) -> None:
+        self._redraw = redraw  # a table's heatmap renderer, for tables read back from the catalog
         self._tables: TtlLru[str, dict[str, Any]] = TtlLru(slots)
         self._heatmaps: TtlLru[str, Callable[[], bytes] | bytes] = TtlLru(slots)
         self._created: dict[str, float] = {}
@@ -526,10 +532,7 @@ class OptimizationTables:
         with self._lock:
             made = self._heatmaps.get(oid)
         if made is None:
-            raise ResultNotFoundError(
-                f"optimization {oid!r} has no heatmap: it varied one parameter, or it was "
-                "read back from the catalog (the heatmap view draws it)"
-            )
+            raise ResultNotFoundError(f"optimization {oid!r} has no heatmap: it varied one parameter")
         if callable(made):
             with _CHART_LOCK:
                 made = made()
@@ -561,8 +564,11 @@ class OptimizationTables:
         row, stored = found if found is not None else ({}, None)
         if stored is None:
             return self.get(oid)  # raises, saying where ids live
+        draw = self._redraw(stored) if self._redraw is not None else None
         with self._lock:
             self._tables.set(oid, stored)
+            if draw is not None:
+                self._heatmaps.set(oid, draw)
             created = datetime.fromisoformat(str(row["created"]).replace("Z", "+00:00"))
             self._created[oid] = created.timestamp()
         return stored

@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # the jobs package imports this module (clean_json)
     from mcp_server.jobs import JobRecord, JobService
 
 __all__ = ["clean_json", "job_answer", "optimize_bayesian", "optimize_grid", "optimize_random",
-           "run_backtest_cell", "walk_forward"]  # fmt: skip
+           "run_backtest_cell", "table_heatmap", "walk_forward"]  # fmt: skip
 
 SearchSeed = Annotated[int, Field(ge=0, le=2**31 - 1, description="Seed of the sampler (reproducible)")]
 Heatmap = Annotated[
@@ -134,16 +134,14 @@ async def _search_result(
     table); `job`: the job's request (recorded in the catalog with the table)."""
     s, rows = payload["summary"], payload["table"]
     varied = list(s["space"]["params"])
-    draw: Callable[[], bytes] | None = None
-    if len(varied) >= 2 and s["best"] is not None:
-        tag = describe_data(None, candles.synthetic)  # story: the heatmap's title says synthetic data
-        draw = functools.partial(_heatmap, s, rows, varied[0], varied[1], tag)
     view = {"data": data, "config": config_or_default(search.config).model_dump(mode="json"),
-            "varied": varied, "objective": s["objective"], "overfit": s["overfit"]}  # fmt: skip
+            "varied": varied, "objective": s["objective"], "overfit": s["overfit"],
+            "synthetic": candles.synthetic}  # fmt: skip
+    table = {"kind": s["method"], "strategy": s["strategy"], "rows": rows, "view": view}
+    draw = table_heatmap(table) if s["best"] is not None else None
     request, summary = _catalog_parts(s, data, job or {})
     oid = await context.optimizations.keep(
-        {"kind": s["method"], "strategy": s["strategy"], "rows": rows, "view": view},
-        heatmap=draw, key=key, request=request, summary=summary,
+        table, heatmap=draw, key=key, request=request, summary=summary
     )
     model = OptimizationSummary(
         id=oid, method=s["method"], strategy=s["strategy"], objective=s["objective"],
@@ -160,6 +158,21 @@ async def _search_result(
         png = base64.b64encode(drawn).decode()
         blocks.append(ImageContent(type="image", data=png, mime_type="image/png"))
     return tool_result(model.model_dump(mode="json"), *blocks)
+
+
+def table_heatmap(table: dict[str, Any]) -> Callable[[], bytes] | None:
+    """The heatmap renderer of a kept search table (over its first two varied params),
+    None when it varied fewer or scored nothing: the same from memory or the catalog."""
+    view, rows = table.get("view") or {}, table.get("rows") or []
+    varied = list(view.get("varied") or ())
+    if table.get("kind") not in ("grid", "random", "bayes") or len(varied) < 2 or not rows:
+        return None
+    if rows[0].get("score") is None:
+        return None  # ranked best first: nothing scored
+    summary = {"objective": view.get("objective") or {"label": "score"}, "best": rows[0],
+               "strategy": table.get("strategy")}  # fmt: skip
+    tag = describe_data(None, bool(view.get("synthetic")))  # the heatmap's title says synthetic data
+    return functools.partial(_heatmap, summary, rows, varied[0], varied[1], tag)
 
 
 def _heatmap(

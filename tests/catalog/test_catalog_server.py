@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,8 @@ async def test_results_outlive_the_server(tmp_path: Path, database_url: str) -> 
         assert report["id"] == bid and report["params"] == {"fast": 7, "slow": 31}
         table_b = _text(await client.read_resource(f"optimization://{oid}/table"))
         assert table_b == table_a and table_b["total"] == 6
+        png = (await client.read_resource(f"optimization://{oid}/heatmap")).contents[0]
+        assert base64.b64decode(png.blob).startswith(b"\x89PNG")  # type: ignore[union-attr]
         stored, _ = await anyio.to_thread.run_sync(
             lambda: context_b.catalog.catalog.get_optimization(oid)
         )

@@ -52,6 +52,7 @@ __all__ = [
     "backtest_item",
     "backtest_request",
     "headline",
+    "stored_recent",
     "summary_model",
 ]
 
@@ -580,6 +581,43 @@ class OptimizationTables:
                 (oid, table, self._created.get(oid, 0.0)) for oid, table in self._tables.items()
             ]
         return sorted((_table_line(*h) for h in held), key=lambda r: r.created, reverse=True)
+
+
+async def stored_recent(recording: Recording | None, limit: int = 30) -> list[RecentResult]:
+    """The newest runs and optimisations in the catalog (any process's), for the web
+    index; none when there is no catalog or it does not answer (the index still shows
+    what memory holds)."""
+    if recording is None:
+        return []
+    try:
+        found = await recording.read(
+            lambda c: (c.recent("runs", limit), c.recent("optimizations", limit))
+        )
+    except CatalogError:
+        return []
+    if found is None:
+        return []
+    runs, tables = found
+    lines = [
+        RecentResult("backtest", r["id"], _unix(r["created"]), _backtest_title(r),
+                     {k: _json_value(dict(r.get("metrics") or {}).get(k)) for k in _RECENT_METRICS})
+        for r in runs
+    ]  # fmt: skip
+    for t in tables:
+        walk = t.get("kind") == "walk_forward"
+        head = {"evaluated": t.get("evaluated"), "best_score": t.get("best_score"),
+                "best_params": t.get("best_params")}  # fmt: skip
+        title = f"walk-forward of {t.get('strategy')}" if walk else f"{t.get('kind')} search of {t.get('strategy')}"
+        lines.append(RecentResult("walk_forward" if walk else "optimization", t["id"],
+                                  _unix(t["created"]), title, head))  # fmt: skip
+    return lines
+
+
+def _unix(text: Any) -> float:
+    try:
+        return datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
 
 
 def _table_line(oid: str, table: dict[str, Any], created: float) -> RecentResult:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
@@ -21,6 +22,7 @@ from mcp_server.candles import CandleSource, DataSet, DataSpec
 from mcp_server.catalog import CatalogRecorder, RunQuery, open_recorder
 from mcp_server.context import AppContext
 from mcp_server.errors import ResultNotFoundError
+from mcp_server.http import build_http_app
 from mcp_server.results import BacktestResults
 from mcp_server.server import build_server
 from mcp_server.settings import CatalogSettings, RouterSettings, ServerSettings, Settings
@@ -88,6 +90,13 @@ async def test_results_outlive_the_server(tmp_path: Path, database_url: str) -> 
         assert stored["best_params"] == table_a["rows"][0]["params"]
         with pytest.raises(MCPError, match="no backtest with id"):
             await client.read_resource("backtest://0123456789abcdef/report")
+
+    # the web index lists what the catalog holds, not only this process's memory
+    app = build_http_app(context_b.settings, host="127.0.0.1", port=8000, context=context_b)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000") as http:
+        index = await http.get("/ui/")
+    assert index.status_code == 200 and f"/ui/backtests/{bid}" in index.text and oid in index.text
+    await context_b.aclose()
 
 
 def _results(tmp: Path, recorder: CatalogRecorder) -> BacktestResults:

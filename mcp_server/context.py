@@ -21,12 +21,13 @@ import httpx
 
 import market as M
 from agents import MCPRouter
+from mcp_server._opt_tables import OptimizationTables
 from mcp_server._recording import Recording
 from mcp_server.cache import AgentsCache, ResultCache, make_cache
 from mcp_server.candles import CandleSource
 from mcp_server.events import EventBus, MemoryEventBus
 from mcp_server.live import LiveService
-from mcp_server.results import BacktestResults, OptimizationTables
+from mcp_server.results import BacktestResults
 from mcp_server.settings import Settings
 from mcp_server.telemetry import Telemetry
 

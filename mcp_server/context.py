@@ -10,21 +10,24 @@ first use and closed by `aclose`. The lifespan may be entered several times
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import sys
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
 
 import market as M
 from agents import MCPRouter
+from mcp_server._opt_tables import OptimizationTables
+from mcp_server._recording import Recording
 from mcp_server.cache import AgentsCache, ResultCache, make_cache
 from mcp_server.candles import CandleSource
 from mcp_server.events import EventBus, MemoryEventBus
 from mcp_server.live import LiveService
-from mcp_server.results import BacktestResults, OptimizationTables
+from mcp_server.results import BacktestResults
 from mcp_server.settings import Settings
 from mcp_server.telemetry import Telemetry
 
@@ -49,6 +52,7 @@ class AppContext:
         file_root: Path | None = None,
         local: bool = False,
         events: EventBus | None = None,
+        warn: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
         self.telemetry = Telemetry()
@@ -63,14 +67,18 @@ class AppContext:
             file_root=file_root,
             engine_lane=self.engine_lane,
         )
+        # results are recorded in the catalog by whoever computed them: here, the server
+        # (or the CLI); the recorder is opened on the first record, not now
+        self.recording = Recording(lambda: self.catalog, role="cli" if local else "server", warn=warn)
         self.results = BacktestResults(
             self.candles,
             self.cache,
             self.telemetry,
             slots=settings.server.result_slots,
             engine_lane=self.engine_lane,
+            recording=self.recording,
         )
-        self.optimizations = OptimizationTables()
+        self.optimizations = OptimizationTables(recording=self.recording, redraw=_table_heatmap)
         self._market = market
         # a MarketData the caller built (its own client or store): work that must use it runs
         # here, never as a job (a worker builds its own from the settings)
@@ -172,10 +180,23 @@ class AppContext:
 @asynccontextmanager
 async def open_context(settings: Settings | None = None) -> AsyncIterator[AppContext]:
     """A context for one CLI command: the user's own machine, so files anywhere and no bar
-    limit, and no engine lane (one caller)."""
-    context = AppContext(settings or Settings(), local=True)
+    limit, and no engine lane (one caller). A catalog that cannot take the results is
+    said in one line on stderr; the command goes on."""
+    context = AppContext(settings or Settings(), local=True, warn=_stderr_line)
     try:
         yield context
     finally:
         await context.aclose()
         await context.cache.aclose()
+
+
+def _table_heatmap(table: dict[str, Any]) -> Callable[[], bytes] | None:
+    from mcp_server.tools.optimize import table_heatmap  # the tools import this module
+
+    return table_heatmap(table)
+
+
+def _stderr_line(text: str) -> None:
+    # the CLI's stdout is its result (tests and scripts parse it): warnings go to stderr
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()

@@ -114,7 +114,10 @@ async def backtest_equity(bid: str, ctx: Context, points: str = "") -> str:
     r = (await app(ctx).results.get(bid)).result
     assert r is not None
     idx = _downsample(len(r.equity), max(2, min(n, _MAX_EQUITY_POINTS)))
+    outline = r.extra.get("equity_outline")
+    note = {"note": f"equity outline of {outline} points (the data no longer loads the same)"}
     return _dump({
+        **(note if outline is not None else {}),
         "id": bid, "bars": len(r.equity), "points": len(idx), "synthetic": r.synthetic,
         "time": [format_iso(int(t)) for t in r.time[idx]],
         "equity": [round(float(x), 2) for x in r.equity[idx]],
@@ -140,7 +143,7 @@ async def backtest_chart(bid: str, ctx: Context) -> bytes:
 async def optimization_table(oid: str, ctx: Context, cursor: str = "") -> str:
     """An optimisation's evaluated combinations (or walk-forward splits), ranked, 100 a
     page; `next` is the URI of the following page (null on the last)."""
-    table = app(ctx).optimizations.get(oid)
+    table = await app(ctx).optimizations.load(oid)
     rows = table.get("rows", [])
     start, stop = _page(cursor, _TABLE_PAGE, len(rows))
     page = {**{k: v for k, v in table.items() if k not in ("rows", "view")}, "total": len(rows), "from": start,
@@ -151,7 +154,9 @@ async def optimization_table(oid: str, ctx: Context, cursor: str = "") -> str:
 @_resource_errors
 async def optimization_heatmap(oid: str, ctx: Context) -> bytes:
     """Heatmap of an optimisation's objective over its first two parameters (PNG)."""
-    return await anyio.to_thread.run_sync(app(ctx).optimizations.heatmap, oid)
+    tables = app(ctx).optimizations
+    await tables.load(oid)
+    return await anyio.to_thread.run_sync(tables.heatmap, oid)
 
 
 @_resource_errors
@@ -166,7 +171,7 @@ async def optimization_view(oid: str, ctx: Context, x: str = "", y: str = "") ->
     """The heatmap view's data (axes x and y: parameter names) of an optimisation, or the
     walk-forward view's data of a walk-forward (for MCP Apps views)."""
     context = app(ctx)
-    if context.optimizations.get(oid).get("kind") == "walk_forward":
+    if (await context.optimizations.load(oid)).get("kind") == "walk_forward":
         return _dump(await walkforward_data(context, oid))
     return _dump(await heatmap_data(context, oid, x=x or None, y=y or None))
 

@@ -5,8 +5,10 @@ resolved parameters, config), so the same request always gets the same id. The
 summary and the request live in the result cache under that key (and the id
 points at it), so an id outlives the in-memory result: resources re-run the
 request when needed, if its data still loads with the same fingerprint (the
-engine is deterministic); otherwise the id is reported as gone, never answered
-with another backtest's trades.
+engine is deterministic). Every backtest computed here is also recorded in the results
+catalog, which answers for an id the process and the cache have forgotten (after a
+restart): re-run as above, or, when the data no longer loads the same, its stored
+trades and equity outline; never another backtest's trades.
 """
 
 from __future__ import annotations
@@ -18,15 +20,22 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, TypeVar
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
 from pydantic import BaseModel, Field
 
 import engine as E
+from mcp_server._recording import Recording, outline_result
 from mcp_server.cache import ResultCache
 from mcp_server.candles import CandleSource, DataSet, DataSpec
-from mcp_server.errors import DataUnavailableError, ResultNotFoundError
+from mcp_server.errors import (
+    CatalogError,
+    DataUnavailableError,
+    ResultNotFoundError,
+    RunNotFoundError,
+)
 from mcp_server.numbers import round_json
 from mcp_server.telemetry import Telemetry
 from ohlcv import Candles, TtlLru, describe_data
@@ -36,12 +45,17 @@ __all__ = [
     "BacktestResources",
     "BacktestResults",
     "BacktestSummary",
-    "OptimizationTables",
     "RecentResult",
     "StoredBacktest",
+    "backtest_item",
+    "backtest_request",
     "headline",
+    "stored_recent",
     "summary_model",
 ]
+
+if TYPE_CHECKING:
+    from mcp_server.catalog import CatalogItem
 
 log = logging.getLogger("mcp_server.results")
 
@@ -63,7 +77,7 @@ HEADLINE_METRICS = (
 T = TypeVar("T")
 
 # matplotlib's figure state is process-wide: renders from worker threads take turns.
-_CHART_LOCK = threading.Lock()
+CHART_LOCK = threading.Lock()
 
 
 @dataclass
@@ -152,8 +166,10 @@ class BacktestResults:
         *,
         slots: int = 64,
         engine_lane: anyio.CapacityLimiter | None = None,
+        recording: Recording | None = None,
     ) -> None:
         self.candles = candles
+        self.recording = recording
         self.cache = cache
         self.telemetry = telemetry
         self._held: TtlLru[str, StoredBacktest] = TtlLru(slots)
@@ -187,13 +203,7 @@ class BacktestResults:
             self.telemetry.cache_requests.labels("backtest", "hit").inc()
             return replace(hit, cached=True, notes=data.notes)
         self.telemetry.cache_requests.labels("backtest", "miss").inc()
-        request = {
-            "data": data.spec.model_dump(mode="json"),
-            "fingerprint": data.fingerprint,  # what the spec loaded then: checked on rebuild
-            "strategy": strat.name,
-            "params": resolved,
-            "config": config.model_dump(mode="json"),
-        }
+        request = backtest_request(data, strat.name, resolved, config)
 
         def work() -> tuple[E.BacktestResult, bytes | None]:
             result = E.backtest(data.candles, strat, resolved, config)
@@ -207,6 +217,7 @@ class BacktestResults:
         await self.cache.set_json("backtest", _id_key(stored.id), {"key": key})
         if png is not None:
             await self.cache.set_bytes("backtest", key + ":png", png)
+        await self._record(key, request, summary, result)
         return stored
 
     async def adopt(self, request: dict[str, Any], summary: dict[str, Any]) -> StoredBacktest:
@@ -218,7 +229,20 @@ class BacktestResults:
         self._remember(stored)
         await self.cache.set_json("backtest", key, {"request": request, "summary": summary})
         await self.cache.set_json("backtest", _id_key(stored.id), {"key": key})
+        # usually a duplicate of the worker's own record (which has the trades too)
+        await self._record(key, request, summary, None)
         return stored
+
+    async def _record(
+        self, key: str, request: dict[str, Any], summary: dict[str, Any],
+        result: E.BacktestResult | None,
+    ) -> None:  # fmt: skip
+        rec = self.recording
+        if rec is None:
+            return
+        from mcp_server.catalog import run_item
+
+        await rec.record(lambda: run_item(key, request, summary, result, role=rec.role))
 
     async def _cached(self, key: str, chart: bool) -> StoredBacktest | None:
         held = self._held_get(key[:16])
@@ -235,14 +259,55 @@ class BacktestResults:
         return stored
 
     async def get(self, bid: str, *, need_result: bool = True) -> StoredBacktest:
-        """The backtest `bid`: from memory, else from the result cache (re-run from its
-        request when the full result is needed and the same data still loads)."""
-        stored = self._held_get(bid) or await self._from_cache(bid)
+        """The backtest `bid`: from memory, else from the result cache, else from the
+        catalog (re-run from its request when the full result is needed and the same
+        data still loads; else the catalog's stored trades and equity outline)."""
+        stored = self._held_get(bid) or await self._from_cache(bid) or await self._from_catalog(bid)
         if stored is None:
-            raise ResultNotFoundError(f"no backtest with id {bid!r} on this server")
+            raise ResultNotFoundError(f"no backtest with id {bid!r} on this server or in the catalog")
         if need_result and stored.result is None:
-            stored.result = await self._rebuild(stored)
+            try:
+                stored.result = await self._rebuild(stored)
+            except (ResultNotFoundError, DataUnavailableError) as exc:
+                try:
+                    outlined = await self._outlined(stored)
+                except CatalogError:
+                    outlined = None  # a catalog that is down: the data's own reason stands
+                if outlined is None:
+                    raise exc from None
+                stored.result = outlined
         return stored
+
+    async def _from_catalog(self, bid: str) -> StoredBacktest | None:
+        if self.recording is None:
+            return None
+        try:
+            detail = await self.recording.read(lambda c: c.get_run(bid))
+        except RunNotFoundError:
+            return None
+        if detail is None:
+            return None
+        request = {"data": detail.data, "fingerprint": detail.fingerprint,
+                   "strategy": detail.strategy, "params": detail.params, "config": detail.config}  # fmt: skip
+        created = datetime.fromisoformat(detail.created.replace("Z", "+00:00")).timestamp()
+        stored = StoredBacktest(bid, request, dict(detail.summary), created=created)
+        self._remember(stored)
+        return stored
+
+    async def _outlined(self, stored: StoredBacktest) -> E.BacktestResult | None:
+        """`stored` from the catalog's trades and equity outline (None when it has none)."""
+        if self.recording is None:
+            return None
+        blobs = await self.recording.read(
+            lambda c: (c.artifact(stored.id, "trades"), c.artifact(stored.id, "equity"))
+        )
+        if blobs is None or blobs[1] is None:
+            return None
+        result = outline_result(stored.summary, blobs[0] or b"", blobs[1])
+        n = int(result.extra["equity_outline"])
+        stored.notes = (*stored.notes, f"The data this backtest ran on no longer loads the same: "
+                        f"trades as stored in the catalog, equity outline of {n} points.")  # fmt: skip
+        return result
 
     def recent(self) -> list[RecentResult]:
         """The backtests held in memory, newest first."""
@@ -308,6 +373,34 @@ class BacktestResults:
 _RECENT_METRICS = ("total_return", "sharpe", "max_drawdown", "n_trades")
 
 
+def backtest_request(
+    data: DataSet, strategy: str, resolved: Mapping[str, Any], config: E.BacktestConfig
+) -> dict[str, Any]:
+    """What a backtest ran: enough to run it again, and to tell whether its data still
+    loads the same (the fingerprint)."""
+    return {
+        "data": data.spec.model_dump(mode="json"),
+        "fingerprint": data.fingerprint,  # what the spec loaded then: checked on rebuild
+        "strategy": strategy,
+        "params": dict(resolved),
+        "config": config.model_dump(mode="json"),
+    }
+
+
+def backtest_item(
+    data: DataSet, result: E.BacktestResult, config: E.BacktestConfig, role: str
+) -> CatalogItem:
+    """The catalog's record of `result` (computed on `data` with `config`) by `role`: the
+    same id and key the server gives the same backtest."""
+    from mcp_server.catalog import run_item
+
+    strat = E.get_strategy(result.strategy)
+    resolved = strat.resolve_params(result.params)
+    key = cache_key(data.fingerprint, strat.name, resolved, config)
+    request = backtest_request(data, strat.name, resolved, config)
+    return run_item(key, request, _summary(result, data.spec), result, role=role)
+
+
 def _backtest_title(s: Mapping[str, Any]) -> str:
     params = " ".join(f"{k}={v}" for k, v in dict(s.get("params", {})).items())
     return " ".join(str(x) for x in (s.get("strategy"), params, "on", s.get("symbol"), s.get("interval")) if x)
@@ -318,7 +411,7 @@ def _id_key(bid: str) -> str:
 
 
 def _render_chart(result: E.BacktestResult, source: str | None, candles: Candles | None) -> bytes:
-    with _CHART_LOCK:
+    with CHART_LOCK:
         return E.render_equity_png(result, candles=candles, source=source, width=8.0, height=5.0, dpi=80)
 
 
@@ -373,80 +466,38 @@ def _notes(stored: StoredBacktest) -> list[str]:
     return notes
 
 
-class OptimizationTables:
-    """The last few optimisation tables, by id (`opt-N`), for the optimization:// resource."""
-
-    def __init__(self, slots: int = 32) -> None:
-        self._tables: TtlLru[str, dict[str, Any]] = TtlLru(slots)
-        self._heatmaps: TtlLru[str, Callable[[], bytes] | bytes] = TtlLru(slots)
-        self._created: dict[str, float] = {}
-        self._keyed: TtlLru[str, str] = TtlLru(slots)  # job id -> its table's id
-        self._slots = slots
-        self._next = 0
-        self._lock = threading.Lock()
-
-    def put(
-        self, table: dict[str, Any], heatmap: Callable[[], bytes] | None = None, *, key: str = ""
-    ) -> str:
-        """Keep `table` under a new id, with the renderer of its heatmap (run on first read).
-        With a `key` (a job id), the table already kept for it is reused: reading a job's
-        result again must not fill the slots with copies."""
-        with self._lock:
-            known = self._keyed.get(key) if key else None
-            if known is not None and self._tables.get(known) is not None:
-                return known
-            self._next += 1
-            oid = f"opt-{self._next}"
-            if key:
-                self._keyed.set(key, oid)
-            self._tables.set(oid, table)
-            self._created[oid] = time.time()
-            for gone in set(self._created) - {k for k, _ in self._tables.items()}:
-                del self._created[gone]
-            if heatmap is not None:
-                self._heatmaps.set(oid, heatmap)
-            return oid
-
-    def heatmap(self, oid: str) -> bytes:
-        """The heatmap PNG of `oid`, rendered once."""
-        self.get(oid)
-        with self._lock:
-            made = self._heatmaps.get(oid)
-        if made is None:
-            raise ResultNotFoundError(f"optimization {oid!r} has no heatmap: it varied one parameter")
-        if callable(made):
-            with _CHART_LOCK:
-                made = made()
-            with self._lock:
-                self._heatmaps.set(oid, made)
-        return made
-
-    def get(self, oid: str) -> dict[str, Any]:
-        with self._lock:
-            table = self._tables.get(oid)
-        if table is None:
-            raise ResultNotFoundError(
-                f"no optimization with id {oid!r}: ids live for the last {self._slots} runs"
-            )
-        return table
-
-    def recent(self) -> list[RecentResult]:
-        """The optimisations and walk-forwards still held, newest first."""
-        with self._lock:
-            held = [
-                (oid, table, self._created.get(oid, 0.0)) for oid, table in self._tables.items()
-            ]
-        return sorted((_table_line(*h) for h in held), key=lambda r: r.created, reverse=True)
+async def stored_recent(recording: Recording | None, limit: int = 30) -> list[RecentResult]:
+    """The newest runs and optimisations in the catalog (any process's), for the web
+    index; none when there is no catalog or it does not answer (the index still shows
+    what memory holds)."""
+    if recording is None:
+        return []
+    try:
+        found = await recording.read(
+            lambda c: (c.recent("runs", limit), c.recent("optimizations", limit))
+        )
+    except CatalogError:
+        return []
+    if found is None:
+        return []
+    runs, tables = found
+    lines = [
+        RecentResult("backtest", r["id"], _unix(r["created"]), _backtest_title(r),
+                     {k: _json_value(dict(r.get("metrics") or {}).get(k)) for k in _RECENT_METRICS})
+        for r in runs
+    ]  # fmt: skip
+    for t in tables:
+        walk = t.get("kind") == "walk_forward"
+        head = {"evaluated": t.get("evaluated"), "best_score": t.get("best_score"),
+                "best_params": t.get("best_params")}  # fmt: skip
+        title = f"walk-forward of {t.get('strategy')}" if walk else f"{t.get('kind')} search of {t.get('strategy')}"
+        lines.append(RecentResult("walk_forward" if walk else "optimization", t["id"],
+                                  _unix(t["created"]), title, head))  # fmt: skip
+    return lines
 
 
-def _table_line(oid: str, table: dict[str, Any], created: float) -> RecentResult:
-    rows = table.get("rows", [])
-    if table.get("kind") == "walk_forward":
-        return RecentResult("walk_forward", oid, created, f"walk-forward of {table.get('strategy')}",
-                            {"splits": len(rows)})  # fmt: skip
-    best = rows[0] if rows else {}
-    head = {"evaluated": len(rows), "best_score": _json_value(best.get("score")),
-            "best_params": best.get("params")}  # fmt: skip
-    return RecentResult(
-        "optimization", oid, created, f"{table.get('kind')} search of {table.get('strategy')}", head
-    )
+def _unix(text: Any) -> float:
+    try:
+        return datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0

@@ -19,7 +19,7 @@ from market import ServerThread
 from mcp_server.context import AppContext
 from mcp_server.http import build_http_app
 from mcp_server.server import build_server
-from mcp_server.settings import RouterSettings, ServerSettings, Settings
+from mcp_server.settings import CatalogSettings, RouterSettings, ServerSettings, Settings
 
 
 @dataclass
@@ -75,7 +75,9 @@ class UiServer:
 def ui_settings(tmp: Path, token: str | None = None, cache_url: str = "memory://") -> Settings:
     server = ServerSettings(_env_file=None, data_dir=tmp / "ui-store", cache_url=cache_url,  # type: ignore[call-arg]
                             http_token=SecretStr(token) if token else None)  # fmt: skip
-    return Settings(server, RouterSettings(_env_file=None))  # type: ignore[call-arg]
+    catalog = CatalogSettings(_env_file=None, DATABASE_URL=f"sqlite:///{tmp}/ui-catalog.sqlite3")  # type: ignore[call-arg]
+    # a catalog of the test's own: the web index lists what it holds
+    return Settings(server, RouterSettings(_env_file=None), catalog=catalog)  # type: ignore[call-arg]
 
 
 @contextmanager

@@ -10,6 +10,7 @@ the spool until a retry succeeds, so a dead database costs the user's calls noth
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from mcp_server.catalog._catalog import Catalog
 from mcp_server.catalog._records import CatalogItem
@@ -56,10 +58,12 @@ class CatalogRecorder:
         self.failed = 0
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._adopted = False
 
     # -- recording --------------------------------------------------------------------
     def record(self, item: CatalogItem) -> Outcome:
         """Write `item` now, or spool it for later; never raises for the database."""
+        self._adopt_spool()
         outcome: Outcome
         if time.monotonic() < self._down_until:
             outcome = self._spool(item)
@@ -70,6 +74,10 @@ class CatalogRecorder:
             except CatalogError as exc:
                 self._down(exc)
                 outcome = self._spool(item)
+            except SQLAlchemyError as exc:
+                # the database refused this one statement (a value too long for a column,
+                # say): retrying cannot help, and the user's call must not fail for it
+                outcome = self._set_aside(item, exc)
         if self._on_outcome is not None:
             self._on_outcome(item.item, outcome)
         return outcome
@@ -86,14 +94,32 @@ class CatalogRecorder:
             self._down_until = time.monotonic() + self.retry_s
         log.warning("catalog write failed, kept for retry: %s", self.last_error)
 
-    def _spool(self, item: CatalogItem) -> Outcome:
+    def _spool(self, item: CatalogItem, suffix: str = ".json") -> Outcome:
         self.spool.mkdir(parents=True, exist_ok=True)
-        final = self.spool / f"{item.spool_name()}.json"
+        final = self.spool / f"{item.spool_name()}{suffix}"
         tmp = self.spool / f".{final.name}.{uuid.uuid4().hex}.tmp"
         tmp.write_bytes(_ITEM.dump_json(item))
         os.replace(tmp, final)  # a reader never sees half a record
-        self._ensure_retrying()
+        if suffix == ".json":
+            self._ensure_retrying()
         return "spooled"
+
+    def _set_aside(self, item: CatalogItem, exc: Exception) -> Outcome:
+        """Keep a record the database refuses for good as `.bad` in the spool, for a human."""
+        with self._lock:
+            self.failed += 1
+            self.last_error, self.last_error_at = describe(exc), time.time()
+        log.error("catalog refused %s, kept as .bad in %s: %s", item.spool_name(), self.spool,
+                  self.last_error)  # fmt: skip
+        return self._spool(item, ".bad")
+
+    def _adopt_spool(self) -> None:
+        """Once per recorder: records an earlier process left in the spool get retried."""
+        if self._adopted:
+            return
+        self._adopted = True
+        if self.pending():
+            self._ensure_retrying()
 
     # -- the spool --------------------------------------------------------------------
     def pending(self) -> int:
@@ -117,7 +143,8 @@ class CatalogRecorder:
             except FileNotFoundError:
                 continue  # another process sent it
             except (ValidationError, ValueError):
-                path.rename(path.with_suffix(".bad"))  # keep it for a human, stop retrying
+                with contextlib.suppress(FileNotFoundError):  # another process did it
+                    path.rename(path.with_suffix(".bad"))  # keep it for a human, stop retrying
                 log.error("catalog spool file %s is unreadable; renamed to .bad", path.name)
                 continue
             try:
@@ -125,6 +152,10 @@ class CatalogRecorder:
             except CatalogError as exc:
                 self._down(exc)
                 return sent
+            except SQLAlchemyError as exc:
+                self._set_aside(item, exc)
+                path.unlink(missing_ok=True)
+                continue
             path.unlink(missing_ok=True)
             sent += 1
             self._up()
@@ -144,10 +175,12 @@ class CatalogRecorder:
 
     def _retry_loop(self) -> None:
         while not self._stop.is_set():
-            if self.pending() == 0:
-                with self._lock:
+            # checked under the lock: a record spooled meanwhile either sees this thread
+            # gone (and starts another) or is seen here
+            with self._lock:
+                if self.pending() == 0:
                     self._thread = None
-                return
+                    return
             try:
                 self.drain()
             except Exception:  # the loop must outlive any one bad record
@@ -164,6 +197,7 @@ class CatalogRecorder:
     # -- health -----------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
         """What /health shows: where, ok or not, and what waits in the spool."""
+        self._adopt_spool()
         pending = self.pending()
         down = time.monotonic() < self._down_until
         status = "down" if down else ("degraded" if pending else "ok")

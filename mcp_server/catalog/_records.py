@@ -7,7 +7,7 @@ import time
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Base64Bytes, BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "BackfillItem",
@@ -22,10 +22,15 @@ __all__ = [
 ]
 
 JobStateName = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+# Blobs are raw bytes in Python and base64 only in JSON (the spool): pydantic's Base64Bytes
+# would instead base64-*decode* the raw NPY bytes a caller hands over.
+_BLOBS = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
 
 
 class RunItem(BaseModel):
     """One backtest to record; `key` (the sha256 of its inputs) makes it idempotent."""
+
+    model_config = _BLOBS
 
     item: Literal["run"] = "run"
     id: str
@@ -33,8 +38,8 @@ class RunItem(BaseModel):
     created: float = Field(default_factory=time.time)
     request: dict[str, Any]  # data spec, fingerprint, strategy, resolved params, config
     summary: dict[str, Any]  # the engine's summary with every metric
-    trades: Base64Bytes = b""  # NPY of the engine's (n, 11) trade matrix
-    equity: Base64Bytes = b""  # NPY (2, k): bar times and equity, outlined to <= 4,000 points
+    trades: bytes = b""  # NPY of the engine's (n, 11) trade matrix
+    equity: bytes = b""  # NPY (2, k): bar times and equity, outlined to <= 4,000 points
     origin: str = ""
     job_id: str | None = None
 
@@ -45,6 +50,8 @@ class RunItem(BaseModel):
 class OptimizationItem(BaseModel):
     """One search or walk-forward to record, with its full table as a blob."""
 
+    model_config = _BLOBS
+
     item: Literal["optimization"] = "optimization"
     id: str
     key: str
@@ -52,7 +59,7 @@ class OptimizationItem(BaseModel):
     created: float = Field(default_factory=time.time)
     request: dict[str, Any]  # data spec, fingerprint, strategy, space, objective, options
     summary: dict[str, Any]
-    table: Base64Bytes = b""  # zlib'd JSON of the table every surface shows
+    table: bytes = b""  # zlib'd JSON of the table every surface shows
     origin: str = ""
     job_id: str | None = None
 

@@ -19,6 +19,7 @@ from mcp_server.candles import DataSpec
 from mcp_server.cli._app import app
 from mcp_server.cli._data import data_options, load
 from mcp_server.cli._errors import cli_errors
+from mcp_server.cli._record import record_backtest
 from ohlcv import Interval, describe_data
 
 out = Console(soft_wrap=True)
@@ -106,9 +107,11 @@ def demo(
         params = {"fast": fast, "slow": slow}
         with _warm_status("Preparing the engine (compiles once on the first run)..."), \
                 engine.CompileAhead("ema_cross", params) as ahead:
-            candles = load(spec).candles
+            data = load(spec)
+            candles = data.candles
             ahead.wait()
             result = engine.backtest(candles, "ema_cross", params)
+        record_backtest(data, result, engine.make_config())
         summary = result.summary()
         out.print(
             f"[bold]EMA {fast}/{slow} cross on {spec.symbol} {Interval.parse(spec.interval).display}[/bold], "
@@ -184,6 +187,7 @@ def backtest(
             ahead.wait()
         candles = data.candles
         result = engine.backtest(candles, strat, resolved, config)
+        record_backtest(data, result, config)
         if chart is not None:
             chart.write_bytes(engine.render_equity_png(result, candles=candles, source=spec.source))
         if as_json:

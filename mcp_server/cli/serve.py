@@ -4,12 +4,31 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from typing import TYPE_CHECKING
 
 import typer
 
 from mcp_server.cli._app import app
 
+if TYPE_CHECKING:
+    from mcp_server.settings import Settings
+
 log = logging.getLogger("mcp_server.serve")
+
+
+def _check_catalog(settings: Settings) -> None:
+    """Refuse to serve on a catalog that cannot keep the results: a malformed DATABASE_URL,
+    a database that does not answer, a schema newer than this version (one line, the
+    error table's exit code). An empty or older schema is migrated here, once."""
+    from mcp_server.catalog import open_catalog
+    from mcp_server.cli._errors import cli_errors
+
+    with cli_errors():
+        catalog = open_catalog(settings)
+        try:
+            catalog.open()
+        finally:
+            catalog.close()
 
 
 @app.command("serve")
@@ -30,6 +49,7 @@ def serve(
         )
     settings = Settings()
     configure_logging(settings.server.log_level, settings.secrets())
+    _check_catalog(settings)
     if transport == "stdio":
         from mcp_server.stdio import serve_stdio
 

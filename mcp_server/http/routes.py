@@ -19,6 +19,7 @@ from mcp_server.context import AppContext
 from mcp_server.errors import describe, lookup
 from mcp_server.events._stats import health_section as events_health
 from mcp_server.events._stats import metrics_text as events_metrics
+from mcp_server.http._catalog_health import catalog_health
 from mcp_server.http.jobs import jobs_health, submit_backtest
 from mcp_server.results import BacktestSummary, summary_model
 from mcp_server.tools._args import StrategySpec
@@ -75,6 +76,7 @@ def add_routes(app: FastAPI, context: AppContext) -> frozenset[str]:
     @router.get("/metrics")
     async def metrics() -> Response:
         context.live.sync_metrics()
+        await catalog_health(context)  # sets the catalog gauges
         body = context.telemetry.render() + await events_metrics(context.events())
         return Response(body, media_type="text/plain; version=0.0.4")
 
@@ -155,8 +157,12 @@ async def _health(context: AppContext, started: float) -> dict[str, Any]:
     jobs = await jobs_health(context)
     jobs_ok = jobs.get("broker") in ("ok", "in-process")
     events = await events_health(context.events())
+    catalog = await catalog_health(context)
+    # a catalog that is down or behind costs records their timeliness, not results: degraded
+    catalog_ok = catalog["status"] == "ok"
+    parts_ok = cache.get("ok") and store.get("ok") and events["ok"] and jobs_ok and catalog_ok
     return {
-        "status": "ok" if cache.get("ok") and store.get("ok") and events["ok"] and jobs_ok else "degraded",
+        "status": "ok" if parts_ok else "degraded",
         "uptime_s": round(time.time() - started, 1),
         "toolsets": context.settings.server.toolsets,
         "store": store,
@@ -164,5 +170,6 @@ async def _health(context: AppContext, started: float) -> dict[str, Any]:
         "router": router,
         "events": events,
         "jobs": jobs,
+        "catalog": catalog,
         "live": await context.live.health(),
     }

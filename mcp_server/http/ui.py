@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, field_validator
 from mcp_server.context import AppContext
 from mcp_server.errors import describe, lookup
 from mcp_server.http._ui_html import error_page, index_page, login_page, page
+from mcp_server.results import stored_recent
 from mcp_server.ui import heatmap_data, report_data, run_cell, view_html, walkforward_data
 from mcp_server.ui_links import (
     COOKIE_NAME,
@@ -89,6 +90,8 @@ def add_ui_routes(app: FastAPI, context: AppContext, signer: UiSigner | None) ->
     @router.get("/ui/")
     async def index() -> HTMLResponse:
         recent = [*context.results.recent(), *context.optimizations.recent()]
+        held = {r.id for r in recent}
+        recent += [r for r in await stored_recent(context.recording) if r.id not in held]
         return index_page(sorted(recent, key=lambda r: r.created, reverse=True))
 
     @router.get("/ui/backtests/{bid}")

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import anyio
 import numba
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ImageContent, TextContent, ToolAnnotations
@@ -35,7 +36,7 @@ if TYPE_CHECKING:  # the jobs package imports this module (clean_json)
     from mcp_server.jobs import JobRecord, JobService
 
 __all__ = ["clean_json", "job_answer", "optimize_bayesian", "optimize_grid", "optimize_random",
-           "run_backtest_cell", "walk_forward"]  # fmt: skip
+           "run_backtest_cell", "table_heatmap", "walk_forward"]  # fmt: skip
 
 SearchSeed = Annotated[int, Field(ge=0, le=2**31 - 1, description="Seed of the sampler (reproducible)")]
 Heatmap = Annotated[
@@ -97,23 +98,51 @@ def clean_json(x: Any) -> Any:
     return float(x) if hasattr(x, "dtype") else x
 
 
-def _search_result(
+def _catalog_parts(
+    s: dict[str, Any], data: dict[str, Any], job: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The catalog's request and summary of a search or walk-forward (`s`: the job's
+    summary, `job`: the job's request, with the fingerprint and the search)."""
+    search = job.get("search") or {}
+    options = {k: v for k, v in job.items() if k not in ("data", "fingerprint", "search")}
+    request = {"symbol": data.get("symbol", ""), "interval": data.get("interval", ""),
+               "strategy": s["strategy"], "data": data, "fingerprint": job.get("fingerprint", ""),
+               "space": s.get("space") or {"params": search.get("params", {})},
+               "objective": s.get("objective") or search.get("objective") or {}, "options": options}  # fmt: skip
+    best = s.get("best")
+    summary: dict[str, Any] = {
+        "evaluated": s.get("evaluated", s.get("n_splits", 0)),
+        "best": None if not best else {
+            "params": best.get("params", {}), "score": best.get("score"),
+            "metrics": {k: v for k, v in best.items() if k not in ("params", "score")},
+        },
+        "overfitting": s.get("overfit") or {},
+    }  # fmt: skip
+    for extra in ("planned", "cancelled", "elapsed_s", "oos", "efficiency", "oos_psr", "mode"):
+        if extra in s:
+            summary[extra] = s[extra]
+    return clean_json(request), clean_json(summary)
+
+
+async def _search_result(
     context: AppContext, payload: dict[str, Any], candles: Candles, search: SearchSpec, heatmap: bool,
-    data: dict[str, Any], key: str = "",
+    data: dict[str, Any], key: str = "", job: dict[str, Any] | None = None,
 ) -> CallToolResult:  # fmt: skip
     """The tool's answer from a search job's result (`summary` and ranked `table`); `data`
     (the data spec) is kept with the table, so the heatmap view can run a cell's backtest;
-    `key`: the job id, so reading a job's result again reuses its table."""
+    `key`: the job id (the table's id, and reading a job's result again reuses its
+    table); `job`: the job's request (recorded in the catalog with the table)."""
     s, rows = payload["summary"], payload["table"]
     varied = list(s["space"]["params"])
-    draw: Callable[[], bytes] | None = None
-    if len(varied) >= 2 and s["best"] is not None:
-        tag = describe_data(None, candles.synthetic)  # story: the heatmap's title says synthetic data
-        draw = functools.partial(_heatmap, s, rows, varied[0], varied[1], tag)
     view = {"data": data, "config": config_or_default(search.config).model_dump(mode="json"),
-            "varied": varied, "objective": s["objective"], "overfit": s["overfit"]}  # fmt: skip
-    oid = context.optimizations.put({"kind": s["method"], "strategy": s["strategy"], "rows": rows,
-                                     "view": view}, heatmap=draw, key=key)  # fmt: skip
+            "varied": varied, "objective": s["objective"], "overfit": s["overfit"],
+            "synthetic": candles.synthetic}  # fmt: skip
+    table = {"kind": s["method"], "strategy": s["strategy"], "rows": rows, "view": view}
+    draw = table_heatmap(table) if s["best"] is not None else None
+    request, summary = _catalog_parts(s, data, job or {})
+    oid = await context.optimizations.keep(
+        table, heatmap=draw, key=key, request=request, summary=summary
+    )
     model = OptimizationSummary(
         id=oid, method=s["method"], strategy=s["strategy"], objective=s["objective"],
         evaluated=s["evaluated"], planned=s["planned"], cancelled=s["cancelled"],
@@ -125,9 +154,25 @@ def _search_result(
     )  # fmt: skip
     blocks = []
     if heatmap and draw is not None:
-        png = base64.b64encode(context.optimizations.heatmap(oid)).decode()
+        drawn = await anyio.to_thread.run_sync(context.optimizations.heatmap, oid)
+        png = base64.b64encode(drawn).decode()
         blocks.append(ImageContent(type="image", data=png, mime_type="image/png"))
     return tool_result(model.model_dump(mode="json"), *blocks)
+
+
+def table_heatmap(table: dict[str, Any]) -> Callable[[], bytes] | None:
+    """The heatmap renderer of a kept search table (over its first two varied params),
+    None when it varied fewer or scored nothing: the same from memory or the catalog."""
+    view, rows = table.get("view") or {}, table.get("rows") or []
+    varied = list(view.get("varied") or ())
+    if table.get("kind") not in ("grid", "random", "bayes") or len(varied) < 2 or not rows:
+        return None
+    if rows[0].get("score") is None:
+        return None  # ranked best first: nothing scored
+    summary = {"objective": view.get("objective") or {"label": "score"}, "best": rows[0],
+               "strategy": table.get("strategy")}  # fmt: skip
+    tag = describe_data(None, bool(view.get("synthetic")))  # the heatmap's title says synthetic data
+    return functools.partial(_heatmap, summary, rows, varied[0], varied[1], tag)
 
 
 def _heatmap(
@@ -146,17 +191,18 @@ def _config_notes(config: E.BacktestConfig, candles: Candles) -> list[str]:
     return E.config_warnings(config, float(candles.open[0])) if len(candles) else []
 
 
-def _walk_result(
+async def _walk_result(
     context: AppContext, payload: dict[str, Any], candles: Candles, data: dict[str, Any],
-    key: str = "",
+    key: str = "", job: dict[str, Any] | None = None,
 ) -> WalkForwardSummary:
     """The tool's answer from a walk-forward job's result (`data`, `key`: as `_search_result`)."""
     s = payload["summary"]
     view = {"data": data, "objective": s["objective"], "oos": s["oos"], "efficiency": s["efficiency"],
             "mode": s["mode"]}  # fmt: skip
-    oid = context.optimizations.put(
+    request, summary = _catalog_parts(s, data, job or {})
+    oid = await context.optimizations.keep(
         {"kind": "walk_forward", "strategy": s["strategy"], "rows": s["splits"], "view": view},
-        key=key,
+        key=key, request=request, summary=summary,
     )
     return WalkForwardSummary(
         id=oid, strategy=s["strategy"], mode=s["mode"], n_splits=s["n_splits"],
@@ -164,6 +210,23 @@ def _walk_result(
         oos=s["oos"], efficiency=s["efficiency"], stability=s["stability"], oos_psr=s["oos_psr"],
         splits=s["splits"], table=f"optimization://{oid}/table", notes=s["notes"],
     )  # fmt: skip
+
+
+class _Submitted:
+    """A job's submission that remembers its record: the answer names the table by the
+    job's id and records the job's request with it."""
+
+    def __init__(self, submit: Callable[[], JobRecord]) -> None:
+        self._submit = submit
+        self.record: JobRecord | None = None
+
+    def __call__(self) -> JobRecord:
+        self.record = self._submit()
+        return self.record
+
+    def keys(self) -> tuple[str, dict[str, Any] | None]:
+        r = self.record
+        return ("", None) if r is None else (r.id, r.request)
 
 
 def _check_grid(search: SearchSpec, max_combos: int, *, cap: int) -> None:
@@ -239,10 +302,11 @@ async def _search(
     """Load the data, run the search as a job (see `_jobwait`) and answer as the tool."""
     context = app(ctx)
     loaded = await context.candles.load(data)
+    job = _Submitted(lambda: submit(context.jobs, loaded))
     return await run_as_job(
-        ctx, context.jobs, lambda: submit(context.jobs, loaded), wait,
+        ctx, context.jobs, job, wait,
         lambda payload: _search_result(context, payload, loaded.candles, search, heatmap,
-                                       loaded.spec.model_dump(mode="json")),
+                                       loaded.spec.model_dump(mode="json"), *job.keys()),
     )  # fmt: skip
 
 
@@ -270,10 +334,11 @@ async def walk_forward(
     loaded = await context.candles.load(data)
     split = {"n_splits": n_splits, "mode": mode, "ratio": ratio, "train_bars": train_bars,
              "test_bars": test_bars}  # fmt: skip
+    job = _Submitted(lambda: context.jobs.submit_walk_forward(loaded, search, **split))
     return await run_as_job(
-        ctx, context.jobs, lambda: context.jobs.submit_walk_forward(loaded, search, **split), wait,
+        ctx, context.jobs, job, wait,
         lambda payload: _walk_result(context, payload, loaded.candles,
-                                     loaded.spec.model_dump(mode="json")),
+                                     loaded.spec.model_dump(mode="json"), *job.keys()),
     )  # fmt: skip
 
 
@@ -310,9 +375,9 @@ async def job_answer(context: AppContext, kind: str, request: dict[str, Any],
         return payload
     candles = (await context.candles.load(LocalDataSpec.model_validate(request["data"]))).candles
     if kind == "walk_forward":
-        return _walk_result(context, payload, candles, request["data"], job_id).model_dump(mode="json")
+        walk = await _walk_result(context, payload, candles, request["data"], job_id, request)
+        return walk.model_dump(mode="json")
     search = SearchSpec.model_validate(request["search"])
-    body = _search_result(
-        context, payload, candles, search, False, request["data"], job_id
-    ).structured_content
+    answer = await _search_result(context, payload, candles, search, False, request["data"], job_id, request)
+    body = answer.structured_content
     return body or {}

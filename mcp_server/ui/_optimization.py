@@ -31,8 +31,8 @@ MAX_SIDE = 25
 SEARCH_KINDS = ("grid", "random", "bayes")
 
 
-def _table(context: AppContext, oid: str, kinds: tuple[str, ...], view: str) -> dict[str, Any]:
-    table = context.optimizations.get(oid)
+async def _table(context: AppContext, oid: str, kinds: tuple[str, ...], view: str) -> dict[str, Any]:
+    table = await context.optimizations.load(oid)
     if table.get("kind") not in kinds:
         shown = "walk-forward" if table.get("kind") == "walk_forward" else "optimisation"
         raise ResultKindError(f"{oid} is a {shown} result: the {view} view cannot show it")
@@ -82,7 +82,7 @@ async def heatmap_data(
     context: AppContext, optimization_id: str, *, x: str | None = None, y: str | None = None
 ) -> dict[str, Any]:
     """The heatmap view's data for optimisation `optimization_id` (axes `x`, `y` if given)."""
-    table = _table(context, optimization_id, SEARCH_KINDS, "heatmap")
+    table = await _table(context, optimization_id, SEARCH_KINDS, "heatmap")
     rows, view = table["rows"], table["view"]
     varied = list(view["varied"])
     scored = [r for r in rows if math.isfinite(_score(r))]
@@ -129,7 +129,7 @@ def _seconds(iso: str) -> int:
 async def walkforward_data(context: AppContext, optimization_id: str) -> dict[str, Any]:
     """The walk-forward view's data: each split's train and test windows (UTC seconds) with
     their in-sample and out-of-sample metrics, and the candles they cover."""
-    table = _table(context, optimization_id, ("walk_forward",), "walk-forward")
+    table = await _table(context, optimization_id, ("walk_forward",), "walk-forward")
     view = table["view"]
     data = await context.candles.load(LocalDataSpec.model_validate(view["data"]))
     candles = data.candles
@@ -159,7 +159,7 @@ async def run_cell(
 ) -> dict[str, Any]:
     """The backtest of one heatmap cell (`params` on the optimisation's data and config),
     as `report_data`, with the optimisation id it came from."""
-    table = _table(context, optimization_id, SEARCH_KINDS, "heatmap")
+    table = await _table(context, optimization_id, SEARCH_KINDS, "heatmap")
     view = table["view"]
     data = await context.candles.load(LocalDataSpec.model_validate(view["data"]))
     config = E.BacktestConfig.model_validate(view["config"])

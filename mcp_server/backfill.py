@@ -17,6 +17,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, cast
+from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 import httpx
@@ -30,6 +31,7 @@ from mcp_server.events import EventBus, EventKind
 from ohlcv import format_iso, interval_ms, normalize_interval
 
 if TYPE_CHECKING:
+    from mcp_server._recording import Recording
     from mcp_server.jobs import JobService
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
 
 log = logging.getLogger("mcp_server.backfill")
 _MINUTE_MS = 60_000
+_SYNC_PREFIX = "backfill-"  # the id of a backfill run in the request (not a job)
 
 
 class BackfillRequest(BaseModel):
@@ -142,10 +145,12 @@ async def _emit(
 
 
 async def run_backfill(
-    context: AppContext, request: BackfillRequest, job_id: str, *, base_url: str | None = None
-) -> BackfillResult:
+    context: AppContext, request: BackfillRequest, job_id: str, *, base_url: str | None = None,
+    recording: Recording | None = None,
+) -> BackfillResult:  # fmt: skip
     """Fetch the window into the store now; events go to `job_id`'s stream. `base_url`:
-    the exchange the submitting server is configured for (default: this context's)."""
+    the exchange the submitting server is configured for (default: this context's). The
+    backfill's audit goes to the catalog through `recording` (default: the context's)."""
     bus = context.events()
     start, end, truncated = request.window(int(time.time() * 1000))
     key = M.DatasetKey.of(request.category, request.symbol, request.interval)
@@ -172,8 +177,24 @@ async def run_backfill(
         fetched=report.fetched, start_iso=format_iso(start), end_iso=format_iso(end),
         truncated=truncated,
     )  # fmt: skip
+    await _audit(recording or context.recording, job_id, key, (start, end), report, elapsed,
+                 config.base_url)  # fmt: skip
     await _emit(bus, job_id, "succeeded", **result.model_dump())
     return result
+
+
+async def _audit(recording: Recording, job_id: str, key: M.DatasetKey, window: tuple[int, int],
+                 report: M.BackfillReport, elapsed: float, base_url: str) -> None:  # fmt: skip
+    """Record the backfill in the catalog's audit (never fails it: the candles are in)."""
+    from mcp_server.catalog import BackfillItem
+
+    parts = urlsplit(base_url)
+    source = urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]))  # no credentials
+    await recording.record(lambda: BackfillItem(
+        id=job_id, symbol=key.symbol, interval=key.interval, category=key.category,
+        start_ms=window[0], end_ms=window[1], upserts=report.added, pages=report.requests,
+        elapsed_s=round(elapsed, 3), source=source, job_id=None if job_id.startswith(_SYNC_PREFIX) else job_id,
+    ))  # fmt: skip
 
 
 def _client_config(context: AppContext, base_url: str | None, page_limit: int) -> M.ClientConfig:
@@ -210,16 +231,19 @@ def _progress_sink(
 async def run_history(
     context: AppContext, request: BackfillRequest, start: int, end: int, job_id: str, *,
     base_url: str | None = None, check: Callable[[], None] | None = None,
+    recording: Recording | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """fetch_history's backfill of exactly `start`..`end` (ms), as a job: the store's
     read-through fill, which an exchange error ends instead of raising (calling again
-    resumes), then its account. The tool's answer, with `error` (the error and its fix)
-    when it gained nothing."""
+    resumes), then its account (in the catalog's audit too, through `recording`: default
+    the context's). The tool's answer, with `error` (the error and its fix) when it gained
+    nothing."""
     from mcp_server.tools.market import history_report  # the tools import this module
 
     key = M.DatasetKey.of(request.category, request.symbol, request.interval)
     config = _client_config(context, base_url, request.page_limit)
     reports: list[asyncio.Future[None]] = []
+    started = time.perf_counter()
     try:
         async with httpx.AsyncClient() as http:
             client = M.BybitClient(http, config)
@@ -228,6 +252,8 @@ async def run_history(
             report = await market.backfill(key, start, end, on_progress=sink)
     finally:
         await asyncio.gather(*reports, return_exceptions=True)
+    await _audit(recording or context.recording, job_id, key, (start, end), report,
+                 time.perf_counter() - started, config.base_url)  # fmt: skip
     infos = await anyio.to_thread.run_sync(context.store.datasets)
     total = next((i.candles for i in infos if i.key == key), None)
     body = history_report(key, start, end, report, total).model_dump(mode="json")
@@ -236,7 +262,7 @@ async def run_history(
 
 
 def new_task_id() -> str:
-    return f"backfill-{uuid.uuid4().hex[:16]}"
+    return f"{_SYNC_PREFIX}{uuid.uuid4().hex[:16]}"
 
 
 async def start_backfill(context: AppContext, request: BackfillRequest) -> str:

@@ -10,17 +10,40 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Annotated, Any
+import sys
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from mcp_server.cli._app import app
 from mcp_server.cli._errors import cli_errors, error_line
 
+if TYPE_CHECKING:
+    from mcp_server.settings import Settings
+
 __all__ = ["worker"]
 
 log = logging.getLogger("mcp_server.jobs")
 _ALL = "backtest,optimizations.grid,optimizations.walk,optimizations.bayes,backfill"
+
+
+def _check_catalog(settings: Settings) -> None:
+    """Refuse to work for a catalog that can never take the results (a malformed
+    DATABASE_URL, a schema newer than this version: raised, one line from `cli_errors`);
+    one that does not answer now is a warning: records wait in the spool and are retried."""
+    from mcp_server.catalog import SPOOL_DIR, open_catalog
+    from mcp_server.errors import CatalogUnavailableError, describe
+
+    catalog = open_catalog(settings)
+    try:
+        catalog.open()
+    except CatalogUnavailableError as exc:
+        spool = settings.server.data_dir / SPOOL_DIR
+        sys.stderr.write(f"warning: results catalog unavailable: {describe(exc)}; results are "
+                         f"kept in {spool} and recorded when it is back\n")  # fmt: skip
+        sys.stderr.flush()
+    finally:
+        catalog.close()
 
 
 @app.command()
@@ -37,7 +60,8 @@ def worker(
         list[str] | None, typer.Option("--include", "-I", help="Extra task modules to import")
     ] = None,
 ) -> None:
-    """Run a worker for the queues of BST_BROKER_URL (Redis or RabbitMQ)."""
+    """Run a worker for the queues of BST_BROKER_URL (Redis or RabbitMQ); it records its
+    results in the catalog of DATABASE_URL (refused if malformed or newer than this version)."""
     from celery.signals import worker_process_init, worker_ready
 
     from mcp_server.jobs import QUEUES, make_celery_app
@@ -55,6 +79,7 @@ def worker(
             raise typer.BadParameter(
                 f"unknown queue(s) {', '.join(unknown)}; known: {', '.join(QUEUES)}"
             )
+        _check_catalog(settings)
         celery_app = make_celery_app(settings.jobs)
     threads = max(1, (os.cpu_count() or 1) // concurrency)
 

@@ -1,7 +1,8 @@
 """Tasks made of many backtests: the analyst's stress scenarios of one run, and a
 comparison of strategy configurations split into chunks of candidates. Each backtest runs
 as `BacktestResults` runs it in the server, and travels back as its request and summary,
-so the server keeps it under the same id (`BacktestResults.adopt`)."""
+so the server keeps it under the same id (`BacktestResults.adopt`); a comparison's
+backtests are also recorded in the catalog here, with their trades."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from mcp_server.jobs._requests import CompareJob, ScenariosJob
 from mcp_server.jobs._runtime import JobRuntime
 from mcp_server.jobs._store import JobRecord
 from mcp_server.jobs._tasks import _Cancelled, _finish, _guarded, _progress, chunk_key, result_key
-from mcp_server.results import BacktestResults
+from mcp_server.results import BacktestResults, StoredBacktest, cache_key
 from mcp_server.telemetry import Telemetry
 from mcp_server.tools.optimize import clean_json
 
@@ -37,6 +38,19 @@ async def _exported(results: BacktestResults, ids: list[str]) -> list[dict[str, 
         stored = await results.get(bid, need_result=False)
         out.append(clean_json({"request": stored.request, "summary": stored.summary}))
     return out
+
+
+def _record_run(
+    rt: JobRuntime, job_id: str, stored: StoredBacktest, config: E.BacktestConfig
+) -> None:
+    """Record a backtest this task ran, with its trades, as the server records it (the
+    same key: the server's adopt of it is a duplicate)."""
+    from mcp_server.catalog import run_item
+
+    req = stored.request
+    key = cache_key(req["fingerprint"], req["strategy"], req["params"], config)
+    rt.record(job_id, lambda: run_item(key, req, stored.summary, stored.result, role="worker",
+                                       job_id=job_id))  # fmt: skip
 
 
 def _store_result(rt: JobRuntime, job_id: str, payload: dict[str, Any]) -> None:
@@ -92,6 +106,7 @@ def run_compare_chunk(
                     data, cand["strategy"], cand["params"], config, chart=False
                 )
                 ids.append(stored.id)
+                await anyio.to_thread.run_sync(_record_run, rt, job_id, stored, config)
                 report(i + 1, stop - start)
             return await _exported(results, ids)
 

@@ -19,9 +19,16 @@ import numpy as np
 from engine.optimize import GridResult, grid_from_stats, optimize_bayes
 from mcp_server.candles import DataSet
 from mcp_server.errors import describe
+from mcp_server.jobs._catalog import job_item, worker_name
 from mcp_server.jobs._requests import BayesJob
 from mcp_server.jobs._runtime import JobRuntime
-from mcp_server.jobs._tasks import _finish, batch_key, batch_stats_key, result_key
+from mcp_server.jobs._tasks import (
+    _finish,
+    batch_key,
+    batch_stats_key,
+    record_optimization,
+    result_key,
+)
 from mcp_server.tools.optimize import clean_json
 
 __all__ = ["start_coordinator"]
@@ -49,6 +56,9 @@ def _coordinate(rt: JobRuntime, send: Any, job_id: str, data: DataSet, job: Baye
         record.state, record.started = "running", time.time()
         store.put(record)
         bus.emit(job_id, "started", worker="coordinator")
+        rt.record(
+            job_id, lambda: job_item(record, worker="coordinator@" + worker_name(), attempts=1)
+        )
     s = job.search
     space = s.space()
     batches = itertools.count()
@@ -95,4 +105,6 @@ def _coordinate(rt: JobRuntime, send: Any, job_id: str, data: DataSet, job: Baye
         return
     payload = {"summary": clean_json(result.summary(10)), "table": clean_json(result.table())}
     store.put_blob(result_key(job_id), json.dumps(payload).encode())
-    _finish(rt, job_id, "succeeded", result=result_key(job_id))
+    # the coordinator made it: this process records it (the server's own record collapses)
+    oid = record_optimization(rt, store.get(job_id) or record, payload, role="server")
+    _finish(rt, job_id, "succeeded", oid, result=result_key(job_id))

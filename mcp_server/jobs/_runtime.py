@@ -1,5 +1,5 @@
-"""What tasks need besides their arguments: the job store, the event bus and the candle
-source. A worker process builds it from the settings on first use (after the pool has
+"""What tasks need besides their arguments: the job store, the event bus, the candle
+source and the results catalog. A worker process builds it from the settings on first use (after the pool has
 forked, so no connection is shared across processes); the embedded worker is handed the
 server's own."""
 
@@ -8,7 +8,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import anyio
 from celery import Celery
@@ -17,9 +19,13 @@ import market as M
 from mcp_server.candles import CandleSource, DataSet, DataSpec
 from mcp_server.errors import JobStateError
 from mcp_server.events import EventBus
+from mcp_server.jobs._catalog import recording_for
 from mcp_server.jobs._store import JobStore, MemoryJobStore, RedisJobStore
 from mcp_server.jobs._urls import job_event_bus, result_url_for
 from mcp_server.settings import Settings
+
+if TYPE_CHECKING:
+    from mcp_server.catalog import CatalogItem
 
 __all__ = ["JobRuntime", "install_runtime", "runtime_of"]
 
@@ -64,6 +70,12 @@ class JobRuntime:
         """The settings of the server that submitted `job_id` (this process's otherwise)."""
         with _OWNERS_LOCK:
             return self.owners.get(job_id, self.settings)
+
+    def record(self, job_id: str, make: Callable[[], CatalogItem]) -> None:
+        """Record `make()` in the catalog of the settings `job_id` runs under (one recorder
+        per database per process, opened on first use). Never raises: a database that is
+        down gets it later from the spool, and a job never fails for its record."""
+        recording_for(self.settings_for(job_id)).record_now(make)
 
     def load(self, spec: DataSpec, fingerprint: str, job_id: str = "") -> DataSet:
         """The job's candles, loaded here by reference (from the store of the server that

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -21,6 +22,7 @@ from mcp_server.candles import CandleSource, DataSet
 from mcp_server.errors import BrokerUnavailableError, JobNotFoundError, JobStateError
 from mcp_server.events import EventBus, JobEvent
 from mcp_server.jobs._app import QUEUES, make_celery_app
+from mcp_server.jobs._catalog import job_item, recording_for
 from mcp_server.jobs._embedded import EmbeddedJobs
 from mcp_server.jobs._requests import (
     BacktestJob,
@@ -217,7 +219,12 @@ class JobService:
         if self._embedded is not None:  # its tasks use this server's data dir and exchange
             self._embedded.runtime.own(record.id, self.settings)
         self.store().put(record)
+        self._record(record)
         return record
+
+    def _record(self, record: JobRecord) -> None:
+        """The job's row in the catalog as of now (never raises: the recorder spools)."""
+        recording_for(self.settings).record_now(lambda: job_item(record))
 
     def _send(self, record: JobRecord, calls: list[tuple[str, tuple[Any, ...]]]) -> None:
         app = self.app()
@@ -231,7 +238,9 @@ class JobService:
         except OperationalError as exc:
             self.store().cancel(record.id)  # chunks already queued must not run alone
             record.state, record.error = "failed", f"the broker did not accept the job: {exc}"
+            record.finished = time.time()
             self.store().put(record)
+            self._record(record)
             self.bus.emit(record.id, "failed", error=record.error)
             raise BrokerUnavailableError(
                 f"the job broker at {_where(self.settings.jobs.broker_url)} does not answer ({exc})"
@@ -261,8 +270,9 @@ class JobService:
         store = self.store()
         store.cancel(job_id)
         if record.state == "queued" and store.once(job_id, "terminal"):
-            record.state = "cancelled"
+            record.state, record.finished = "cancelled", time.time()
             store.put(record)
+            self._record(record)
             self.bus.emit(job_id, "cancelled", before_start=True)
         return self.get(job_id)
 

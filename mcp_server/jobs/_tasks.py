@@ -33,12 +33,22 @@ from engine.optimize import (
 )
 from mcp_server.errors import describe
 from mcp_server.jobs._app import LIMITS, MAX_WORKER_LOST_RETRIES
+from mcp_server.jobs._catalog import job_item, optimization_of, recording_for, worker_name
 from mcp_server.jobs._requests import BacktestJob, BayesJob, SearchJob, WalkForwardJob
 from mcp_server.jobs._runtime import JobRuntime, runtime_of
 from mcp_server.jobs._store import JobRecord
+from mcp_server.results import backtest_item
+from mcp_server.tools._args import config_or_default
 from mcp_server.tools.optimize import clean_json
 
-__all__ = ["batch_key", "batch_stats_key", "chunk_key", "register_tasks", "result_key"]
+__all__ = [
+    "batch_key",
+    "batch_stats_key",
+    "chunk_key",
+    "record_optimization",
+    "register_tasks",
+    "result_key",
+]
 
 log = logging.getLogger("mcp_server.jobs")
 _PROGRESS_EVERY_S = 0.25
@@ -78,11 +88,18 @@ def _begin(rt: JobRuntime, job_id: str, task: Task) -> JobRecord | None:
         record.state, record.started = "running", time.time()
         rt.store.put(record)
         rt.bus.emit(job_id, "started", **worker)
+    # every chunk's start: the row keeps the highest attempt and the latest worker
+    attempts = int(req.retries) + 1 + int(redelivered)
+    rt.record(job_id, lambda: job_item(record, state="running", started=record.started or time.time(),
+                                        worker=worker_name(req.hostname), attempts=attempts))  # fmt: skip
     return record
 
 
-def _finish(rt: JobRuntime, job_id: str, state: str, **data: Any) -> None:
-    """The job's one terminal transition: record and event, whoever gets here first."""
+def _finish(
+    rt: JobRuntime, job_id: str, state: str, result_id: str | None = None, **data: Any
+) -> None:
+    """The job's one terminal transition: record, catalog row and event, whoever gets here
+    first. `result_id`: the run or optimisation the job made."""
     if not rt.store.once(job_id, "terminal"):
         return
     record = rt.store.get(job_id)
@@ -91,6 +108,8 @@ def _finish(rt: JobRuntime, job_id: str, state: str, **data: Any) -> None:
         record.finished = time.time()
         record.error = data.get("error")
         rt.store.put(record)
+        done = record
+        rt.record(job_id, lambda: job_item(done, result_id=result_id))
     kind = {"succeeded": "succeeded", "failed": "failed", "cancelled": "cancelled"}[state]
     rt.bus.emit(job_id, kind, **data)  # type: ignore[arg-type]
 
@@ -132,11 +151,15 @@ def run_backtest_job(task: Task, job_id: str) -> dict[str, Any] | None:
         data = rt.load(job.data, job.fingerprint, record.id)
         if rt.store.cancelled(job_id):
             raise _Cancelled
-        result = E.backtest(data.candles, job.run.strategy, job.run.params, job.run.config)
+        config = config_or_default(job.run.config)
+        result = E.backtest(data.candles, job.run.strategy, job.run.params, config)
         summary = clean_json({**result.summary(), "metrics": dict(result.metrics)})
         rt.store.put_blob(result_key(job_id), json.dumps(summary).encode())
+        # the run as the server would record it: its id, key, request and summary
+        item = backtest_item(data, result, config, "worker").model_copy(update={"job_id": job_id})
+        rt.record(job_id, lambda: item)
         rt.bus.emit(job_id, "progress", done=1, total=1)
-        _finish(rt, job_id, "succeeded", result=result_key(job_id))
+        _finish(rt, job_id, "succeeded", item.id, result=result_key(job_id))
         return {"result": result_key(job_id)}
 
     return _guarded(task, job_id, body)
@@ -190,7 +213,16 @@ def _merge(rt: JobRuntime, record: JobRecord, job: SearchJob, candles: Any, spac
     )  # fmt: skip
     payload = {"summary": clean_json(result.summary(10)), "table": clean_json(result.table())}
     rt.store.put_blob(result_key(record.id), json.dumps(payload).encode())
-    _finish(rt, record.id, "succeeded", result=result_key(record.id))
+    _finish(rt, record.id, "succeeded", record_optimization(rt, record, payload),
+            result=result_key(record.id))  # fmt: skip
+
+
+def record_optimization(rt: JobRuntime, record: JobRecord, payload: dict[str, Any],
+                        role: str = "worker") -> str:  # fmt: skip
+    """Record the optimisation a merged job made (`payload`: its stored result); its id."""
+    item = optimization_of(record, payload, role)
+    rt.record(record.id, lambda: item)
+    return item.id
 
 
 def batch_key(job_id: str, batch: int) -> str:
@@ -271,10 +303,10 @@ def _merge_walk(rt: JobRuntime, record: JobRecord, job: WalkForwardJob, candles:
         results.append(SplitResult(sp, d["params"], d["is_score"], d["is_metrics"], d["oos_metrics"],
                                    None, np.array(d["oos_equity"], dtype=float), d["note"]))  # fmt: skip
     result = assemble_walk_forward(candles, run, job.mode, results, len(splits))
-    rt.store.put_blob(
-        result_key(record.id), json.dumps({"summary": clean_json(result.summary())}).encode()
-    )
-    _finish(rt, record.id, "succeeded", result=result_key(record.id))
+    payload = {"summary": clean_json(result.summary())}
+    rt.store.put_blob(result_key(record.id), json.dumps(payload).encode())
+    _finish(rt, record.id, "succeeded", record_optimization(rt, record, payload),
+            result=result_key(record.id))  # fmt: skip
 
 
 class _ProgressOnly:
@@ -312,17 +344,20 @@ def run_backfill_job(task: Task, job_id: str) -> dict[str, Any] | None:
 
         async def fetch() -> dict[str, Any]:
             try:
+                recording = recording_for(settings)  # the process's, not a recorder per task
                 if window is not None:
                     return await run_history(context, request, window["start"], window["end"],
-                                             job_id, base_url=base_url, check=check)  # fmt: skip
-                done = await run_backfill(context, request, job_id, base_url=base_url)
+                                             job_id, base_url=base_url, check=check,
+                                             recording=recording)  # fmt: skip
+                done = await run_backfill(context, request, job_id, base_url=base_url,
+                                          recording=recording)  # fmt: skip
                 return done.model_dump(mode="json")
             finally:
                 await context.aclose()
 
         result = anyio.run(fetch)
         rt.store.put_blob(result_key(job_id), json.dumps(result).encode())
-        _finish(rt, job_id, "succeeded", result=result_key(job_id))
+        _finish(rt, job_id, "succeeded", job_id, result=result_key(job_id))  # its audit row's id
         return {"result": result_key(job_id)}
 
     return _guarded(task, job_id, body)

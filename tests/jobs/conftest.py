@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
+from jobs_testkit import Workers
 
 import market as M
 from mcp_server.candles import CandleSource
@@ -37,45 +34,6 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JobService]:
 @pytest.fixture(scope="session")
 def source(tmp_path_factory: pytest.TempPathFactory) -> CandleSource:
     return CandleSource(M.CandleStore(tmp_path_factory.mktemp("store")), max_bars=None)
-
-
-class Workers:
-    """`bybit-tester worker` subprocesses (prefork) on a loopback Redis; killed by pid."""
-
-    def __init__(self, env: dict[str, str], logs: Path, service: JobService) -> None:
-        self.env, self.logs, self.service = env, logs, service
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    def start(self, name: str, *extra: str) -> subprocess.Popen[bytes]:
-        log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "mcp_server.cli", "worker", "-n", f"{name}@%h", "-c", "1",
-             "-l", "INFO", "--include", "jobs_poison", *extra],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        self.procs.append(proc)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            replies = self.service.app().control.ping(timeout=0.5) or []
-            if any(node.startswith(f"{name}@") for reply in replies for node in reply):
-                return proc
-            if proc.poll() is not None:
-                break
-        raise AssertionError(f"worker {name} did not come up:\n{self.log(name)[-3000:]}")
-
-    def log(self, name: str) -> str:
-        return (self.logs / f"{name}.log").read_text(errors="replace")
-
-    def kill(self, proc: subprocess.Popen[bytes]) -> None:
-        """SIGKILL the whole worker (main process and pool children)."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-
-    def stop_all(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                self.kill(proc)
 
 
 @pytest.fixture

@@ -108,7 +108,7 @@ def optimization_of(record: JobRecord, payload: dict[str, Any], role: str) -> Op
     """The catalog item of a finished search or walk-forward job (`payload`: the job's
     stored result), under the job's id and key as the server records it."""
     from mcp_server.catalog import optimization_item
-    from mcp_server.results import OptimizationTables
+    from mcp_server._opt_tables import OptimizationTables
     from mcp_server.tools.optimize import _catalog_parts
 
     job = record.request

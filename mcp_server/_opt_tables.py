@@ -19,7 +19,7 @@ from mcp_server.errors import ResultNotFoundError
 from mcp_server.results import CHART_LOCK, RecentResult, _json_value
 from ohlcv import TtlLru
 
-__all__ = ["OptimizationTables"]
+__all__ = ["OptimizationTables", "search_table", "walk_table"]
 
 
 class OptimizationTables:
@@ -148,3 +148,20 @@ def _table_line(oid: str, table: dict[str, Any], created: float) -> RecentResult
     return RecentResult(
         "optimization", oid, created, f"{table.get('kind')} search of {table.get('strategy')}", head
     )
+
+
+def search_table(s: dict[str, Any], rows: list[dict[str, Any]], data: dict[str, Any],
+                 config: dict[str, Any], synthetic: bool) -> dict[str, Any]:  # fmt: skip
+    """The table of a grid, random or Bayesian search as optimization:// serves it (the
+    server's answer and the worker's record build it here, so both keep the same)."""
+    view = {"data": data, "config": config,
+            "varied": list(s["space"]["params"]), "objective": s["objective"],
+            "overfit": s["overfit"], "synthetic": synthetic}  # fmt: skip
+    return {"kind": s["method"], "strategy": s["strategy"], "rows": rows, "view": view}
+
+
+def walk_table(s: dict[str, Any], data: dict[str, Any], synthetic: bool) -> dict[str, Any]:
+    """The table of a walk-forward as optimization:// serves it (as `search_table`)."""
+    view = {"data": data, "objective": s["objective"], "oos": s["oos"],
+            "efficiency": s["efficiency"], "mode": s["mode"], "synthetic": synthetic}  # fmt: skip
+    return {"kind": "walk_forward", "strategy": s["strategy"], "rows": s["splits"], "view": view}

@@ -106,5 +106,6 @@ def _coordinate(rt: JobRuntime, send: Any, job_id: str, data: DataSet, job: Baye
     payload = {"summary": clean_json(result.summary(10)), "table": clean_json(result.table())}
     store.put_blob(result_key(job_id), json.dumps(payload).encode())
     # the coordinator made it: this process records it (the server's own record collapses)
-    oid = record_optimization(rt, store.get(job_id) or record, payload, role="server")
+    oid = record_optimization(rt, store.get(job_id) or record, payload,
+                              data.candles.synthetic, role="server")
     _finish(rt, job_id, "succeeded", oid, result=result_key(job_id))

@@ -12,7 +12,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-import engine as E
+from mcp_server._opt_tables import OptimizationTables, search_table, walk_table
 from mcp_server._recording import Recording
 from mcp_server.tools._args import SearchSpec, config_or_default
 
@@ -25,8 +25,6 @@ __all__ = [
     "job_item",
     "optimization_of",
     "recording_for",
-    "search_table",
-    "walk_table",
     "worker_name",
 ]
 
@@ -88,27 +86,12 @@ def job_item(record: JobRecord, **fields: Any) -> JobItem:
     return JobItem(**(base | fields))
 
 
-def search_table(s: dict[str, Any], rows: list[dict[str, Any]], data: dict[str, Any],
-                 config: E.BacktestConfig | None) -> dict[str, Any]:  # fmt: skip
-    """The table of a grid, random or Bayesian search as optimization:// serves it."""
-    view = {"data": data, "config": config_or_default(config).model_dump(mode="json"),
-            "varied": list(s["space"]["params"]), "objective": s["objective"],
-            "overfit": s["overfit"]}  # fmt: skip
-    return {"kind": s["method"], "strategy": s["strategy"], "rows": rows, "view": view}
-
-
-def walk_table(s: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
-    """The table of a walk-forward as optimization:// serves it."""
-    view = {"data": data, "objective": s["objective"], "oos": s["oos"],
-            "efficiency": s["efficiency"], "mode": s["mode"]}  # fmt: skip
-    return {"kind": "walk_forward", "strategy": s["strategy"], "rows": s["splits"], "view": view}
-
-
-def optimization_of(record: JobRecord, payload: dict[str, Any], role: str) -> OptimizationItem:
+def optimization_of(
+    record: JobRecord, payload: dict[str, Any], synthetic: bool, role: str
+) -> OptimizationItem:
     """The catalog item of a finished search or walk-forward job (`payload`: the job's
     stored result), under the job's id and key as the server records it."""
     from mcp_server.catalog import optimization_item
-    from mcp_server._opt_tables import OptimizationTables
     from mcp_server.tools.optimize import _catalog_parts
 
     job = record.request
@@ -117,10 +100,10 @@ def optimization_of(record: JobRecord, payload: dict[str, Any], role: str) -> Op
     if record.started is not None:  # the job's run time, as the server reports it
         s["elapsed_s"] = round(time.time() - record.started, 4)
     if record.kind == "walk_forward":
-        table = walk_table(s, data)
+        table = walk_table(s, data, synthetic)
     else:
-        config = SearchSpec.model_validate(job["search"]).config
-        table = search_table(s, payload["table"], data, config)
+        config = config_or_default(SearchSpec.model_validate(job["search"]).config)
+        table = search_table(s, payload["table"], data, config.model_dump(mode="json"), synthetic)
     request, summary = _catalog_parts(s, data, job)
     return optimization_item(OptimizationTables.id_for(record.id), record.id, record.kind, request,
                              summary, table, role=role, job_id=record.id)  # fmt: skip

@@ -213,14 +213,15 @@ def _merge(rt: JobRuntime, record: JobRecord, job: SearchJob, candles: Any, spac
     )  # fmt: skip
     payload = {"summary": clean_json(result.summary(10)), "table": clean_json(result.table())}
     rt.store.put_blob(result_key(record.id), json.dumps(payload).encode())
-    _finish(rt, record.id, "succeeded", record_optimization(rt, record, payload),
+    _finish(rt, record.id, "succeeded", record_optimization(rt, record, payload, candles.synthetic),
             result=result_key(record.id))  # fmt: skip
 
 
 def record_optimization(rt: JobRuntime, record: JobRecord, payload: dict[str, Any],
-                        role: str = "worker") -> str:  # fmt: skip
-    """Record the optimisation a merged job made (`payload`: its stored result); its id."""
-    item = optimization_of(record, payload, role)
+                        synthetic: bool, role: str = "worker") -> str:  # fmt: skip
+    """Record the optimisation a merged job made (`payload`: its stored result; `synthetic`:
+    its candles were); its id."""
+    item = optimization_of(record, payload, synthetic, role)
     rt.record(record.id, lambda: item)
     return item.id
 
@@ -305,7 +306,7 @@ def _merge_walk(rt: JobRuntime, record: JobRecord, job: WalkForwardJob, candles:
     result = assemble_walk_forward(candles, run, job.mode, results, len(splits))
     payload = {"summary": clean_json(result.summary())}
     rt.store.put_blob(result_key(record.id), json.dumps(payload).encode())
-    _finish(rt, record.id, "succeeded", record_optimization(rt, record, payload),
+    _finish(rt, record.id, "succeeded", record_optimization(rt, record, payload, candles.synthetic),
             result=result_key(record.id))  # fmt: skip
 
 

@@ -23,6 +23,7 @@ from mcp.types import CallToolResult, ImageContent, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 import engine as E
+from mcp_server._opt_tables import search_table, walk_table
 from mcp_server.candles import DataSet, DataSpec, LocalDataSpec
 from mcp_server.context import AppContext
 from mcp_server.tools._args import SearchSpec, config_or_default
@@ -132,12 +133,9 @@ async def _search_result(
     (the data spec) is kept with the table, so the heatmap view can run a cell's backtest;
     `key`: the job id (the table's id, and reading a job's result again reuses its
     table); `job`: the job's request (recorded in the catalog with the table)."""
-    s, rows = payload["summary"], payload["table"]
-    varied = list(s["space"]["params"])
-    view = {"data": data, "config": config_or_default(search.config).model_dump(mode="json"),
-            "varied": varied, "objective": s["objective"], "overfit": s["overfit"],
-            "synthetic": candles.synthetic}  # fmt: skip
-    table = {"kind": s["method"], "strategy": s["strategy"], "rows": rows, "view": view}
+    s = payload["summary"]
+    config = config_or_default(search.config).model_dump(mode="json")
+    table = search_table(s, payload["table"], data, config, candles.synthetic)
     draw = table_heatmap(table) if s["best"] is not None else None
     request, summary = _catalog_parts(s, data, job or {})
     oid = await context.optimizations.keep(
@@ -197,12 +195,9 @@ async def _walk_result(
 ) -> WalkForwardSummary:
     """The tool's answer from a walk-forward job's result (`data`, `key`: as `_search_result`)."""
     s = payload["summary"]
-    view = {"data": data, "objective": s["objective"], "oos": s["oos"], "efficiency": s["efficiency"],
-            "mode": s["mode"]}  # fmt: skip
     request, summary = _catalog_parts(s, data, job or {})
     oid = await context.optimizations.keep(
-        {"kind": "walk_forward", "strategy": s["strategy"], "rows": s["splits"], "view": view},
-        key=key, request=request, summary=summary,
+        walk_table(s, data, candles.synthetic), key=key, request=request, summary=summary
     )
     return WalkForwardSummary(
         id=oid, strategy=s["strategy"], mode=s["mode"], n_splits=s["n_splits"],

@@ -114,6 +114,7 @@ def record_times(recorder: CatalogRecorder, case: tuple[Any, ...], n: int, tag: 
 def bulk_runs(cat: Catalog, n: int, summary: dict[str, Any]) -> float:
     """Insert `n` realistic runs with every metric and a quarter tagged; seconds taken."""
     rng = random.Random(7)
+    pg = cat.dialect == "postgresql"
     t0 = time.perf_counter()
     now = datetime.now(UTC)
     strategies = list(E.STRATEGIES)
@@ -132,8 +133,9 @@ def bulk_runs(cat: Catalog, n: int, summary: dict[str, Any]) -> float:
                 m.pop("sharpe")  # a run without trades has no sharpe
             symbol, strategy = rng.choice(SYMBOLS), rng.choice(strategies)
             interval = rng.choice(INTERVALS)
+            created = now - timedelta(seconds=n - i)
             runs.append({
-                "id": rid, "key": rid.ljust(64, "0"), "created": now - timedelta(seconds=n - i),
+                "id": rid, "key": rid.ljust(64, "0"), "created": created,
                 "symbol": symbol, "interval": interval, "category": "linear", "source": "bybit",
                 "synthetic": False, "strategy": strategy, "params": {"fast": rng.randint(5, 50),
                 "slow": rng.randint(20, 200)}, "config": summary.get("config", {}),
@@ -142,23 +144,26 @@ def bulk_runs(cat: Catalog, n: int, summary: dict[str, Any]) -> float:
                 "start_ms": 0, "end_ms": 1, "trade_count": m["n_trades"], "metrics": m,
                 "summary": {**summary, "metrics": m}, "note": "", "origin": "bench", "job_id": None,
             })  # fmt: skip
-            metrics += [(rid, k, float(v)) for k, v in m.items()]
+            # SQLite keeps times as SQLAlchemy writes them: naive UTC text
+            at: Any = created if pg else created.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+            metrics += [(rid, k, float(v), symbol, strategy, interval, at) for k, v in m.items()]
             if rng.random() < 0.25:
                 tags.append((rid, rng.choice(TAGS)))
         with cat.engine().begin() as conn:
             conn.execute(insert(RunRow), runs)
             raw = conn.connection.driver_connection
             assert raw is not None
-            if cat.dialect == "postgresql":
+            if pg:
                 with raw.cursor() as cur:
-                    with cur.copy("COPY run_metrics (run_id, name, value) FROM STDIN") as copy:
+                    with cur.copy("COPY run_metrics (run_id, name, value, symbol, strategy, interval, created) FROM STDIN") as copy:
                         for row in metrics:
                             copy.write_row(row)
                     with cur.copy("COPY run_tags (run_id, tag) FROM STDIN") as copy:
                         for row in tags:
                             copy.write_row(row)
             else:
-                raw.executemany("INSERT INTO run_metrics (run_id, name, value) VALUES (?, ?, ?)", metrics)
+                raw.executemany("INSERT INTO run_metrics (run_id, name, value, symbol, strategy, interval, created) "
+                               "VALUES (?, ?, ?, ?, ?, ?, ?)", metrics)
                 raw.executemany("INSERT INTO run_tags (run_id, tag) VALUES (?, ?)", tags)
     with cat.engine().begin() as conn:
         conn.exec_driver_sql("ANALYZE")

@@ -180,7 +180,8 @@ class Catalog:
         with self._tx() as conn:
             if conn.execute(self._new_run(), row).first() is None:  # rowcount is -1 on some drivers
                 return False
-            values = [{"run_id": item.id, "name": k, "value": float(v)}
+            copied = {k: row[k] for k in ("symbol", "strategy", "interval", "created")}
+            values = [{"run_id": item.id, "name": k, "value": float(v), **copied}
                       for k, v in _finite(metrics).items() if isinstance(v, int | float)]  # fmt: skip
             if values:
                 conn.execute(insert(_table(RunMetricRow)), values)

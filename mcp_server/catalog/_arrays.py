@@ -41,6 +41,9 @@ def equity_outline(
     padded = np.concatenate([equity, np.full(width * buckets - n, equity[-1])])
     grid = padded.reshape(buckets, width)
     base = np.arange(buckets, dtype=np.int64) * width
-    idx = np.concatenate([base + grid.argmin(axis=1), base + grid.argmax(axis=1), [0, n - 1]])
-    idx = np.unique(np.minimum(idx, n - 1))
+    lo, hi = base + grid.argmin(axis=1), base + grid.argmax(axis=1)
+    # each bucket's two points in time order, buckets in order: sorted without a sort
+    idx = np.minimum(np.column_stack([np.minimum(lo, hi), np.maximum(lo, hi)]).ravel(), n - 1)
+    idx = np.concatenate([[0], idx, [n - 1]])
+    idx = idx[np.concatenate([[True], idx[1:] != idx[:-1]])]
     return np.vstack([time[idx].astype(np.float64), equity[idx]])

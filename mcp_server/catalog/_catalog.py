@@ -15,9 +15,9 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -78,7 +78,8 @@ class Catalog:
         self._auto_upgrade = auto_upgrade
         self._engine: Engine | None = None
         self._pid = 0
-        self._ready = False
+        self._ready: SchemaState | None = None  # the schema checked (by this pid)
+        self._ready_pid = 0
         self._lock = threading.Lock()
 
     # -- connection and schema --------------------------------------------------------
@@ -103,8 +104,10 @@ class Catalog:
     def open(self) -> SchemaState:
         """Check the schema once (migrating an empty or older one when allowed); raises
         CatalogVersionError for a newer one, CatalogUnavailableError when down."""
-        if self._ready:
-            return self.state()
+        # once per process and engine: reading the migration scripts and the database's
+        # revision costs milliseconds, and every write and read comes through here
+        if self._ready is not None and self._ready_pid == os.getpid():
+            return self._ready
         state = self.state()
         refuse_newer(state, self.where)
         if not state.up_to_date:
@@ -115,7 +118,7 @@ class Catalog:
                     "BST_DB_AUTO_UPGRADE=true)"
                 )
             state = self._guard(lambda: upgrade(self.engine(), self.where))
-        self._ready = True
+        self._ready, self._ready_pid = state, os.getpid()
         return state
 
     def migrate(self, revision: str = "head", *, down: bool = False) -> SchemaState:
@@ -138,7 +141,7 @@ class Catalog:
             if self._engine is not None:
                 self._engine.dispose()
                 self._engine = None
-            self._ready = False
+            self._ready = None
 
     def _guard(self, fn: Callable[[], T]) -> T:
         """`fn`, with a database that does not answer said as CatalogUnavailableError."""
@@ -186,19 +189,24 @@ class Catalog:
             "trade_count": int(metrics.get("n_trades") or 0), "metrics": _finite(metrics),
             "summary": s, "note": "", "origin": item.origin, "job_id": item.job_id,
         }  # fmt: skip
+        # Core statements with their values bound at execution: compiled once per process
+        # (a statement built around its values is compiled again for every record)
         with self._tx() as conn:
-            stmt = self._insert(RunRow).values(row).on_conflict_do_nothing().returning(RunRow.id)
-            if conn.execute(stmt).first() is None:  # rowcount is -1 on some drivers
+            if conn.execute(self._new_run(), row).first() is None:  # rowcount is -1 on some drivers
                 return False
-            values = [{"run_id": item.id, "name": k, "value": float(v)}
-                      for k, v in _finite(metrics).items() if v is not None]  # fmt: skip
+            copied = {k: row[k] for k in ("symbol", "strategy", "interval", "created")}
+            values = [{"run_id": item.id, "name": k, "value": float(v), **copied}
+                      for k, v in _finite(metrics).items() if isinstance(v, int | float)]  # fmt: skip
             if values:
-                conn.execute(insert(RunMetricRow), values)
+                conn.execute(insert(_table(RunMetricRow)), values)
             blobs = [{"owner": item.id, "name": n, "format": "npy", "data": b}
                      for n, b in (("trades", item.trades), ("equity", item.equity)) if b]  # fmt: skip
             if blobs:
-                conn.execute(insert(ArtifactRow), blobs)
+                conn.execute(insert(_table(ArtifactRow)), blobs)
         return True
+
+    def _new_run(self) -> Any:
+        return self._insert(RunRow.__table__).on_conflict_do_nothing().returning(RunRow.id)
 
     def _write_optimization(self, item: OptimizationItem) -> bool:
         s, req = item.summary, item.request
@@ -216,11 +224,11 @@ class Catalog:
             "origin": item.origin, "job_id": item.job_id,
         }  # fmt: skip
         with self._tx() as conn:
-            stmt = self._insert(OptimizationRow).values(row).on_conflict_do_nothing()
-            if conn.execute(stmt.returning(OptimizationRow.id)).first() is None:
+            stmt = self._insert(OptimizationRow.__table__).on_conflict_do_nothing()
+            if conn.execute(stmt.returning(OptimizationRow.id), row).first() is None:
                 return False
             if item.table:
-                conn.execute(insert(ArtifactRow), [{"owner": item.id, "name": "table",
+                conn.execute(insert(_table(ArtifactRow)), [{"owner": item.id, "name": "table",
                                                     "format": "json.zlib", "data": item.table}])  # fmt: skip
         return True
 
@@ -346,6 +354,11 @@ class Catalog:
                 return [_plain(dict(r._mapping)) for r in rows]
 
         return self._guard(run)
+
+
+def _table(model: Any) -> Table:
+    """The Core table of a model: its statements skip the ORM's bulk path."""
+    return cast(Table, model.__table__)
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:

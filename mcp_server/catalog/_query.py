@@ -1,7 +1,9 @@
 """The SQL of a run listing: filters, a sort on `created` or on any metric, one page.
 
-A metric sort or bound joins `run_metrics` on (name, value), whose index walks runs in
-metric order: a page of a large catalog is read from the index, not sorted whole.
+A metric sort reads `run_metrics`, whose rows carry the run's symbol, strategy, interval
+and time, in the order of an index on (name, [symbol | strategy,] value): the page of a
+large catalog is read from an index, not sorted whole; runs without the metric follow.
+A metric bound drives the count from that metric's rows the same way.
 """
 
 from __future__ import annotations
@@ -9,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, func, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import Connection, Select, exists, func, select
 
 from mcp_server.catalog._records import RunLine, RunPage, RunQuery
 from mcp_server.catalog._schema import RunMetricRow, RunRow, RunTagRow
@@ -35,45 +36,88 @@ def run_page(conn: Connection, q: RunQuery, known: Sequence[str]) -> RunPage:
     _check(list(q.metric_min) + list(q.metric_max), known, "filter on")
     if q.sort != "created":
         _check([q.sort], known, "sort by")
-    total = conn.execute(_filtered(select(func.count(RunRow.id)), q)).scalar_one()
-    stmt = _filtered(select(RunRow.__table__), q)
+    base, base_id = _matching(q)
+    total = conn.execute(select(func.count()).select_from(base)).scalar_one()
     if q.sort == "created":
-        order: list[Any] = [RunRow.created.desc() if q.descending else RunRow.created.asc()]
+        order = base.c.created.desc() if q.descending else base.c.created.asc()
+        stmt = select(base_id).order_by(order, base_id).limit(q.limit).offset(q.offset)
+        ids = list(conn.execute(stmt).scalars())
     else:
-        m = aliased(RunMetricRow, name="sort_metric")
-        # a run without this metric (NaN) is listed last either way
-        stmt = stmt.outerjoin(m, and_(m.run_id == RunRow.id, m.name == q.sort))
-        value = m.value.desc() if q.descending else m.value.asc()
-        order = [m.value.is_(None), value]
-    stmt = stmt.order_by(*order, RunRow.id).limit(q.limit).offset(q.offset)
-    rows = list(conn.execute(stmt))
-    tags = _tags(conn, [r.id for r in rows])
+        ids = _by_metric(conn, q, base_id)
+    found = {r.id: r for r in conn.execute(select(*_LINE).where(RunRow.id.in_(ids)))} if ids else {}
+    rows = [found[i] for i in ids if i in found]
+    tags = _tags(conn, ids)
     lines = [_line(r, tags.get(r.id, []), q.sort) for r in rows]
     after = q.offset + len(lines)
     return RunPage(total=total, offset=q.offset, runs=lines,
                    next_offset=after if after < total else None)  # fmt: skip
 
 
-def _filtered(stmt: Select[Any], q: RunQuery) -> Select[Any]:
-    equal = {RunRow.symbol: q.symbol and q.symbol.upper(), RunRow.strategy: q.strategy,
-             RunRow.interval: q.interval}  # fmt: skip
+_LINE = (RunRow.id, RunRow.created, RunRow.strategy, RunRow.params, RunRow.symbol,
+         RunRow.interval, RunRow.source, RunRow.bars, RunRow.trade_count, RunRow.metrics)  # fmt: skip
+_METRICS: Any = RunMetricRow.__table__
+_RUNS: Any = RunRow.__table__
+
+
+def _bounds(q: RunQuery) -> list[tuple[str, bool, float]]:
+    return [(n, True, v) for n, v in q.metric_min.items()] + [
+        (n, False, v) for n, v in q.metric_max.items()
+    ]
+
+
+def _restrict(stmt: Select[Any], table: Any, run_id: Any, q: RunQuery, skip: int = -1) -> Select[Any]:
+    """`stmt` over `table` (runs, or run_metrics, which carries the same filter columns)
+    kept to the query's filters and metric bounds (but bound number `skip`)."""
+    equal = {"symbol": q.symbol and q.symbol.upper(), "strategy": q.strategy,
+             "interval": q.interval}  # fmt: skip
     for column, value in equal.items():
         if value:
-            stmt = stmt.where(column == value)
+            stmt = stmt.where(table.c[column] == value)
     if q.since is not None:
-        stmt = stmt.where(RunRow.created >= q.since)
+        stmt = stmt.where(table.c.created >= q.since)
     if q.until is not None:
-        stmt = stmt.where(RunRow.created < q.until)
+        stmt = stmt.where(table.c.created < q.until)
     if q.tag:
-        stmt = stmt.where(RunRow.id.in_(select(RunTagRow.run_id).where(RunTagRow.tag == q.tag)))
-    for bounds, above in ((q.metric_min, True), (q.metric_max, False)):
-        for name, limit in bounds.items():
-            m = aliased(RunMetricRow)
-            cond = m.value >= limit if above else m.value <= limit
-            stmt = stmt.where(
-                RunRow.id.in_(select(m.run_id).where(m.name == name, cond))
-            )
+        stmt = stmt.where(run_id.in_(select(RunTagRow.run_id).where(RunTagRow.tag == q.tag)))
+    for i, (name, above, limit) in enumerate(_bounds(q)):
+        if i != skip:
+            b = _METRICS.alias(f"bound_{i}")
+            cond = b.c.value >= limit if above else b.c.value <= limit
+            stmt = stmt.where(exists().where(b.c.run_id == run_id, b.c.name == name, cond))
     return stmt
+
+
+def _matching(q: RunQuery) -> tuple[Any, Any]:
+    """The runs the filters keep, as a subquery and its id column. With a metric bound they
+    are read from that metric's rows (narrow, indexed by value), else from runs."""
+    bounds = _bounds(q)
+    if bounds:
+        name, above, limit = bounds[0]
+        m = _METRICS.alias("bound")
+        cond = m.c.value >= limit if above else m.c.value <= limit
+        stmt = select(m.c.run_id.label("id"), m.c.created).where(m.c.name == name, cond)
+        sub = _restrict(stmt, m, m.c.run_id, q, skip=0).subquery("matching")
+    else:
+        stmt = select(_RUNS.c.id, _RUNS.c.created)
+        sub = _restrict(stmt, _RUNS, _RUNS.c.id, q).subquery("matching")
+    return sub, sub.c.id
+
+
+def _by_metric(conn: Connection, q: RunQuery, base_id: Any) -> list[str]:
+    """A page sorted by a metric: the runs that have it, read in order from an index on
+    (name, [symbol | strategy,] value); then those without it (by id), listed last."""
+    m = _METRICS.alias("sort_metric")
+    has = _restrict(select(m.c.run_id).where(m.c.name == q.sort), m, m.c.run_id, q)
+    value = m.c.value.desc() if q.descending else m.c.value.asc()
+    page = has.order_by(value, m.c.run_id).limit(q.limit).offset(q.offset)
+    ids = list(conn.execute(page).scalars())
+    if len(ids) == q.limit:
+        return ids
+    with_metric = conn.execute(select(func.count()).select_from(has.subquery())).scalar_one()
+    s = _METRICS.alias("has_sort")
+    lacking = select(base_id).where(~exists().where(s.c.run_id == base_id, s.c.name == q.sort))
+    rest = lacking.order_by(base_id).limit(q.limit - len(ids)).offset(max(0, q.offset - with_metric))
+    return ids + list(conn.execute(rest).scalars())
 
 
 def _tags(conn: Connection, ids: list[str]) -> dict[str, list[str]]:

@@ -89,7 +89,9 @@ class RunRow(Base):
 
 
 class RunMetricRow(Base):
-    """One metric of one run (NaN and missing values are not stored)."""
+    """One metric of one run (NaN and missing values are not stored), with copies of the
+    run's listing filters: a page filtered by symbol or strategy and sorted by a metric is
+    read in order from one index, never by visiting the (wide) runs of a large catalog."""
 
     __tablename__ = "run_metrics"
 
@@ -98,8 +100,16 @@ class RunMetricRow(Base):
     )
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[float] = mapped_column(Float)
+    symbol: Mapped[str] = mapped_column(String(40))
+    strategy: Mapped[str] = mapped_column(String(64))
+    interval: Mapped[str] = mapped_column(String(8))
+    created: Mapped[datetime]
 
-    __table_args__ = (Index(None, "name", "value", "run_id"),)
+    __table_args__ = (
+        Index(None, "name", "value", "run_id"),
+        Index(None, "name", "symbol", "value", "run_id"),
+        Index(None, "name", "strategy", "value", "run_id"),
+    )
 
 
 class RunTagRow(Base):

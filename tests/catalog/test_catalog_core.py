@@ -308,6 +308,14 @@ def test_list_sorts_by_metrics_with_missing_last(listed: Catalog) -> None:
     page = listed.list_runs(RunQuery(sort="total_return", symbol="BTCUSDT"))
     values = [r.metrics["total_return"] for r in page.runs]
     assert values == sorted(values, reverse=True)
+    # a bound and a sort together, and the runs lacking the sort metric after the others
+    bound = {"total_return": 0.01}
+    assert ids(listed.list_runs(RunQuery(sort="sharpe", metric_min=bound))) == [11, 10, 9, 7, 6, 3, 2, 1, 5]
+    tail = listed.list_runs(RunQuery(sort="sharpe", metric_min=bound, limit=4, offset=6))
+    assert ids(tail) == [2, 1, 5] and tail.total == 9 and tail.next_offset is None
+    assert ids(listed.list_runs(RunQuery(sort="sharpe", descending=False, interval="60",
+                                         strategy="rsi"))) == [1, 3, 5]  # fmt: skip
+    assert ids(listed.list_runs(RunQuery(sort="sharpe", tag="keep", symbol="SOLUSDT"))) == [2]
     odd = listed.list_runs(RunQuery(sort="sortino"))  # nobody has it: all last, all listed
     assert odd.total == 12 and "sortino" in odd.runs[0].metrics
 

@@ -152,6 +152,10 @@ def _run_metrics() -> None:
         sa.Column("run_id", sa.String(length=16), nullable=False),
         sa.Column("name", sa.String(length=40), nullable=False),
         sa.Column("value", sa.Float(), nullable=False),
+        sa.Column("symbol", sa.String(length=40), nullable=False),
+        sa.Column("strategy", sa.String(length=64), nullable=False),
+        sa.Column("interval", sa.String(length=8), nullable=False),
+        sa.Column("created", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["run_id"], ["runs.id"], name=op.f("fk_run_metrics_run_id_runs"), ondelete="CASCADE"
         ),
@@ -161,6 +165,18 @@ def _run_metrics() -> None:
         op.f("ix_run_metrics_name_value_run_id"),
         "run_metrics",
         ["name", "value", "run_id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_run_metrics_name_symbol_value_run_id"),
+        "run_metrics",
+        ["name", "symbol", "value", "run_id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_run_metrics_name_strategy_value_run_id"),
+        "run_metrics",
+        ["name", "strategy", "value", "run_id"],
         unique=False,
     )
 
@@ -181,6 +197,8 @@ def _run_tags() -> None:
 def downgrade() -> None:
     op.drop_index(op.f("ix_run_tags_tag"), table_name="run_tags")
     op.drop_table("run_tags")
+    op.drop_index(op.f("ix_run_metrics_name_strategy_value_run_id"), table_name="run_metrics")
+    op.drop_index(op.f("ix_run_metrics_name_symbol_value_run_id"), table_name="run_metrics")
     op.drop_index(op.f("ix_run_metrics_name_value_run_id"), table_name="run_metrics")
     op.drop_table("run_metrics")
     op.drop_index(op.f("ix_runs_symbol_created"), table_name="runs")

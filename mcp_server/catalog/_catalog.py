@@ -126,7 +126,7 @@ class Catalog:
         the state after. A database that does not answer: CatalogUnavailableError."""
         move = downgrade if down else upgrade
         state = self._guard(lambda: move(self.engine(), self.where, revision))
-        self._ready = False  # the next use checks the schema again
+        self._ready = None  # the next use checks the schema again
         return state
 
     def ping(self) -> None:

@@ -58,11 +58,17 @@ class Recording:
             self._say(f"results catalog unavailable: {self.off}; not recorded")
             return None
 
-    async def record(self, make: Callable[[], CatalogItem]) -> Outcome | None:
-        """Build the item (arrays to blobs: off the loop too) and record it; None when
-        there is no catalog. Never raises: the result is the user's, the record is extra."""
-
-        return await anyio.to_thread.run_sync(self.record_now, make)
+    async def record(self, make: Callable[[], CatalogItem]) -> None:
+        """Record `make()` without making the caller wait: the recorder's writer thread
+        builds the item (arrays to blobs) and writes it; reads wait for it (`read`). With a
+        `warn` (the CLI), in a thread now instead, so the command can say what happened.
+        Never raises: the result is the user's, the record is extra."""
+        if self._warn is not None:
+            await anyio.to_thread.run_sync(self.record_now, make)
+            return
+        recorder = self.recorder()
+        if recorder is not None:
+            recorder.submit(make)
 
     def record_now(self, make: Callable[[], CatalogItem]) -> Outcome | None:
         """`record` on this thread (the CLI's commands, the thread `record` uses)."""
@@ -87,7 +93,12 @@ class Recording:
         if recorder is None:
             return None
         catalog = recorder.catalog
-        return await anyio.to_thread.run_sync(lambda: fn(catalog))
+
+        def run() -> T:
+            recorder.flush(timeout=5.0)  # what this process handed over is readable
+            return fn(catalog)
+
+        return await anyio.to_thread.run_sync(run)
 
     def _say(self, text: str) -> None:
         with self._lock:

@@ -144,9 +144,16 @@ class Catalog:
             self._ready = None
 
     def _guard(self, fn: Callable[[], T]) -> T:
-        """`fn`, with a database that does not answer said as CatalogUnavailableError."""
+        """`fn`, with a database that does not answer said as CatalogUnavailableError. A
+        pooled connection the server dropped (a restart) fails once: `fn` runs again on a
+        fresh one (every write is idempotent, so running it twice is harmless)."""
         try:
-            return fn()
+            try:
+                return fn()
+            except DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+                return fn()
         except DBAPIError as exc:
             if not isinstance(exc, OperationalError) and not exc.connection_invalidated:
                 raise  # a statement the database refused: a bug, not an outage
@@ -191,19 +198,29 @@ class Catalog:
         }  # fmt: skip
         # Core statements with their values bound at execution: compiled once per process
         # (a statement built around its values is compiled again for every record)
+        blobs = [{"owner": item.id, "name": n, "format": "npy", "data": b}
+                 for n, b in (("trades", item.trades), ("equity", item.equity)) if b]  # fmt: skip
         with self._tx() as conn:
             if conn.execute(self._new_run(), row).first() is None:  # rowcount is -1 on some drivers
+                # Already there. A summary-only record (the server adopting a worker's
+                # result) may have come first: the arrays this one brings are added.
+                if blobs and self._missing_arrays(conn, item.id):
+                    conn.execute(self._insert(_table(ArtifactRow)).on_conflict_do_nothing(), blobs)
                 return False
             copied = {k: row[k] for k in ("symbol", "strategy", "interval", "created")}
             values = [{"run_id": item.id, "name": k, "value": float(v), **copied}
                       for k, v in _finite(metrics).items() if isinstance(v, int | float)]  # fmt: skip
             if values:
                 conn.execute(insert(_table(RunMetricRow)), values)
-            blobs = [{"owner": item.id, "name": n, "format": "npy", "data": b}
-                     for n, b in (("trades", item.trades), ("equity", item.equity)) if b]  # fmt: skip
             if blobs:
                 conn.execute(insert(_table(ArtifactRow)), blobs)
         return True
+
+    @staticmethod
+    def _missing_arrays(conn: Connection, run_id: str) -> bool:
+        have = conn.execute(select(func.count()).select_from(ArtifactRow)
+                            .where(ArtifactRow.owner == run_id)).scalar_one()  # fmt: skip
+        return int(have) < 2
 
     def _new_run(self) -> Any:
         return self._insert(RunRow.__table__).on_conflict_do_nothing().returning(RunRow.id)

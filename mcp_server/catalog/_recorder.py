@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import queue
 import threading
 import time
 import uuid
@@ -59,6 +60,9 @@ class CatalogRecorder:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._adopted = False
+        # items the caller handed over without waiting (`submit`): one writer thread
+        self._queue: queue.Queue[Callable[[], CatalogItem]] = queue.Queue()
+        self._writer: threading.Thread | None = None
 
     # -- recording --------------------------------------------------------------------
     def record(self, item: CatalogItem) -> Outcome:
@@ -81,6 +85,58 @@ class CatalogRecorder:
         if self._on_outcome is not None:
             self._on_outcome(item.item, outcome)
         return outcome
+
+    def submit(self, make: Callable[[], CatalogItem]) -> None:
+        """Record `make()` on the writer thread: the caller pays neither the item's
+        building (arrays to blobs) nor the database's commit. `flush` waits for it."""
+        self._queue.put(make)
+        with self._lock:
+            if self._writer is None or not self._writer.is_alive():
+                self._writer = threading.Thread(target=self._write_loop, name="catalog-writer",
+                                                daemon=True)  # fmt: skip
+                self._writer.start()
+
+    def _write_loop(self) -> None:
+        while True:
+            try:
+                make = self._queue.get(timeout=1.0)
+            except queue.Empty:
+                with self._lock:
+                    if self._queue.empty():  # a submit after this starts a new writer
+                        self._writer = None
+                        return
+                continue
+            try:
+                self.record(make())
+            except Exception:  # one bad item must not stop the writer (or lose the rest)
+                log.exception("recording a submitted item failed")
+            finally:
+                self._queue.task_done()
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every submitted item is recorded (or spooled); False on timeout."""
+        q = self._queue
+        deadline = time.monotonic() + timeout
+        with q.all_tasks_done:
+            while q.unfinished_tasks:
+                left = deadline - time.monotonic()
+                if left <= 0 or not q.all_tasks_done.wait(left):
+                    return not q.unfinished_tasks
+        return True
+
+    def _spool_queued(self) -> None:
+        """At close, what the writer did not reach goes to the spool (the next process sends it)."""
+        while True:
+            try:
+                make = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                self._spool(make())
+            except Exception:
+                log.exception("spooling a submitted item at close failed")
+            finally:
+                self._queue.task_done()
 
     def _up(self) -> None:
         with self._lock:
@@ -188,6 +244,8 @@ class CatalogRecorder:
             self._stop.wait(self.retry_s)
 
     def close(self) -> None:
+        if not self.flush(timeout=10.0):
+            self._spool_queued()
         self._stop.set()
         thread = self._thread
         if thread is not None:
@@ -197,12 +255,14 @@ class CatalogRecorder:
     # -- health -----------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
         """What /health shows: where, ok or not, and what waits in the spool."""
+        self.flush(timeout=1.0)  # what was handed over counts as written or pending
         self._adopt_spool()
         pending = self.pending()
         down = time.monotonic() < self._down_until
         status = "down" if down else ("degraded" if pending else "ok")
         out: dict[str, Any] = {"status": status, "database": self.catalog.where,
                                "dialect": self.catalog.dialect, "pending": pending,
+                               "queued": self._queue.unfinished_tasks,
                                "written": self.written, "failed": self.failed}  # fmt: skip
         if self.last_error is not None:
             out["last_error"] = self.last_error

@@ -7,6 +7,7 @@ import json
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -31,6 +32,18 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+_HEADS = {"total_return": "return", "max_drawdown": "max dd", "win_rate": "win"}
+_PERCENT = frozenset({"total_return", "max_drawdown", "win_rate", "cagr", "exposure",
+                      "buy_and_hold_return", "expectancy_return", "volatility_ann"})  # fmt: skip
+
+
+def _cell(name: str, value: Any) -> str:
+    """A listing's metric: fractions as percentages, ratios to two decimals."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{value * 100:.1f} %" if name in _PERCENT else f"{value:.2f}"
+    return _fmt(value)
 
 
 def _params(params: dict[str, Any]) -> str:
@@ -68,13 +81,18 @@ def list_cmd(
         out.print_json(page.model_dump_json())
         return
     names = [n for n in (page.runs[0].metrics if page.runs else ()) if n != "n_trades"]  # = trades
-    table = Table("created (UTC)", "strategy", "params", "data", "trades", *names, "tags")
-    table.add_column("id", no_wrap=True)
+    # numbers never wrap; the run's name and tags take what width is left
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for head in ("id", "created", "run", "data", "trades", *(_HEADS.get(n, n) for n in names), "tags"):
+        wraps = head in ("run", "tags")
+        table.add_column(head, no_wrap=not wraps, overflow="fold" if wraps else "ellipsis",
+                         justify="left" if wraps or head in ("id", "created", "data") else "right")  # fmt: skip
     for r in page.runs:
-        table.add_row(r.created.replace("T", " ").rstrip("Z"), r.strategy, _params(r.params),
-                      f"{r.symbol} {r.interval}", str(r.trades), *(_fmt(r.metrics.get(n)) for n in names),
-                      ",".join(r.tags), r.id)  # fmt: skip
-    out.print(table)
+        table.add_row(r.id, r.created[:16].replace("T", " "), f"{r.strategy}({_params(r.params)})",
+                      f"{r.symbol} {r.interval}", str(r.trades), *(_cell(n, r.metrics.get(n)) for n in names),
+                      ",".join(r.tags))  # fmt: skip
+    # piped output has no width to respect: a listing is read (or grepped) whole
+    (out if out.is_terminal else Console(width=160)).print(table)
     more = f"; next page: --offset {page.next_offset}" if page.next_offset is not None else ""
     err.print(f"{len(page.runs)} of {page.total} run(s) from offset {page.offset}{more}")
 

@@ -214,6 +214,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument("--pg-url", default=None, help="an empty PostgreSQL database (default: a private server)")
     ap.add_argument("--skip-list", action="store_true")
+    ap.add_argument("--only", choices=("sqlite", "postgresql"), default=None,
+                    help="one database (the listing table then shows only its column)")
     args = ap.parse_args()
 
     print("backtests (ema_cross 12/26, sample BTCUSDT) ...", file=sys.stderr)
@@ -225,6 +227,8 @@ def main() -> None:
     try:
         with postgres(args.pg_url) as pg_url:
             for dialect, url in (("sqlite", f"sqlite:///{tmp}/catalog.sqlite3"), ("postgresql", pg_url)):
+                if args.only not in (None, dialect):
+                    continue
                 cat = Catalog(catalog_url(url, tmp))
                 recorder = CatalogRecorder(cat, tmp / f"spool-{dialect}", retry_s=60)
                 cat.open()
@@ -260,8 +264,9 @@ def main() -> None:
         width = max(len(k) for k in listing)
         print(f"\n{'list_runs page of 20':<{width}}  {'matching':>8}  {'sqlite ms':>9}  {'postgres ms':>11}")
         for label, t in listing.items():
-            print(f"{label:<{width}}  {int(t['sqlite total']):>8,}  {t['sqlite'] * 1000:>9.1f}  "
-                  f"{t['postgresql'] * 1000:>11.1f}")  # fmt: skip
+            total = t.get("sqlite total", t.get("postgresql total", 0))
+            ms = [f"{t[d] * 1000:.1f}" if d in t else "-" for d in ("sqlite", "postgresql")]
+            print(f"{label:<{width}}  {int(total):>8,}  {ms[0]:>9}  {ms[1]:>11}")
 
 
 if __name__ == "__main__":

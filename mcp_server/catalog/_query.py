@@ -65,9 +65,13 @@ def _bounds(q: RunQuery) -> list[tuple[str, bool, float]]:
     ]
 
 
-def _restrict(stmt: Select[Any], table: Any, run_id: Any, q: RunQuery, skip: int = -1) -> Select[Any]:
+def _restrict(stmt: Select[Any], table: Any, run_id: Any, q: RunQuery, skip: int = -1,
+              ordered: bool = False) -> Select[Any]:  # fmt: skip
     """`stmt` over `table` (runs, or run_metrics, which carries the same filter columns)
-    kept to the query's filters and metric bounds (but bound number `skip`)."""
+    kept to the query's filters and metric bounds (but bound number `skip`). `ordered`: the
+    statement walks a metric's index in value order for one page, so the tag is checked
+    per row (`run_id || ''` keeps the planner from starting at the tag's runs: with a
+    common tag it looked up and sorted thousands of them to return twenty)."""
     equal = {"symbol": q.symbol and q.symbol.upper(), "strategy": q.strategy,
              "interval": q.interval}  # fmt: skip
     for column, value in equal.items():
@@ -78,7 +82,8 @@ def _restrict(stmt: Select[Any], table: Any, run_id: Any, q: RunQuery, skip: int
     if q.until is not None:
         stmt = stmt.where(table.c.created < q.until)
     if q.tag:
-        stmt = stmt.where(run_id.in_(select(RunTagRow.run_id).where(RunTagRow.tag == q.tag)))
+        probe = run_id.concat("") if ordered else run_id
+        stmt = stmt.where(probe.in_(select(RunTagRow.run_id).where(RunTagRow.tag == q.tag)))
     for i, (name, above, limit) in enumerate(_bounds(q)):
         if i != skip:
             b = _METRICS.alias(f"bound_{i}")
@@ -107,12 +112,14 @@ def _by_metric(conn: Connection, q: RunQuery, base_id: Any) -> list[str]:
     """A page sorted by a metric: the runs that have it, read in order from an index on
     (name, [symbol | strategy,] value); then those without it (by id), listed last."""
     m = _METRICS.alias("sort_metric")
-    has = _restrict(select(m.c.run_id).where(m.c.name == q.sort), m, m.c.run_id, q)
+    base = select(m.c.run_id).where(m.c.name == q.sort)
     value = m.c.value.desc() if q.descending else m.c.value.asc()
-    page = has.order_by(value, m.c.run_id).limit(q.limit).offset(q.offset)
+    walk = _restrict(base, m, m.c.run_id, q, ordered=True)
+    page = walk.order_by(value, m.c.run_id).limit(q.limit).offset(q.offset)
     ids = list(conn.execute(page).scalars())
     if len(ids) == q.limit:
         return ids
+    has = _restrict(base, m, m.c.run_id, q)  # counted from the filter's side, not walked
     with_metric = conn.execute(select(func.count()).select_from(has.subquery())).scalar_one()
     s = _METRICS.alias("has_sort")
     lacking = select(base_id).where(~exists().where(s.c.run_id == base_id, s.c.name == q.sort))
